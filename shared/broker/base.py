@@ -1,0 +1,77 @@
+"""What every broker adapter offers, and the one ack policy they share."""
+
+import abc
+import enum
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from shared.errors import UndecodableMessage
+from shared.messages import ExecutionEvent, Message, decode
+
+Handler = Callable[[Message], Awaitable[None]]
+EventHandler = Callable[[ExecutionEvent], Awaitable[None]]
+
+log = structlog.get_logger(__name__)
+
+
+class Outcome(enum.Enum):
+    ACK = "ack"
+    #: Rejected without requeue: the queue's dead-letter exchange takes it.
+    DEAD_LETTER = "dead_letter"
+    #: Returned to the queue; the delivery limit bounds how often.
+    REQUEUE = "requeue"
+
+
+async def deliver(body: bytes, handler: Handler) -> Outcome:
+    """The ack policy in one place: done: ack; undecodable: dead-letter; other error: requeue."""
+    try:
+        message = decode(body)
+    except UndecodableMessage as e:
+        log.error("message_undecodable", error=str(e)[:500])
+        return Outcome.DEAD_LETTER
+    try:
+        await handler(message)
+    except Exception:
+        log.exception("message_handler_failed", message_type=getattr(message, "type", None))
+        return Outcome.REQUEUE
+    return Outcome.ACK
+
+
+class Subscription(abc.ABC):
+    @abc.abstractmethod
+    async def cancel(self) -> None: ...
+
+
+class Broker(abc.ABC):
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect and declare the topology (idempotent)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def publish(self, queue: str, message: Message) -> None:
+        """Persistent and confirmed; raises BrokerUnavailable when it cannot be confirmed."""
+
+    @abc.abstractmethod
+    async def publish_event(self, event: ExecutionEvent) -> None:
+        """Best effort on the events exchange; never raises (the steps table is the record)."""
+
+    @abc.abstractmethod
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription: ...
+
+    @abc.abstractmethod
+    async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:
+        """Receive execution events published from now on (a private, transient queue)."""
+
+    @abc.abstractmethod
+    async def is_healthy(self) -> bool: ...
+
+    @abc.abstractmethod
+    async def dead_letters(self, queue: str) -> int:
+        """How many messages wait in `queue`'s dead-letter queue."""
+
+    @abc.abstractmethod
+    async def queue_depth(self, queue: str) -> int: ...

@@ -1,0 +1,112 @@
+"""In-process broker for `docflow dev`: the same delivery semantics in one event loop.
+
+Messages are encoded and decoded exactly as on RabbitMQ, requeued until the delivery limit,
+then dead-lettered, so the engine cannot tell the difference. Nothing survives a restart; the
+outbox and the scheduler cover that, as they do for a lost RabbitMQ message.
+"""
+
+import asyncio
+import contextlib
+import re
+
+import structlog
+
+from shared.broker.base import Broker, EventHandler, Handler, Outcome, Subscription, deliver
+from shared.broker.topology import WORK_QUEUES, Names
+from shared.errors import BrokerUnavailable
+from shared.messages import ExecutionEvent, Message, decode, encode
+
+log = structlog.get_logger(__name__)
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: `*` is one word, `#` is zero or more."""
+    parts = []
+    for word in pattern.split("."):
+        parts.append(r"[^.]+" if word == "*" else r".*" if word == "#" else re.escape(word))
+    regex = r"\.".join(parts).replace(r".*\.", r"(?:.*\.)?").replace(r"\..*", r"(?:\..*)?")
+    return re.fullmatch(regex, key) is not None
+
+
+class _Tasks(Subscription):
+    def __init__(self, tasks: list[asyncio.Task[None]]) -> None:
+        self._tasks = tasks
+
+    async def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class _EventSubscription(Subscription):
+    def __init__(self, broker: "MemoryBroker", entry: tuple[str, EventHandler]) -> None:
+        self._broker, self._entry = broker, entry
+
+    async def cancel(self) -> None:
+        with contextlib.suppress(ValueError):
+            self._broker._subscribers.remove(self._entry)
+
+
+class MemoryBroker(Broker):
+    def __init__(self, names: Names, *, delivery_limit: int) -> None:
+        self._names = names
+        self._delivery_limit = delivery_limit
+        self._queues: dict[str, asyncio.Queue[tuple[bytes, int]]] = {}
+        self._dead: dict[str, list[bytes]] = {}
+        self._subscribers: list[tuple[str, EventHandler]] = []
+        self._started = False
+
+    async def start(self) -> None:
+        for logical in WORK_QUEUES:
+            self._queues.setdefault(logical, asyncio.Queue())
+            self._dead.setdefault(logical, [])
+        self._started = True
+
+    async def close(self) -> None:
+        self._started = False
+
+    async def publish(self, queue: str, message: Message) -> None:
+        if not self._started:
+            raise BrokerUnavailable("in-process broker is closed")
+        self._queues[queue].put_nowait((encode(message), 0))
+
+    async def publish_event(self, event: ExecutionEvent) -> None:
+        body = encode(event)
+        for pattern, handler in list(self._subscribers):
+            if topic_matches(pattern, event.event):
+                decoded = decode(body)
+                assert isinstance(decoded, ExecutionEvent)
+                try:
+                    await handler(decoded)
+                except Exception as e:
+                    log.warning("event_handler_failed", error=repr(e))
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
+        source = self._queues[queue]
+
+        async def worker() -> None:
+            while True:
+                body, deliveries = await source.get()
+                outcome = await deliver(body, handler)
+                if outcome is Outcome.REQUEUE and deliveries + 1 < self._delivery_limit:
+                    source.put_nowait((body, deliveries + 1))
+                elif outcome is not Outcome.ACK:
+                    self._dead[queue].append(body)
+
+        return _Tasks([asyncio.create_task(worker()) for _ in range(prefetch)])
+
+    async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:
+        entry = (pattern, handler)
+        self._subscribers.append(entry)
+        return _EventSubscription(self, entry)
+
+    async def is_healthy(self) -> bool:
+        return self._started
+
+    async def dead_letters(self, queue: str) -> int:
+        return len(self._dead[queue])
+
+    async def queue_depth(self, queue: str) -> int:
+        return self._queues[queue].qsize()

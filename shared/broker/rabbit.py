@@ -1,0 +1,186 @@
+"""RabbitMQ adapter (aio-pika): quorum queues, confirms, manual acks, robust reconnect."""
+
+import asyncio
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from shared.broker.base import Broker, EventHandler, Handler, Outcome, Subscription, deliver
+from shared.broker.topology import WORK_QUEUES, Names
+from shared.errors import BrokerUnavailable, UndecodableMessage
+from shared.messages import ExecutionEvent, Message, decode, encode
+
+log = structlog.get_logger(__name__)
+
+# A transient handler failure is requeued after this pause, so a database outage does not burn
+# through the delivery limit in a hot loop.
+REQUEUE_PAUSE_SECONDS = 1.0
+
+
+class _ConsumerSubscription(Subscription):
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue, tag: str) -> None:
+        self._channel, self._queue, self._tag = channel, queue, tag
+
+    async def cancel(self) -> None:
+        try:
+            await self._queue.cancel(self._tag)
+        finally:
+            await self._channel.close()
+
+
+class RabbitBroker(Broker):
+    def __init__(
+        self,
+        url: str,
+        names: Names,
+        *,
+        delivery_limit: int,
+        publish_timeout: float,
+        reconnect_interval: float = 1.0,
+    ) -> None:
+        self._url = url
+        self._names = names
+        self._delivery_limit = delivery_limit
+        self._publish_timeout = publish_timeout
+        self._reconnect_interval = reconnect_interval
+        self._connection: AbstractRobustConnection | None = None
+        self._confirmed: AbstractChannel | None = None
+        self._events_exchange: AbstractExchange | None = None
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url, reconnect_interval=self._reconnect_interval, timeout=10
+        )
+        self._confirmed = await self._connection.channel(publisher_confirms=True)
+        await self._declare(self._confirmed)
+        # Events are best effort, so they skip confirms and keep the per-node path cheap.
+        events_channel = await self._connection.channel(publisher_confirms=False)
+        self._events_exchange = await events_channel.get_exchange(
+            self._names.events_exchange, ensure=False
+        )
+
+    async def _declare(self, channel: AbstractChannel) -> None:
+        names = self._names
+        dlx = await channel.declare_exchange(
+            names.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        for logical in WORK_QUEUES:
+            dlq = await channel.declare_queue(
+                names.dead_letter_queue(logical),
+                durable=True,
+                arguments={"x-queue-type": "quorum"},
+            )
+            await dlq.bind(dlx, routing_key=names.queue(logical))
+            await channel.declare_queue(
+                names.queue(logical),
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-delivery-limit": self._delivery_limit,
+                    "x-dead-letter-exchange": names.dead_letter_exchange,
+                    "x-dead-letter-routing-key": names.queue(logical),
+                },
+            )
+        await channel.declare_exchange(
+            names.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def publish(self, queue: str, message: Message) -> None:
+        if self._confirmed is None:
+            raise BrokerUnavailable("broker not started")
+        outgoing = aio_pika.Message(
+            encode(message),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            type=getattr(message, "type", None),
+        )
+        try:
+            await asyncio.wait_for(
+                self._confirmed.default_exchange.publish(
+                    outgoing, routing_key=self._names.queue(queue), mandatory=True
+                ),
+                timeout=self._publish_timeout,
+            )
+        except Exception as e:
+            raise BrokerUnavailable(f"publish to {queue} not confirmed: {e!r}") from e
+
+    async def publish_event(self, event: ExecutionEvent) -> None:
+        if self._events_exchange is None:
+            return
+        try:
+            await self._events_exchange.publish(
+                aio_pika.Message(encode(event), content_type="application/json"),
+                routing_key=event.event,
+            )
+        except Exception as e:
+            log.warning("event_publish_failed", event_name=event.event, error=repr(e))
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
+        channel = await self._require_connection().channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        amqp_queue = await channel.get_queue(self._names.queue(queue), ensure=False)
+
+        async def on_message(incoming: AbstractIncomingMessage) -> None:
+            outcome = await deliver(incoming.body, handler)
+            if outcome is Outcome.ACK:
+                await incoming.ack()
+            elif outcome is Outcome.DEAD_LETTER:
+                await incoming.reject(requeue=False)
+            else:
+                await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
+                await incoming.nack(requeue=True)
+
+        tag = await amqp_queue.consume(on_message)
+        return _ConsumerSubscription(channel, amqp_queue, tag)
+
+    async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:
+        channel = await self._require_connection().channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(self._names.events_exchange, routing_key=pattern)
+
+        async def on_message(incoming: AbstractIncomingMessage) -> None:
+            async with incoming.process(requeue=False, ignore_processed=True):
+                try:
+                    event = decode(incoming.body)
+                except UndecodableMessage:
+                    return
+                if isinstance(event, ExecutionEvent):
+                    await handler(event)
+
+        tag = await queue.consume(on_message)
+        return _ConsumerSubscription(channel, queue, tag)
+
+    async def is_healthy(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def dead_letters(self, queue: str) -> int:
+        return await self._message_count(self._names.dead_letter_queue(queue))
+
+    async def queue_depth(self, queue: str) -> int:
+        return await self._message_count(self._names.queue(queue))
+
+    async def _message_count(self, name: str) -> int:
+        channel = await self._require_connection().channel()
+        try:
+            declared: Any = await channel.declare_queue(name, passive=True)
+            return int(declared.declaration_result.message_count or 0)
+        finally:
+            await channel.close()
+
+    def _require_connection(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            raise BrokerUnavailable("broker not started")
+        return self._connection

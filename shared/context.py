@@ -1,0 +1,42 @@
+"""The execution context: what a run knows, stored whole at every checkpoint."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JsonObject = dict[str, Any]
+
+
+class ExecutionContext(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_data: JsonObject = Field(default_factory=dict)
+    generated_documents: list[JsonObject] = Field(default_factory=list)
+    signature_requests: JsonObject = Field(default_factory=dict)
+    approvals: JsonObject = Field(default_factory=dict)
+    node_outputs: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
+
+    def with_output(self, node_id: str, output: Any) -> "ExecutionContext":
+        return self.model_copy(update={"node_outputs": {**self.node_outputs, node_id: output}})
+
+    def template_namespace(self) -> dict[str, Any]:
+        """Names a template may use: `{{ source.deal.amount }}`, `{{ nodes.contract.url }}`."""
+        return {
+            "source": self.source_data,
+            "nodes": self.node_outputs,
+            "documents": self.generated_documents,
+            "signatures": self.signature_requests,
+            "approvals": self.approvals,
+            "metadata": self.metadata,
+        }
+
+
+def snapshot(context: ExecutionContext) -> JsonObject:
+    """The JSON form stored at a checkpoint."""
+    return context.model_dump(mode="json")
+
+
+def restore(stored: JsonObject | None) -> ExecutionContext:
+    """The one way back from a checkpoint; `restore(snapshot(c)) == c`."""
+    return ExecutionContext.model_validate(stored or {})

@@ -1,0 +1,168 @@
+"""The tables. Every query that reads them is scoped to a workspace."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db.types import JsonColumn, UtcDateTime, utcnow
+
+# SQLite only autoincrements INTEGER PRIMARY KEY, so big ids are plain integers there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonColumn}
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    #: SHA-256 hex of the key; the key itself is shown once and never stored.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: First characters of the key, so people can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowVersion(Base):
+    """An immutable definition; executions are pinned to one."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("workflow_id", "version"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Execution(Base):
+    __tablename__ = "executions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "workflow_id", "idempotency_key"),
+        Index("ix_executions_workspace_created", "workspace_id", "created_at"),
+        Index("ix_executions_status_lease", "status", "lease_expires_at"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id"), index=True)
+    workflow_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    #: Bumped by every claim and checkpoint; writers compare-and-set on it.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    current_node_id: Mapped[str | None] = mapped_column(String(200))
+    context: Mapped[dict[str, Any]]
+    trigger_data: Mapped[dict[str, Any]]
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    execution_time_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class ExecutionTransition(Base):
+    """One row per status move, written in the same transaction as the move."""
+
+    __tablename__ = "execution_transitions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExecutionStep(Base):
+    """One row per node attempt: the durable per-node log."""
+
+    __tablename__ = "execution_steps"
+    __table_args__ = (UniqueConstraint("execution_id", "node_id", "attempt"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id"))
+    node_id: Mapped[str] = mapped_column(String(200))
+    node_type: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    output_summary: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn)
+
+
+class Wait(Base):
+    """A paused node waiting for a timer, a back-off, or facts (approvals, signatures)."""
+
+    __tablename__ = "waits"
+    __table_args__ = (Index("ix_waits_status_expires", "status", "expires_at"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id"), index=True)
+    node_id: Mapped[str] = mapped_column(String(200))
+    #: timer | retry | approval | signature
+    kind: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[dict[str, Any]]
+    facts: Mapped[dict[str, Any]]
+    #: open | decided | expired | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn)
+    expires_at: Mapped[datetime | None]
+    #: Set once by the scheduler when it published the due resume; guards double firing.
+    fired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message that must follow a committed change; deleted once the broker confirmed it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: Logical queue name (without the deployment prefix).
+    queue: Mapped[str] = mapped_column(String(100))
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

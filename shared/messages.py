@@ -1,0 +1,101 @@
+"""Broker messages: versioned pydantic models told apart by `type`, validated at the consumer."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from shared.errors import UndecodableMessage
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+class RunExecution(Message):
+    """Claim and run an execution from its current node (new, or reclaimed after a lost lease)."""
+
+    type: Literal["execution.run"] = "execution.run"
+    execution_id: uuid.UUID
+
+
+class RetryExecution(Message):
+    """Continue a failed execution from the failed node with its saved context."""
+
+    type: Literal["execution.retry"] = "execution.retry"
+    execution_id: uuid.UUID
+
+
+class CancelExecution(Message):
+    type: Literal["execution.cancel"] = "execution.cancel"
+    execution_id: uuid.UUID
+    reason: str = "cancelled on request"
+
+
+class ResumeExecution(Message):
+    """A wait has facts to apply (a decision, a due timer, an expiry)."""
+
+    type: Literal["execution.resume"] = "execution.resume"
+    execution_id: uuid.UUID
+    wait_id: uuid.UUID
+    #: timer_due | expired | fact
+    reason: str = "fact"
+
+
+class SendEmail(Message):
+    type: Literal["email.send"] = "email.send"
+    #: De-duplicates deliveries: the same key is sent at most once.
+    idempotency_key: str
+    to: list[str]
+    cc: list[str] = Field(default_factory=list)
+    bcc: list[str] = Field(default_factory=list)
+    subject: str
+    text: str
+    html: str | None = None
+    workspace_id: uuid.UUID | None = None
+    execution_id: uuid.UUID | None = None
+
+
+class ExecutionEvent(Message):
+    """Published on the `execution.events` topic exchange with routing key = `event`."""
+
+    type: Literal["execution.event"] = "execution.event"
+    #: execution.started|paused|resumed|completed|failed|cancelled, node.started|completed|failed
+    event: str
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID
+    workspace_id: uuid.UUID
+    status: str
+    node_id: str | None = None
+    node_type: str | None = None
+    attempt: int | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+    at: datetime
+
+
+AnyMessage = Annotated[
+    RunExecution | RetryExecution | CancelExecution | ResumeExecution | SendEmail | ExecutionEvent,
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyMessage)
+
+
+def encode(message: Message) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def decode(body: bytes | str | dict[str, Any]) -> Message:
+    try:
+        if isinstance(body, dict):
+            decoded: Message = _ADAPTER.validate_python(body)
+        else:
+            decoded = _ADAPTER.validate_json(body)
+    except ValidationError as e:
+        raise UndecodableMessage(str(e)) from e
+    return decoded

@@ -1,0 +1,27 @@
+"""The registry of node config models, built explicitly at start-up from a list."""
+
+from collections.abc import Iterable, Mapping
+
+from shared.nodes.base import NodeConfig
+from shared.nodes.core import DelayConfig, SetConfig, TriggerConfig, WebhookConfig
+
+ConfigRegistry = Mapping[str, type[NodeConfig]]
+
+#: (type name, config model) of every node type the engine knows.
+CORE_NODE_CONFIGS: tuple[tuple[str, type[NodeConfig]], ...] = (
+    ("trigger", TriggerConfig),
+    ("set", SetConfig),
+    ("webhook", WebhookConfig),
+    ("delay", DelayConfig),
+)
+
+
+def build_config_registry(
+    entries: Iterable[tuple[str, type[NodeConfig]]] = CORE_NODE_CONFIGS,
+) -> ConfigRegistry:
+    registry: dict[str, type[NodeConfig]] = {}
+    for name, model in entries:
+        if name in registry:
+            raise ValueError(f"node type {name!r} registered twice")
+        registry[name] = model
+    return registry

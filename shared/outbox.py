@@ -1,0 +1,103 @@
+"""The transactional outbox: a message staged with a change is published after the commit.
+
+The process that committed publishes its own rows at once (`publish_staged`); the scheduler
+relays whatever is left behind (`relay_stranded`), e.g. when the broker was down.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.broker.base import Broker
+from shared.db.tables import OutboxMessage
+from shared.db.types import utcnow
+from shared.errors import BrokerUnavailable
+from shared.messages import Message, decode
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Staged:
+    id: int
+    queue: str
+    message: Message
+
+
+async def stage(session: AsyncSession, queue: str, message: Message) -> Staged:
+    """Add a message to the outbox inside the caller's transaction."""
+    row_id = await session.scalar(
+        insert(OutboxMessage)
+        .values(queue=queue, body=message.model_dump(mode="json"), created_at=utcnow())
+        .returning(OutboxMessage.id)
+    )
+    assert row_id is not None
+    return Staged(row_id, queue, message)
+
+
+async def publish_staged(
+    sessions: async_sessionmaker[AsyncSession], broker: Broker, staged: Sequence[Staged]
+) -> int:
+    """Publish rows this process committed and delete those the broker confirmed.
+
+    A failure leaves the rest for the scheduler's relay; it never raises.
+    """
+    published: list[int] = []
+    for item in staged:
+        try:
+            await broker.publish(item.queue, item.message)
+        except BrokerUnavailable as e:
+            log.warning("outbox_publish_deferred", queue=item.queue, error=str(e))
+            break
+        published.append(item.id)
+    if published:
+        try:
+            async with sessions.begin() as session:
+                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
+        except Exception as e:  # the rows are published; a relay would repeat them harmlessly
+            log.warning("outbox_delete_failed", error=repr(e))
+    return len(published)
+
+
+async def relay_stranded(
+    sessions: async_sessionmaker[AsyncSession],
+    broker: Broker,
+    *,
+    older_than: timedelta,
+    batch: int = 100,
+) -> int:
+    """Publish outbox rows older than `older_than`. Rows are locked while published
+    (SKIP LOCKED), so two schedulers never relay the same row."""
+    async with sessions.begin() as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.created_at < utcnow() - older_than)
+                .order_by(OutboxMessage.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        done: list[int] = []
+        for row in rows:
+            try:
+                message = decode(row.body)
+            except Exception:
+                log.error("outbox_row_undecodable", outbox_id=row.id)
+                done.append(row.id)
+                continue
+            try:
+                await broker.publish(row.queue, message)
+            except BrokerUnavailable as e:
+                log.warning("outbox_relay_deferred", error=str(e))
+                break
+            done.append(row.id)
+        if done:
+            await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(done)))
+    if done:
+        log.info("outbox_relayed", count=len(done))
+    return len(done)

@@ -1,0 +1,67 @@
+"""The one settings class. Built once in a command's entry point and passed down."""
+
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATA_DIR = Path(".docflow")
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    """Every `DOCFLOW_*` environment variable; the defaults are the embedded ones."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCFLOW_", frozen=True, extra="ignore")
+
+    #: SQLAlchemy async URL. Default: SQLite under ./.docflow/.
+    database_url: str = f"sqlite+aiosqlite:///{EMBEDDED_DATA_DIR}/docflow.db"
+    #: AMQP URL of RabbitMQ, or `memory://` for the in-process broker (one process only).
+    amqp_url: str = "memory://"
+    #: Prefix for every queue and exchange name, so several deployments (or tests) share a broker.
+    queue_prefix: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    #: Base URL that links in e-mails and pages are built from (never the request's Host).
+    public_url: str = "http://127.0.0.1:8080"
+    #: How long a claimed execution stays owned by a worker without a heartbeat.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    #: Messages a worker holds unacknowledged at once (= executions it runs concurrently).
+    prefetch: int = Field(default=32, ge=1)
+    #: Deliveries of one message before RabbitMQ dead-letters it.
+    delivery_limit: int = Field(default=5, ge=1)
+    #: Seconds to wait for a publisher confirm before giving up (the outbox keeps the message).
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Largest accepted HTTP request body.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: How often the scheduler looks for due timers, expired leases and stranded outbox rows.
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0)
+    #: Outbox rows older than this are relayed by the scheduler (younger ones are in flight).
+    outbox_relay_after_seconds: float = Field(default=5.0, ge=0)
+    #: SMTP server for e-mail; empty means print e-mails to the console.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_from: str = "docflow@localhost"
+    #: Port for `/metrics` and health on worker processes (executor, notifier, scheduler); 0 = off.
+    metrics_port: int = Field(default=0, ge=0)
+    log_level: str = "INFO"
+    #: `json` for machines, `console` for people.
+    log_format: str = "json"
+    #: Identifies this process in leases; default host-pid.
+    worker_id: str = Field(default_factory=_default_worker_id)
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_memory_broker(self) -> bool:
+        return self.amqp_url.startswith("memory://")

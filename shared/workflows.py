@@ -1,0 +1,111 @@
+"""Workflow definitions and their save-time validation.
+
+Everything that can be wrong with a definition is found here, when it is saved, and reported
+with the field path at fault (`nodes[2].config.url`); nothing is left for run time.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.errors import InvalidDefinition, TemplateError
+from shared.nodes.base import NodeConfig
+from shared.nodes.registry import ConfigRegistry
+from shared.templating import check_syntax, template_strings
+
+NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$"
+
+
+class NodeDefinition(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=NODE_ID_PATTERN)
+    type: str = Field(min_length=1, max_length=64)
+    position: int = Field(ge=0)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowDefinition(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    nodes: list[NodeDefinition] = Field(min_length=1, max_length=500)
+
+    def ordered_nodes(self) -> list[NodeDefinition]:
+        return sorted(self.nodes, key=lambda node: node.position)
+
+
+def field_path(location: tuple[int | str, ...], prefix: str = "") -> str:
+    path = prefix
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _pydantic_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    return [
+        {"field": field_path(tuple(e["loc"]), prefix), "message": e["msg"]} for e in error.errors()
+    ]
+
+
+def validate_definition(raw: Any, configs: ConfigRegistry) -> WorkflowDefinition:
+    """Return the definition, or raise InvalidDefinition listing every field at fault."""
+    try:
+        definition = WorkflowDefinition.model_validate(raw)
+    except ValidationError as e:
+        raise InvalidDefinition(_pydantic_errors(e)) from e
+    errors: list[dict[str, Any]] = []
+    seen_ids: set[str] = set()
+    seen_positions: set[int] = set()
+    first_position = min(node.position for node in definition.nodes)
+    for index, node in enumerate(definition.nodes):
+        where = f"nodes[{index}]"
+        if node.id in seen_ids:
+            errors.append({"field": f"{where}.id", "message": f"duplicate node id {node.id!r}"})
+        if node.position in seen_positions:
+            errors.append(
+                {"field": f"{where}.position", "message": f"duplicate position {node.position}"}
+            )
+        seen_ids.add(node.id)
+        seen_positions.add(node.position)
+        model = configs.get(node.type)
+        if model is None:
+            known = ", ".join(sorted(configs))
+            errors.append(
+                {
+                    "field": f"{where}.type",
+                    "message": f"unknown node type {node.type!r}; known types: {known}",
+                }
+            )
+            continue
+        if node.type == "trigger" and node.position != first_position:
+            errors.append({"field": f"{where}.type", "message": "a trigger must be the first node"})
+        errors.extend(_config_errors(model, node.config, f"{where}.config"))
+    if errors:
+        raise InvalidDefinition(errors)
+    return definition
+
+
+def _config_errors(
+    model: type[NodeConfig], config: dict[str, Any], where: str
+) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    try:
+        model.model_validate(config)
+    except ValidationError as e:
+        errors.extend(_pydantic_errors(e, where))
+    for path, template in template_strings(config, where):
+        try:
+            check_syntax(template)
+        except TemplateError as e:
+            errors.append({"field": path, "message": str(e)})
+    return errors
+
+
+def parse_config(model: type[NodeConfig], config: dict[str, Any]) -> NodeConfig:
+    """Config of a definition that was validated when saved."""
+    return model.model_validate(config)
