@@ -1,0 +1,47 @@
+"""What a running service holds: the database, the broker and the metrics registry.
+
+`docflow dev` opens one of these and hands it to all four services, so they share one SQLite
+engine and one in-process broker; a production service opens its own.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.broker import Broker, create_broker
+from shared.db.engine import create_engine, session_factory
+from shared.metrics import Metrics
+from shared.settings import Settings
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: Broker
+    metrics: Metrics
+
+
+@contextlib.asynccontextmanager
+async def open_resources(
+    settings: Settings, *, pool_size: int = 10, start_broker: bool = True
+) -> AsyncIterator[Resources]:
+    engine = create_engine(settings.database_url, pool_size=pool_size)
+    broker = create_broker(settings)
+    try:
+        if start_broker:
+            await broker.start()
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            broker=broker,
+            metrics=Metrics(CollectorRegistry()),
+        )
+    finally:
+        await broker.close()
+        await engine.dispose()

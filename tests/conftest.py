@@ -1,0 +1,148 @@
+"""Real PostgreSQL and RabbitMQ for every test that needs them.
+
+A session fixture migrates a template database once; each test gets its own database copied
+from it and its own queue-name prefix, so tests never see each other's rows or messages.
+Without the services a test is skipped locally and fails in CI (CI=true).
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import pytest
+
+from shared.broker.topology import WORK_QUEUES, Names
+from shared.db.migrate import upgrade
+from shared.settings import Settings
+
+PG_HOST = os.environ.get("DOCFLOW_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("DOCFLOW_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("DOCFLOW_TEST_PG_USER", "postgres")
+AMQP_URL = os.environ.get("DOCFLOW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
+    return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def _unavailable(what: str, error: BaseException) -> None:
+    message = f"{what} is not reachable: {error!r}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+async def _admin() -> asyncpg.Connection:
+    return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"docflow_template_{os.getpid()}"
+
+    async def create() -> None:
+        conn = await _admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(create())
+    except (OSError, asyncpg.PostgresError) as e:
+        _unavailable("PostgreSQL", e)
+    upgrade(pg_url(name))
+    yield name
+
+    async def drop() -> None:
+        conn = await _admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def pg_database(pg_template: str) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database for one test; yields its SQLAlchemy URL."""
+    name = f"docflow_test_{uuid.uuid4().hex[:12]}"
+    conn = await _admin()
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    finally:
+        await conn.close()
+    yield pg_url(name)
+    conn = await _admin()
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def queue_prefix() -> AsyncIterator[str]:
+    """A unique prefix for this test's queues and exchanges, deleted afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    try:
+        connection = await aio_pika.connect(AMQP_URL, timeout=5)
+    except Exception as e:
+        _unavailable("RabbitMQ", e)
+    await connection.close()
+    yield prefix
+    names = Names(prefix)
+    connection = await aio_pika.connect(AMQP_URL, timeout=5)
+    try:
+        channel = await connection.channel()
+        for logical in WORK_QUEUES:
+            await channel.queue_delete(names.queue(logical))
+            await channel.queue_delete(names.dead_letter_queue(logical))
+        await channel.exchange_delete(names.events_exchange)
+        await channel.exchange_delete(names.dead_letter_exchange)
+    finally:
+        await connection.close()
+
+
+def make_settings(**overrides: object) -> Settings:
+    """Settings for tests: fast timers, short leases; never read from this shell's env."""
+    values: dict[str, object] = {
+        "lease_seconds": 5.0,
+        "scheduler_interval_seconds": 0.1,
+        "outbox_relay_after_seconds": 1.0,
+        "publish_timeout_seconds": 2.0,
+        "prefetch": 8,
+        "delivery_limit": 3,
+        "log_format": "console",
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+async def pg_settings(pg_database: str, queue_prefix: str) -> Settings:
+    """Production backends: real PostgreSQL and RabbitMQ."""
+    return make_settings(database_url=pg_database, amqp_url=AMQP_URL, queue_prefix=queue_prefix)
+
+
+@pytest.fixture
+async def embedded_settings(tmp_path: Path) -> Settings:
+    """Embedded backends: SQLite and the in-process broker, as in `docflow dev`."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/docflow.db"
+    await asyncio.to_thread(upgrade, url)
+    return make_settings(database_url=url, amqp_url="memory://")
+
+
+@pytest.fixture(params=["postgres", "embedded"])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """Engine tests run on both backends."""
+    name = "pg_settings" if request.param == "postgres" else "embedded_settings"
+    result: Settings = request.getfixturevalue(name)
+    return result
