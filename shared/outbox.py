@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from shared.broker.base import Broker
 from shared.db.tables import OutboxMessage
@@ -28,7 +28,7 @@ class Staged:
     message: Message
 
 
-async def stage(session: AsyncSession, queue: str, message: Message) -> Staged:
+async def stage(session: AsyncSession | AsyncConnection, queue: str, message: Message) -> Staged:
     """Add a message to the outbox inside the caller's transaction."""
     row_id = await session.scalar(
         insert(OutboxMessage)

@@ -1,0 +1,169 @@
+"""The checkpoint after every node: one transaction, guarded by `version`."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.executor.claims import Claim, record_transition
+from services.executor.nodes.base import WaitSpec
+from shared.context import ExecutionContext, snapshot
+from shared.db.tables import Execution, ExecutionStep, Wait
+from shared.db.types import utcnow
+from shared.errors import StaleVersion
+from shared.messages import Message
+from shared.outbox import Staged, stage
+from shared.status import FINAL_STATUSES
+from shared.status import ExecutionStatus as S
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    node_id: str
+    node_type: str
+    attempt: int
+    status: str
+    started_at: datetime
+    completed_at: datetime | None
+    duration_ms: int | None
+    error: str | None = None
+    output_summary: dict[str, Any] | None = None
+
+
+@dataclass
+class Checkpoint:
+    context: ExecutionContext
+    current_node_id: str | None
+    status: S
+    step: StepRecord
+    #: Complete this existing step row rather than inserting one.
+    step_id: int | None = None
+    wait: WaitSpec | None = None
+    outbox: list[tuple[str, Message]] = field(default_factory=list)
+    error: str | None = None
+    reason: str | None = None
+
+
+async def commit(
+    engine: AsyncEngine, claim: Claim, checkpoint: Checkpoint, *, owner: str, lease_seconds: float
+) -> list[Staged]:
+    """Write the checkpoint; raise StaleVersion when another writer moved the execution first.
+
+    On StaleVersion nothing was written: the caller must stop without further effects.
+    """
+    now = utcnow()
+    values: dict[str, Any] = {
+        "context": snapshot(checkpoint.context),
+        "current_node_id": checkpoint.current_node_id,
+        "version": Execution.version + 1,
+    }
+    if checkpoint.status == S.RUNNING:
+        values["lease_expires_at"] = now + timedelta(seconds=lease_seconds)
+    else:
+        values.update(status=checkpoint.status.value, lease_owner=None, lease_expires_at=None)
+    if checkpoint.status in FINAL_STATUSES:
+        values["finished_at"] = now
+        values["execution_time_ms"] = int((now - claim.started_at).total_seconds() * 1000)
+    if checkpoint.error is not None:
+        values["error"] = checkpoint.error
+    async with engine.begin() as conn:
+        version = await conn.scalar(
+            update(Execution)
+            .where(
+                Execution.id == claim.execution_id,
+                Execution.version == claim.version,
+                Execution.status == S.RUNNING,
+            )
+            .values(**values)
+            .returning(Execution.version)
+        )
+        if version is None:
+            raise StaleVersion(f"execution {claim.execution_id} moved past version {claim.version}")
+        step = checkpoint.step
+        step_values = {
+            "status": step.status,
+            "completed_at": step.completed_at,
+            "duration_ms": step.duration_ms,
+            "error": step.error,
+            "output_summary": step.output_summary,
+        }
+        if checkpoint.step_id is not None:
+            await conn.execute(
+                update(ExecutionStep)
+                .where(ExecutionStep.id == checkpoint.step_id)
+                .values(**step_values)
+            )
+        else:
+            await conn.execute(
+                insert(ExecutionStep).values(
+                    execution_id=claim.execution_id,
+                    node_id=step.node_id,
+                    node_type=step.node_type,
+                    attempt=step.attempt,
+                    started_at=step.started_at,
+                    **step_values,
+                )
+            )
+        if checkpoint.wait is not None:
+            await conn.execute(
+                insert(Wait).values(
+                    execution_id=claim.execution_id,
+                    node_id=step.node_id,
+                    kind=checkpoint.wait.kind,
+                    rule=checkpoint.wait.rule,
+                    facts=checkpoint.wait.facts,
+                    status="open",
+                    expires_at=checkpoint.wait.expires_at,
+                    created_at=now,
+                )
+            )
+        if checkpoint.status != S.RUNNING:
+            reason = checkpoint.reason or checkpoint.error or checkpoint.status.value
+            await record_transition(
+                conn, claim.execution_id, S.RUNNING, checkpoint.status, reason, owner
+            )
+        staged = [await stage(conn, queue, message) for queue, message in checkpoint.outbox]
+    claim.version = version
+    claim.context = checkpoint.context
+    claim.current_node_id = checkpoint.current_node_id
+    return staged
+
+
+async def start_step(engine: AsyncEngine, claim: Claim, node_id: str, node_type: str) -> int:
+    """Record a side-effecting attempt before it starts, so a crash mid-node stays visible."""
+    async with engine.begin() as conn:
+        step_id = await conn.scalar(
+            insert(ExecutionStep)
+            .values(
+                execution_id=claim.execution_id,
+                node_id=node_id,
+                node_type=node_type,
+                attempt=claim.attempt,
+                status="running",
+                started_at=utcnow(),
+            )
+            .returning(ExecutionStep.id)
+        )
+    assert step_id is not None
+    return int(step_id)
+
+
+async def extend_lease(
+    engine: AsyncEngine, claim: Claim, *, owner: str, lease_seconds: float
+) -> bool:
+    """Heartbeat. False when the row moved on — unless our own checkpoint moved it meanwhile."""
+    seen = claim.version
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(Execution)
+            .where(
+                Execution.id == claim.execution_id,
+                Execution.version == seen,
+                Execution.lease_owner == owner,
+                Execution.status == S.RUNNING,
+            )
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        )
+    return result.rowcount == 1 or claim.version != seen

@@ -1,0 +1,293 @@
+"""Claiming an execution: compare-and-set on `version`, one transaction each.
+
+Every function here returns None when the claim is not ours to make — another worker won, the
+execution moved on, or the message is a duplicate. The caller acknowledges the message and drops
+it: that is the normal outcome of at-least-once delivery, not an error.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.executor.nodes.base import WaitRecord
+from shared.context import ExecutionContext, restore
+from shared.db.tables import Execution, ExecutionStep, ExecutionTransition, Wait
+from shared.db.types import utcnow
+from shared.status import ExecutionStatus as S
+
+
+@dataclass
+class Claim:
+    """An execution this worker owns until its lease expires or a checkpoint loses the guard."""
+
+    execution_id: uuid.UUID
+    workspace_id: uuid.UUID
+    workflow_id: uuid.UUID
+    workflow_version: int
+    #: The row's version after our last write; every later write compares against it.
+    version: int
+    current_node_id: str | None
+    context: ExecutionContext
+    trigger_data: dict[str, Any]
+    started_at: datetime
+    #: Attempt number for the current node.
+    attempt: int = 1
+    #: Set when resuming a decided wait: the node's `resume` runs instead of `run`.
+    wait: WaitRecord | None = None
+    #: The step row to complete instead of inserting a new one (the waiting attempt).
+    open_step_id: int | None = None
+    first_claim: bool = False
+    lost: bool = field(default=False)
+
+
+class _Conflict(Exception):
+    """Rolls back a claim transaction whose compare-and-set matched nothing."""
+
+
+async def _load(conn: AsyncConnection, execution_id: uuid.UUID) -> Row[Any] | None:
+    return (
+        await conn.execute(select(Execution.__table__).where(Execution.id == execution_id))
+    ).first()
+
+
+def _claim_values(owner: str, lease_seconds: float, now: datetime) -> dict[str, Any]:
+    return {
+        "status": S.RUNNING.value,
+        "version": Execution.version + 1,
+        "lease_owner": owner,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+    }
+
+
+async def record_transition(
+    conn: AsyncConnection,
+    execution_id: uuid.UUID,
+    src: str | None,
+    dst: str,
+    reason: str,
+    owner: str,
+) -> None:
+    await conn.execute(
+        insert(ExecutionTransition).values(
+            execution_id=execution_id,
+            from_status=src,
+            to_status=dst,
+            reason=reason,
+            worker=owner,
+            at=utcnow(),
+        )
+    )
+
+
+def _claim_from(row: Row[Any], version: int, current_node_id: str | None) -> Claim:
+    return Claim(
+        execution_id=row.id,
+        workspace_id=row.workspace_id,
+        workflow_id=row.workflow_id,
+        workflow_version=row.workflow_version,
+        version=version,
+        current_node_id=current_node_id,
+        context=restore(row.context),
+        trigger_data=row.trigger_data or {},
+        started_at=row.started_at or utcnow(),
+    )
+
+
+async def _next_attempt(conn: AsyncConnection, execution_id: uuid.UUID, node_id: str) -> int:
+    latest = await conn.scalar(
+        select(func.max(ExecutionStep.attempt)).where(
+            ExecutionStep.execution_id == execution_id, ExecutionStep.node_id == node_id
+        )
+    )
+    return int(latest or 0) + 1
+
+
+async def _mark_interrupted(conn: AsyncConnection, execution_id: uuid.UUID, now: datetime) -> None:
+    """A step left `running` belongs to a worker that died; say so in the log."""
+    await conn.execute(
+        update(ExecutionStep)
+        .where(ExecutionStep.execution_id == execution_id, ExecutionStep.status == "running")
+        .values(status="interrupted", completed_at=now, error="worker lost its lease mid-node")
+    )
+
+
+async def claim_run(
+    engine: AsyncEngine,
+    execution_id: uuid.UUID,
+    *,
+    owner: str,
+    lease_seconds: float,
+    first_node_id: Callable[[uuid.UUID, int], Any],
+) -> Claim | None:
+    """Claim a queued execution, or a running one whose worker lost its lease."""
+    now = utcnow()
+    try:
+        async with engine.begin() as conn:
+            row = await _load(conn, execution_id)
+            if row is None:
+                return None
+            reclaim = row.status == S.RUNNING
+            if not (row.status == S.QUEUED or reclaim):
+                return None
+            current = row.current_node_id or await first_node_id(
+                row.workflow_id, row.workflow_version
+            )
+            version = await conn.scalar(
+                update(Execution)
+                .where(
+                    Execution.id == execution_id,
+                    Execution.version == row.version,
+                    or_(
+                        Execution.status == S.QUEUED,
+                        and_(
+                            Execution.status == S.RUNNING,
+                            or_(Execution.lease_owner.is_(None), Execution.lease_expires_at < now),
+                        ),
+                    ),
+                )
+                .values(
+                    **_claim_values(owner, lease_seconds, now),
+                    current_node_id=current,
+                    started_at=row.started_at or now,
+                )
+                .returning(Execution.version)
+            )
+            if version is None:
+                raise _Conflict
+            reason = "reclaimed after a lost lease" if reclaim else "claimed"
+            await record_transition(conn, execution_id, row.status, S.RUNNING, reason, owner)
+            claim = _claim_from(row, version, current)
+            claim.started_at = row.started_at or now
+            claim.first_claim = not reclaim
+            if reclaim:
+                await _mark_interrupted(conn, execution_id, now)
+                claim.attempt = await _next_attempt(conn, execution_id, current)
+            return claim
+    except _Conflict:
+        return None
+
+
+async def claim_retry(
+    engine: AsyncEngine, execution_id: uuid.UUID, *, owner: str, lease_seconds: float
+) -> Claim | None:
+    """Continue a failed execution from its failed node, with the context saved then."""
+    now = utcnow()
+    try:
+        async with engine.begin() as conn:
+            row = await _load(conn, execution_id)
+            if row is None or row.status != S.FAILED or row.current_node_id is None:
+                return None
+            version = await conn.scalar(
+                update(Execution)
+                .where(
+                    Execution.id == execution_id,
+                    Execution.version == row.version,
+                    Execution.status == S.FAILED,
+                )
+                .values(**_claim_values(owner, lease_seconds, now), error=None, finished_at=None)
+                .returning(Execution.version)
+            )
+            if version is None:
+                raise _Conflict
+            await record_transition(
+                conn, execution_id, S.FAILED, S.RUNNING, "retry requested", owner
+            )
+            claim = _claim_from(row, version, row.current_node_id)
+            claim.attempt = await _next_attempt(conn, execution_id, row.current_node_id)
+            return claim
+    except _Conflict:
+        return None
+
+
+def _wait_record(row: Row[Any], decision: dict[str, Any] | None) -> WaitRecord:
+    return WaitRecord(
+        id=row.id,
+        kind=row.kind,
+        rule=row.rule or {},
+        facts=row.facts or {},
+        decision=decision,
+        expires_at=row.expires_at,
+    )
+
+
+async def claim_resume(
+    engine: AsyncEngine,
+    execution_id: uuid.UUID,
+    wait_id: uuid.UUID,
+    *,
+    owner: str,
+    lease_seconds: float,
+    settle: Callable[[str, WaitRecord], dict[str, Any] | None],
+) -> Claim | None:
+    """Decide a wait and move its execution paused → running, both or neither.
+
+    `settle(node_id, wait)` applies the node type's rule to the wait's facts; None keeps it open.
+    A second resume of the same wait finds it decided and does nothing: exactly once.
+    """
+    now = utcnow()
+    try:
+        async with engine.begin() as conn:
+            row = await _load(conn, execution_id)
+            wait_row = (
+                await conn.execute(
+                    select(Wait.__table__).where(
+                        Wait.id == wait_id, Wait.execution_id == execution_id
+                    )
+                )
+            ).first()
+            if row is None or wait_row is None or wait_row.status != "open":
+                return None
+            if row.status != S.PAUSED or row.current_node_id != wait_row.node_id:
+                return None
+            decision = settle(wait_row.node_id, _wait_record(wait_row, None))
+            if decision is None:
+                return None
+            decided = await conn.execute(
+                update(Wait)
+                .where(Wait.id == wait_id, Wait.status == "open")
+                .values(status="decided", decision=decision, decided_at=now)
+            )
+            if decided.rowcount != 1:
+                raise _Conflict
+            version = await conn.scalar(
+                update(Execution)
+                .where(
+                    Execution.id == execution_id,
+                    Execution.version == row.version,
+                    Execution.status == S.PAUSED,
+                )
+                .values(**_claim_values(owner, lease_seconds, now))
+                .returning(Execution.version)
+            )
+            if version is None:
+                raise _Conflict
+            reason = f"{wait_row.kind} wait decided"
+            await record_transition(conn, execution_id, S.PAUSED, S.RUNNING, reason, owner)
+            claim = _claim_from(row, version, row.current_node_id)
+            if wait_row.kind == "retry":
+                claim.attempt = await _next_attempt(conn, execution_id, row.current_node_id)
+            else:
+                claim.wait = _wait_record(wait_row, decision)
+                step = (
+                    await conn.execute(
+                        select(ExecutionStep.id, ExecutionStep.attempt)
+                        .where(
+                            ExecutionStep.execution_id == execution_id,
+                            ExecutionStep.node_id == row.current_node_id,
+                            ExecutionStep.status == "waiting",
+                        )
+                        .order_by(ExecutionStep.attempt.desc())
+                        .limit(1)
+                    )
+                ).first()
+                if step is not None:
+                    claim.open_step_id, claim.attempt = step.id, step.attempt
+            return claim
+    except _Conflict:
+        return None

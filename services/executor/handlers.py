@@ -1,0 +1,162 @@
+"""Message handlers: turn run / retry / cancel / resume messages into claims and runs."""
+
+import uuid
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.executor import cancellation, claims
+from services.executor.claims import Claim
+from services.executor.definitions import Definitions
+from services.executor.events import emit, event, execution_event
+from services.executor.nodes.base import WaitRecord
+from services.executor.runner import Runner
+from shared.broker.base import Broker
+from shared.db.tables import Execution
+from shared.messages import (
+    CancelExecution,
+    Message,
+    ResumeExecution,
+    RetryExecution,
+    RunExecution,
+)
+from shared.metrics import Metrics
+from shared.settings import Settings
+from shared.status import ExecutionStatus as S
+
+log = structlog.get_logger(__name__)
+
+
+class Handlers:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        broker: Broker,
+        definitions: Definitions,
+        runner: Runner,
+        metrics: Metrics,
+        settings: Settings,
+    ) -> None:
+        self._engine = engine
+        self._broker = broker
+        self._definitions = definitions
+        self._runner = runner
+        self._metrics = metrics
+        self._owner = settings.worker_id
+        self._lease = settings.lease_seconds
+
+    async def on_run_queue(self, message: Message) -> None:
+        if isinstance(message, RunExecution):
+            await self.run(message.execution_id)
+        elif isinstance(message, RetryExecution):
+            await self.retry(message.execution_id)
+        elif isinstance(message, CancelExecution):
+            await self.cancel(message.execution_id, message.reason)
+        else:
+            log.warning("message_ignored", message_type=getattr(message, "type", None))
+
+    async def on_resume_queue(self, message: Message) -> None:
+        if isinstance(message, ResumeExecution):
+            await self.resume(message.execution_id, message.wait_id, message.reason)
+        else:
+            log.warning("message_ignored", message_type=getattr(message, "type", None))
+
+    async def run(self, execution_id: uuid.UUID) -> None:
+        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+            claim = await claims.claim_run(
+                self._engine,
+                execution_id,
+                owner=self._owner,
+                lease_seconds=self._lease,
+                first_node_id=self._definitions.first_node_id,
+            )
+            if claim is None:
+                return self._conflict("run")
+            if claim.first_claim:
+                self._metrics.executions_started.labels(workflow_id=str(claim.workflow_id)).inc()
+                await emit(self._broker, event(claim, "execution.started", S.RUNNING))
+            else:
+                await emit(self._broker, event(claim, "execution.resumed", S.RUNNING))
+            await self._run(claim)
+
+    async def retry(self, execution_id: uuid.UUID) -> None:
+        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+            claim = await claims.claim_retry(
+                self._engine, execution_id, owner=self._owner, lease_seconds=self._lease
+            )
+            if claim is None:
+                return self._conflict("retry")
+            await emit(self._broker, event(claim, "execution.resumed", S.RUNNING))
+            await self._run(claim)
+
+    async def resume(self, execution_id: uuid.UUID, wait_id: uuid.UUID, reason: str) -> None:
+        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+            pinned = await self._pinned_version(execution_id)
+            if pinned is None:
+                return self._conflict("resume")
+            # Settling a wait is the node type's rule, so the pinned workflow is read first.
+            workflow = await self._definitions.get(*pinned)
+
+            def settle(node_id: str, wait: WaitRecord) -> dict[str, Any] | None:
+                if wait.kind == "retry":
+                    return {"outcome": "retry_due"}
+                return workflow.node(node_id).node_type.settle(wait, reason)
+
+            claim = await claims.claim_resume(
+                self._engine,
+                execution_id,
+                wait_id,
+                owner=self._owner,
+                lease_seconds=self._lease,
+                settle=settle,
+            )
+            if claim is None:
+                return self._conflict("resume")
+            await emit(
+                self._broker,
+                event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
+            )
+            await self._run(claim)
+
+    async def cancel(self, execution_id: uuid.UUID, reason: str) -> None:
+        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+            row = await cancellation.cancel(
+                self._engine, execution_id, reason=reason, owner=self._owner
+            )
+            if row is None:
+                return self._conflict("cancel")
+            await self._broker.publish_event(
+                execution_event(
+                    "execution.cancelled",
+                    S.CANCELLED,
+                    execution_id=row.id,
+                    workflow_id=row.workflow_id,
+                    workspace_id=row.workspace_id,
+                )
+            )
+            self._metrics.executions_finished.labels(
+                workflow_id=str(row.workflow_id), status=S.CANCELLED
+            ).inc()
+
+    async def _run(self, claim: Claim) -> None:
+        with structlog.contextvars.bound_contextvars(workflow_id=str(claim.workflow_id)):
+            workflow = await self._definitions.get(claim.workflow_id, claim.workflow_version)
+            await self._runner.run(claim, workflow)
+
+    async def _pinned_version(self, execution_id: uuid.UUID) -> tuple[uuid.UUID, int] | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(Execution.workflow_id, Execution.workflow_version).where(
+                        Execution.id == execution_id
+                    )
+                )
+            ).first()
+        return (row.workflow_id, row.workflow_version) if row else None
+
+    def _conflict(self, stage: str) -> None:
+        self._metrics.claim_conflicts.labels(stage=stage).inc()
+        log.debug("claim_not_taken", stage=stage)

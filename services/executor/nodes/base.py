@@ -1,0 +1,116 @@
+"""What a node type is, what it is given, and what it may answer."""
+
+import abc
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import aiohttp
+
+from shared.context import ExecutionContext
+from shared.nodes.base import NodeConfig, RetryPolicy
+from shared.settings import Settings
+from shared.templating import render_deep
+
+
+@dataclass(frozen=True)
+class Completed:
+    output: Any = None
+    #: A node that changes more of the context than its own output (e.g. `trigger`) says so here.
+    context: ExecutionContext | None = None
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    #: timer | approval | signature (retry waits are opened by the engine, not by nodes)
+    kind: str
+    expires_at: datetime | None = None
+    rule: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Wait:
+    spec: WaitSpec
+    output: Any = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+    retryable: bool = False
+
+
+NodeResult = Completed | Wait | Failed
+
+
+@dataclass(frozen=True)
+class NodeServices:
+    """What nodes may use to reach the world; built once per worker."""
+
+    settings: Settings
+    http: aiohttp.ClientSession
+
+
+@dataclass(frozen=True)
+class NodeCall:
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID
+    workspace_id: uuid.UUID
+    node_id: str
+    attempt: int
+    config: NodeConfig
+    context: ExecutionContext
+    trigger_data: dict[str, Any]
+    services: NodeServices
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same on every attempt of this node, so receivers can de-duplicate."""
+        return f"{self.execution_id}:{self.node_id}"
+
+    def render(self, value: Any) -> Any:
+        namespace = self.context.template_namespace()
+        namespace["execution"] = {
+            "id": str(self.execution_id),
+            "workflow_id": str(self.workflow_id),
+        }
+        return render_deep(value, namespace)
+
+
+@dataclass(frozen=True)
+class WaitRecord:
+    id: uuid.UUID
+    kind: str
+    rule: dict[str, Any]
+    facts: dict[str, Any]
+    decision: dict[str, Any] | None
+    expires_at: datetime | None
+
+
+class NodeType(abc.ABC):
+    """One class per node type. Instances are stateless and shared by every execution."""
+
+    type_name: ClassVar[str]
+    config_model: ClassVar[type[NodeConfig]]
+    #: Nodes that reach the outside world get a durable "running" step before they start, so an
+    #: interrupted attempt stays visible; pure nodes skip that write.
+    side_effects: ClassVar[bool] = False
+    default_retry: ClassVar[RetryPolicy] = RetryPolicy()
+
+    @abc.abstractmethod
+    async def run(self, call: NodeCall) -> NodeResult: ...
+
+    def settle(self, wait: WaitRecord, reason: str) -> dict[str, Any] | None:
+        """Decide a wait from its facts, or return None to keep waiting.
+
+        The default fits timers: the wait decides when its time is due.
+        """
+        if reason in ("timer_due", "expired"):
+            return {"outcome": "timer_due"}
+        return None
+
+    async def resume(self, call: NodeCall, wait: WaitRecord) -> NodeResult:
+        """Called once when this node's wait decided; the default completes with the decision."""
+        return Completed(output=wait.decision)

@@ -1,0 +1,354 @@
+"""Running a claimed execution node by node, with a checkpoint after each.
+
+The runner never decides whether it owns the execution: the claim did, and every checkpoint
+re-checks it. When a checkpoint is refused (StaleVersion) the runner stops at once.
+"""
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.executor import checkpoints
+from services.executor.backoff import backoff_seconds
+from services.executor.checkpoints import Checkpoint, StepRecord
+from services.executor.claims import Claim
+from services.executor.definitions import PreparedNode, PreparedWorkflow
+from services.executor.events import emit, event
+from services.executor.nodes.base import (
+    Completed,
+    Failed,
+    NodeCall,
+    NodeResult,
+    NodeServices,
+    Wait,
+    WaitSpec,
+)
+from shared.broker.base import Broker
+from shared.db.types import utcnow
+from shared.errors import StaleVersion, TemplateError
+from shared.metrics import Metrics
+from shared.outbox import publish_staged
+from shared.status import ExecutionStatus as S
+
+log = structlog.get_logger(__name__)
+
+#: Output kept in a step row; the whole output is in the context.
+MAX_SUMMARY_BYTES = 2048
+
+
+class LostClaim(Exception):
+    """The lease heartbeat found the execution moved on; the node in progress is abandoned."""
+
+
+def summarize(output: Any) -> dict[str, Any] | None:
+    if output is None:
+        return None
+    encoded = json.dumps(output, default=str)
+    if len(encoded) <= MAX_SUMMARY_BYTES:
+        return {"output": output}
+    keys = list(output)[:50] if isinstance(output, dict) else None
+    return {"truncated": True, "bytes": len(encoded), "keys": keys}
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: Broker,
+        services: NodeServices,
+        metrics: Metrics,
+        owner: str,
+        lease_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._broker = broker
+        self._services = services
+        self._metrics = metrics
+        self._owner = owner
+        self._lease_seconds = lease_seconds
+
+    async def run(self, claim: Claim, workflow: PreparedWorkflow) -> None:
+        """Run from the claim's current node until the execution completes, pauses or fails."""
+        index = workflow.index_of(claim.current_node_id)
+        async with self._heartbeat(claim):
+            try:
+                while index < len(workflow.nodes):
+                    node = workflow.nodes[index]
+                    next_id = (
+                        workflow.nodes[index + 1].id if index + 1 < len(workflow.nodes) else None
+                    )
+                    if not await self._run_node(claim, node, next_id):
+                        return
+                    index += 1
+                    claim.attempt, claim.wait, claim.open_step_id = 1, None, None
+            except (StaleVersion, LostClaim) as e:
+                self._metrics.claim_conflicts.labels(stage="checkpoint").inc()
+                log.info("claim_lost", reason=str(e))
+
+    async def _run_node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
+        """Run one node and checkpoint it; True when the execution goes on to `next_id`."""
+        with structlog.contextvars.bound_contextvars(node_id=node.id):
+            started_at = utcnow()
+            clock = time.perf_counter()
+            step_id = claim.open_step_id
+            resuming = claim.wait is not None
+            if not resuming:
+                await emit(
+                    self._broker,
+                    event(
+                        claim,
+                        "node.started",
+                        S.RUNNING,
+                        node_id=node.id,
+                        node_type=node.type_name,
+                        attempt=claim.attempt,
+                    ),
+                )
+                if node.node_type.side_effects:
+                    step_id = await checkpoints.start_step(
+                        self._engine, claim, node.id, node.type_name
+                    )
+            result = await self._call(claim, node)
+            duration = time.perf_counter() - clock
+            outcome = type(result).__name__.lower()
+            self._metrics.node_duration.labels(node_type=node.type_name, outcome=outcome).observe(
+                duration
+            )
+            step = StepRecord(
+                node_id=node.id,
+                node_type=node.type_name,
+                attempt=claim.attempt,
+                status="completed",
+                started_at=started_at,
+                completed_at=utcnow(),
+                duration_ms=round(duration * 1000),
+            )
+            if isinstance(result, Completed):
+                return await self._completed(claim, node, result, step, step_id, next_id)
+            if isinstance(result, Wait):
+                await self._paused(claim, node, result.spec, step, step_id, result.output)
+                return False
+            await self._failed(claim, node, result, step, step_id)
+            return False
+
+    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
+        call = NodeCall(
+            execution_id=claim.execution_id,
+            workflow_id=claim.workflow_id,
+            workspace_id=claim.workspace_id,
+            node_id=node.id,
+            attempt=claim.attempt,
+            config=node.config,
+            context=claim.context,
+            trigger_data=claim.trigger_data,
+            services=self._services,
+        )
+        try:
+            if claim.wait is not None:
+                return await node.node_type.resume(call, claim.wait)
+            return await node.node_type.run(call)
+        except TemplateError as e:
+            return Failed(f"template error: {e}", retryable=False)
+        except asyncio.CancelledError:
+            if claim.lost:
+                _uncancel()
+                raise LostClaim("lease lost while the node ran") from None
+            raise
+        except Exception as e:  # a bug in a node must fail the run, not the worker
+            log.exception("node_raised")
+            return Failed(f"{type(e).__name__}: {e}", retryable=False)
+
+    async def _completed(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        result: Completed,
+        step: StepRecord,
+        step_id: int | None,
+        next_id: str | None,
+    ) -> bool:
+        context = (result.context or claim.context).with_output(node.id, result.output)
+        finished = next_id is None
+        checkpoint = Checkpoint(
+            context=context,
+            current_node_id=node.id if finished else next_id,
+            status=S.COMPLETED if finished else S.RUNNING,
+            step=_with(step, output_summary=summarize(result.output)),
+            step_id=step_id,
+            reason="every node completed" if finished else None,
+        )
+        await self._commit(claim, checkpoint)
+        events = [
+            event(
+                claim,
+                "node.completed",
+                S.RUNNING,
+                node_id=node.id,
+                node_type=node.type_name,
+                attempt=step.attempt,
+                duration_ms=step.duration_ms,
+            )
+        ]
+        if finished:
+            events.append(event(claim, "execution.completed", S.COMPLETED))
+            self._metrics.executions_finished.labels(
+                workflow_id=str(claim.workflow_id), status=S.COMPLETED
+            ).inc()
+        await emit(self._broker, *events)
+        return not finished
+
+    async def _paused(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        spec: WaitSpec,
+        step: StepRecord,
+        step_id: int | None,
+        output: Any,
+    ) -> None:
+        context = claim.context if output is None else claim.context.with_output(node.id, output)
+        checkpoint = Checkpoint(
+            context=context,
+            current_node_id=node.id,
+            status=S.PAUSED,
+            step=_with(step, status="waiting", completed_at=None, duration_ms=None),
+            step_id=step_id,
+            wait=spec,
+            reason=f"waiting on {spec.kind}",
+        )
+        await self._commit(claim, checkpoint)
+        await emit(
+            self._broker,
+            event(
+                claim,
+                "node.waiting",
+                S.PAUSED,
+                node_id=node.id,
+                node_type=node.type_name,
+                attempt=step.attempt,
+            ),
+            event(claim, "execution.paused", S.PAUSED, node_id=node.id),
+        )
+
+    async def _failed(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        result: Failed,
+        step: StepRecord,
+        step_id: int | None,
+    ) -> None:
+        failed_step = _with(step, status="failed", error=result.error)
+        retry = result.retryable and claim.attempt < node.retry.max_attempts
+        if retry:
+            delay = backoff_seconds(node.retry, claim.attempt)
+            due = utcnow() + timedelta(seconds=delay)
+            checkpoint = Checkpoint(
+                context=claim.context,
+                current_node_id=node.id,
+                status=S.PAUSED,
+                step=failed_step,
+                step_id=step_id,
+                wait=WaitSpec(
+                    kind="retry",
+                    expires_at=due,
+                    rule={"attempt": claim.attempt + 1, "due_at": due.isoformat()},
+                ),
+                reason=f"retrying {node.id} in {delay:.2f}s after attempt {claim.attempt}",
+            )
+        else:
+            error = (
+                f"node {node.id!r} ({node.type_name}) failed on attempt {claim.attempt}: "
+                f"{result.error}"
+            )
+            checkpoint = Checkpoint(
+                context=claim.context,
+                current_node_id=node.id,
+                status=S.FAILED,
+                step=failed_step,
+                step_id=step_id,
+                error=error,
+            )
+        await self._commit(claim, checkpoint)
+        events = [
+            event(
+                claim,
+                "node.failed",
+                checkpoint.status,
+                node_id=node.id,
+                node_type=node.type_name,
+                attempt=claim.attempt,
+                error=result.error,
+            )
+        ]
+        if retry:
+            events.append(event(claim, "execution.paused", S.PAUSED, node_id=node.id))
+        else:
+            events.append(event(claim, "execution.failed", S.FAILED, error=checkpoint.error))
+            self._metrics.executions_finished.labels(
+                workflow_id=str(claim.workflow_id), status=S.FAILED
+            ).inc()
+        await emit(self._broker, *events)
+
+    async def _commit(self, claim: Claim, checkpoint: Checkpoint) -> None:
+        staged = await checkpoints.commit(
+            self._engine, claim, checkpoint, owner=self._owner, lease_seconds=self._lease_seconds
+        )
+        if staged:
+            await publish_staged(self._sessions, self._broker, staged)
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self, claim: Claim) -> AsyncIterator[None]:
+        """Extend the lease while the run holds it; on loss, cancel the node in progress."""
+        runner_task = asyncio.current_task()
+        assert runner_task is not None
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self._lease_seconds / 3)
+                try:
+                    held = await checkpoints.extend_lease(
+                        self._engine, claim, owner=self._owner, lease_seconds=self._lease_seconds
+                    )
+                except Exception as e:  # a database blip: try again next beat
+                    log.warning("heartbeat_failed", error=repr(e))
+                    continue
+                if not held:
+                    claim.lost = True
+                    runner_task.cancel()
+                    return
+
+        beater = asyncio.create_task(beat())
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not claim.lost:
+                raise
+            _uncancel()
+            log.info("claim_lost", reason="heartbeat found the execution moved on")
+        finally:
+            beater.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beater
+
+
+def _with(step: StepRecord, **changes: Any) -> StepRecord:
+    return replace(step, **changes)
+
+
+def _uncancel() -> None:
+    """The heartbeat cancelled us to stop the node; that cancellation is handled here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        task.uncancel()

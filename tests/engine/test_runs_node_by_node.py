@@ -1,0 +1,51 @@
+from typing import Any
+
+from services.executor.worker import ExecutorWorker
+from shared.runtime import Resources
+from tests.support import Receiver, seed_workflow, start_execution, steps_of, wait_for_status
+
+
+def three_nodes(url: str) -> dict[str, Any]:
+    return {
+        "name": "deal to webhook",
+        "nodes": [
+            {"id": "start", "type": "trigger", "position": 0, "config": {}},
+            {
+                "id": "price",
+                "type": "set",
+                "position": 1,
+                "config": {"values": {"total": "{{ source.deal.amount * 2 }}"}},
+            },
+            {
+                "id": "notify",
+                "type": "webhook",
+                "position": 2,
+                "config": {"url": url, "body": {"total": "{{ nodes.price.total }}"}},
+            },
+        ],
+    }
+
+
+async def test_a_three_node_workflow_completes_with_each_step_timed(
+    resources: Resources, executor: ExecutorWorker, receiver: Receiver
+) -> None:
+    workspace_id, workflow_id = await seed_workflow(resources, three_nodes(receiver.url))
+    execution_id = await start_execution(
+        resources, workspace_id, workflow_id, {"deal": {"amount": 21}}
+    )
+
+    done = await wait_for_status(resources, execution_id, "completed", "failed")
+
+    assert done.status == "completed", done.error
+    assert done.context["node_outputs"]["price"] == {"total": 42}
+    assert done.context["source_data"] == {"deal": {"amount": 21}}
+    assert done.execution_time_ms is not None and done.finished_at is not None
+    steps = await steps_of(resources, execution_id)
+    assert [(s.node_id, s.status, s.attempt) for s in steps] == [
+        ("start", "completed", 1),
+        ("price", "completed", 1),
+        ("notify", "completed", 1),
+    ]
+    assert all(s.duration_ms is not None and s.completed_at >= s.started_at for s in steps)
+    assert receiver.keys() == [f"{execution_id}:notify"]
+    assert receiver.calls[0]["body"] == b'{"total":42}'

@@ -1,0 +1,179 @@
+"""Helpers shared by tests: seeding rows, waiting for conditions, a local HTTP receiver."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from sqlalchemy import select
+
+from shared.broker.topology import RUN
+from shared.context import ExecutionContext, snapshot
+from shared.db.tables import (
+    Execution,
+    ExecutionStep,
+    ExecutionTransition,
+    Wait,
+    Workflow,
+    Workflow as WorkflowRow,
+    WorkflowVersion,
+    Workspace,
+)
+from shared.db.types import utcnow
+from shared.messages import RunExecution
+from shared.nodes.registry import build_config_registry
+from shared.outbox import publish_staged, stage
+from shared.runtime import Resources
+from shared.workflows import validate_definition
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool] = bool,
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+) -> T:
+    """Poll `probe` until `accept(result)`, or fail after `timeout` seconds with the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if accept(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
+        await asyncio.sleep(interval)
+
+
+async def seed_workflow(resources: Resources, definition: dict[str, Any]) -> tuple[uuid.UUID, uuid.UUID]:
+    """Create a workspace and a validated workflow; returns (workspace_id, workflow_id)."""
+    validate_definition(definition, build_config_registry())
+    async with resources.sessions.begin() as session:
+        workspace = Workspace(name=f"ws-{uuid.uuid4().hex[:8]}")
+        session.add(workspace)
+        await session.flush()
+        workflow = Workflow(workspace_id=workspace.id, name=definition["name"], current_version=1)
+        session.add(workflow)
+        await session.flush()
+        session.add(WorkflowVersion(workflow_id=workflow.id, version=1, definition=definition))
+    return workspace.id, workflow.id
+
+
+async def add_version(resources: Resources, workflow_id: uuid.UUID, definition: dict[str, Any]) -> int:
+    async with resources.sessions.begin() as session:
+        workflow = await session.get(WorkflowRow, workflow_id)
+        assert workflow is not None
+        workflow.current_version += 1
+        session.add(
+            WorkflowVersion(
+                workflow_id=workflow_id, version=workflow.current_version, definition=definition
+            )
+        )
+        return workflow.current_version
+
+
+async def start_execution(
+    resources: Resources,
+    workspace_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    trigger_data: dict[str, Any] | None = None,
+    *,
+    publish: bool = True,
+    version: int = 1,
+) -> uuid.UUID:
+    """Accept a run the way the gateway does: queued row + outbox, published after commit."""
+    async with resources.sessions.begin() as session:
+        execution = Execution(
+            workspace_id=workspace_id,
+            workflow_id=workflow_id,
+            workflow_version=version,
+            status="queued",
+            version=0,
+            context=snapshot(ExecutionContext()),
+            trigger_data=trigger_data or {},
+            created_at=utcnow(),
+        )
+        session.add(execution)
+        await session.flush()
+        session.add(ExecutionTransition(execution_id=execution.id, to_status="queued"))
+        staged = await stage(session, RUN, RunExecution(execution_id=execution.id))
+    if publish:
+        await publish_staged(resources.sessions, resources.broker, [staged])
+    return execution.id
+
+
+async def execution_row(resources: Resources, execution_id: uuid.UUID) -> Execution:
+    async with resources.sessions() as session:
+        row = await session.get(Execution, execution_id, populate_existing=True)
+        assert row is not None
+        return row
+
+
+async def wait_for_status(
+    resources: Resources, execution_id: uuid.UUID, *statuses: str, timeout: float = 20.0
+) -> Execution:
+    return await eventually(
+        lambda: execution_row(resources, execution_id),
+        lambda row: row.status in statuses,
+        timeout=timeout,
+    )
+
+
+async def steps_of(resources: Resources, execution_id: uuid.UUID) -> list[ExecutionStep]:
+    async with resources.sessions() as session:
+        result = await session.scalars(
+            select(ExecutionStep)
+            .where(ExecutionStep.execution_id == execution_id)
+            .order_by(ExecutionStep.started_at, ExecutionStep.id)
+        )
+        return list(result)
+
+
+async def waits_of(resources: Resources, execution_id: uuid.UUID) -> list[Wait]:
+    async with resources.sessions() as session:
+        result = await session.scalars(
+            select(Wait).where(Wait.execution_id == execution_id).order_by(Wait.created_at)
+        )
+        return list(result)
+
+
+@dataclass
+class Receiver:
+    """A local HTTP server standing in for a webhook target; scripted answers, recorded calls."""
+
+    answers: list[int] = field(default_factory=list)
+    delay_seconds: float = 0.0
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.calls.append({"headers": dict(request.headers), "body": body, "path": request.path})
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        status = self.answers.pop(0) if self.answers else 200
+        return web.json_response({"ok": status < 400, "call": len(self.calls)}, status=status)
+
+    async def start(self) -> "Receiver":
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps the bound socket private
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def keys(self) -> list[str]:
+        return [call["headers"].get("Idempotency-Key", "") for call in self.calls]
