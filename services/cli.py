@@ -1,0 +1,131 @@
+"""The `docflow` command. It only composes: settings, logging, resources, services."""
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from services.lifecycle import serving, wait_for_stop_signal, worker_side_app
+from shared.db.migrate import upgrade
+from shared.logging import configure_logging
+from shared.runtime import Resources, open_resources
+from shared.settings import Settings
+
+
+class Worker(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+def _executor(resources: Resources) -> Worker:
+    from services.executor.worker import ExecutorWorker
+
+    return ExecutorWorker(resources)
+
+
+def _notifier(resources: Resources) -> Worker:
+    from services.notifier.worker import Notifier
+
+    return Notifier(resources)
+
+
+def _scheduler(resources: Resources) -> Worker:
+    from services.scheduler.worker import Scheduler
+
+    return Scheduler(resources)
+
+
+WORKERS: dict[str, Callable[[Resources], Worker]] = {
+    "executor": _executor,
+    "notifier": _notifier,
+    "scheduler": _scheduler,
+}
+
+
+@contextlib.asynccontextmanager
+async def running(workers: list[Worker]) -> AsyncIterator[None]:
+    started: list[Worker] = []
+    try:
+        for worker in workers:
+            await worker.start()
+            started.append(worker)
+        yield
+    finally:
+        for worker in reversed(started):
+            await worker.stop()
+
+
+async def run_worker(settings: Settings, name: str) -> None:
+    async with open_resources(settings) as resources, running([WORKERS[name](resources)]):
+        if settings.metrics_port:
+            async with serving(
+                worker_side_app(resources), settings.http_host, settings.metrics_port
+            ):
+                await wait_for_stop_signal()
+        else:
+            await wait_for_stop_signal()
+
+
+async def run_gateway(settings: Settings) -> None:
+    from services.gateway.app import create_app
+
+    async with (
+        open_resources(settings) as resources,
+        serving(create_app(resources), settings.http_host, settings.http_port),
+    ):
+        await wait_for_stop_signal()
+
+
+async def create_key(settings: Settings, workspace: str) -> str:
+    from shared.api_keys import create_api_key
+
+    async with open_resources(settings, pool_size=1, start_broker=False) as resources:
+        _, key = await create_api_key(resources.sessions, workspace)
+    return key
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="docflow", description="DocFlow workflow engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("gateway", help="HTTP API, webhooks, approval pages, /metrics")
+    commands.add_parser("executor", help="claims and runs executions")
+    commands.add_parser("notifier", help="sends e-mail")
+    commands.add_parser("scheduler", help="timers, expiries, lease sweeps, outbox relay")
+    commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    commands.add_parser("dev", help="everything in one process on SQLite and an in-process broker")
+    api_key = commands.add_parser("api-key", help="manage API keys")
+    api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)
+    create = api_key_commands.add_parser("create", help="create a key and print it")
+    create.add_argument("--workspace", required=True, help="workspace name (created if new)")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if args.command != "migrate" and settings.is_embedded_database:
+        # The embedded database is created on first use, so one command is enough to start.
+        upgrade(settings.database_url)
+    runners: dict[str, Callable[[], Awaitable[None]]] = {
+        "gateway": lambda: run_gateway(settings),
+        "dev": lambda: _dev(settings),
+        **{name: (lambda name=name: run_worker(settings, name)) for name in WORKERS},
+    }
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        print("database is at the newest schema", file=sys.stderr)
+    elif args.command == "api-key":
+        print(asyncio.run(create_key(settings, args.workspace)))
+    else:
+        asyncio.run(runners[args.command]())
+    return 0
+
+
+async def _dev(settings: Settings) -> None:
+    from services.dev import run_dev
+
+    await run_dev(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

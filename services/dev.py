@@ -1,0 +1,97 @@
+"""`docflow dev`: all four services in one process, and a first-start welcome."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from services.cli import WORKERS, running
+from services.lifecycle import serving, wait_for_stop_signal
+from shared.db.tables import Workflow, WorkflowVersion, Workspace
+from shared.logging import configure_logging
+from shared.runtime import Resources, open_resources
+from shared.settings import EMBEDDED_DATA_DIR, Settings
+
+KEY_FILE = EMBEDDED_DATA_DIR / "api-key"
+
+SAMPLE_WORKFLOW: dict[str, Any] = {
+    "name": "sample: greet a deal",
+    "nodes": [
+        {"id": "start", "type": "trigger", "position": 0, "config": {}},
+        {
+            "id": "greeting",
+            "type": "set",
+            "position": 1,
+            "config": {
+                "values": {"text": "Hello {{ source.deal.name }}, {{ source.deal.amount }}!"}
+            },
+        },
+        {"id": "pause", "type": "delay", "position": 2, "config": {"seconds": 2}},
+        {
+            "id": "done",
+            "type": "set",
+            "position": 3,
+            "config": {"values": {"summary": "{{ nodes.greeting.text }} (after a pause)"}},
+        },
+    ],
+}
+
+
+async def run_dev(settings: Settings) -> None:
+    if "log_format" not in settings.model_fields_set:
+        configure_logging(settings.log_level, "console")
+    from services.gateway.app import create_app
+
+    async with open_resources(settings) as resources:
+        welcome = await _first_start(resources)
+        workers = [make(resources) for make in WORKERS.values()]
+        async with (
+            running(workers),
+            serving(create_app(resources), settings.http_host, settings.http_port),
+        ):
+            print(welcome, flush=True)
+            await wait_for_stop_signal()
+
+
+async def _first_start(resources: Resources) -> str:
+    from shared.api_keys import create_api_key
+
+    base = resources.settings.public_url.rstrip("/")
+    async with resources.sessions() as session:
+        workspaces = await session.scalar(select(func.count()).select_from(Workspace))
+    if workspaces:
+        key = (
+            KEY_FILE.read_text().strip()
+            if KEY_FILE.exists()
+            else "<the key printed at first start>"
+        )
+        return f"DocFlow is running at {base} (API key: {key})"
+    workspace_id, key = await create_api_key(resources.sessions, "default")
+    KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    KEY_FILE.write_text(key + "\n")
+    os.chmod(KEY_FILE, 0o600)
+    async with resources.sessions.begin() as session:
+        workflow = Workflow(
+            workspace_id=workspace_id, name=SAMPLE_WORKFLOW["name"], current_version=1
+        )
+        session.add(workflow)
+        await session.flush()
+        session.add(WorkflowVersion(workflow_id=workflow.id, version=1, definition=SAMPLE_WORKFLOW))
+    data = '{"trigger_data": {"deal": {"name": "ACME", "amount": 1200}}}'
+    return "\n".join(
+        [
+            "",
+            "DocFlow is running (embedded: SQLite under ./.docflow, in-process broker).",
+            "  workspace: default",
+            f"  API key:   {key}   (also saved in {Path(KEY_FILE)})",
+            "",
+            "Start the sample workflow:",
+            f"  curl -s -X POST {base}/api/v1/workflows/{workflow.id}/executions \\",
+            f"       -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
+            f"       -d '{data}'",
+            "Then follow it:",
+            f"  curl -s {base}/api/v1/executions/<execution_id> -H 'Authorization: Bearer {key}'",
+            "",
+        ]
+    )

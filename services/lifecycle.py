@@ -1,0 +1,57 @@
+"""Running a service until it is told to stop, and the small HTTP side door workers expose."""
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from shared.runtime import Resources
+
+
+async def wait_for_stop_signal() -> None:
+    """Return on SIGTERM or SIGINT, so services can stop gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[web.AppRunner]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    try:
+        yield runner
+    finally:
+        await runner.cleanup()
+
+
+def worker_side_app(resources: Resources) -> web.Application:
+    """`/metrics`, `/healthz` and `/readyz` for processes that serve no other HTTP."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            body=resources.metrics.exposition(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        ready = await resources.broker.is_healthy()
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
