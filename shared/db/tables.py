@@ -166,3 +166,30 @@ class OutboxMessage(Base):
     queue: Mapped[str] = mapped_column(String(100))
     body: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class EmailDelivery(Base):
+    """One row per e-mail idempotency key: whether it went out, and how often it was tried.
+
+    No foreign keys: the notifier records what it was asked to send and never refuses an e-mail
+    because the execution or workspace it names is unknown here.
+    """
+
+    __tablename__ = "email_deliveries"
+    __table_args__ = (Index("ix_email_deliveries_workspace_created", "workspace_id", "created_at"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    #: The sender's de-duplication key (`{execution_id}:{node_id}`); sent at most once.
+    idempotency_key: Mapped[str] = mapped_column(String(500), unique=True)
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    execution_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    #: {"to": [...], "cc": [...], "bcc": [...]}
+    recipients: Mapped[dict[str, Any]]
+    subject: Mapped[str] = mapped_column(Text)
+    #: sending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="sending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: RFC 5322 Message-ID, derived from the key so every attempt carries the same one.
+    message_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
