@@ -1,0 +1,58 @@
+"""Wiring: the routes, the middleware order, and what the application holds."""
+
+from aiohttp import web
+
+from services.gateway import executions, health, openapi, workflows
+from services.gateway.auth import API_PREFIX, require_api_key
+from services.gateway.keys import OPENAPI, REGISTRY, RESOURCES, TASKS
+from services.gateway.middleware import observe, problems
+from services.gateway.tasks import BackgroundTasks
+from shared.nodes.registry import build_config_registry
+from shared.runtime import Resources
+
+#: Extra seconds beyond one publish timeout that shutdown grants to in-flight publishes.
+DRAIN_GRACE_SECONDS = 1.0
+
+
+def create_app(resources: Resources) -> web.Application:
+    """The gateway over resources the caller opened (and closes after the app's cleanup)."""
+    registry = build_config_registry()
+    app = web.Application(
+        # Outermost first: metrics see the final status of problem responses, and auth's 401
+        # becomes a problem like any other error.
+        middlewares=[observe, problems, require_api_key],
+        # Bodies are read through bodies.json_object, which enforces the same limit; this
+        # covers any reader that bypasses it.
+        client_max_size=resources.settings.max_body_bytes,
+    )
+    app[RESOURCES] = resources
+    app[REGISTRY] = registry
+    app[TASKS] = BackgroundTasks()
+    app[OPENAPI] = openapi.build_document(registry)
+    app.on_cleanup.append(_drain_background_tasks)
+    _add_routes(app.router)
+    return app
+
+
+async def _drain_background_tasks(app: web.Application) -> None:
+    # Publishes still running get a chance to finish; what is cut off stays in the outbox for
+    # the scheduler's relay.
+    timeout = app[RESOURCES].settings.publish_timeout_seconds + DRAIN_GRACE_SECONDS
+    await app[TASKS].close(timeout)
+
+
+def _add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/healthz", health.healthz)
+    router.add_get("/readyz", health.readyz)
+    router.add_get("/metrics", health.metrics)
+    api = API_PREFIX
+    router.add_get(f"{api}/openapi.json", openapi.serve)
+    router.add_get(f"{api}/workflows", workflows.list_all)
+    router.add_post(f"{api}/workflows", workflows.create)
+    router.add_get(f"{api}/workflows/{{workflow_id}}", workflows.read, name="workflow")
+    router.add_put(f"{api}/workflows/{{workflow_id}}", workflows.replace)
+    router.add_post(f"{api}/workflows/{{workflow_id}}/executions", executions.start)
+    router.add_get(f"{api}/executions", executions.list_page)
+    router.add_get(f"{api}/executions/{{execution_id}}", executions.read, name="execution")
+    router.add_post(f"{api}/executions/{{execution_id}}/cancel", executions.cancel)
+    router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)

@@ -1,0 +1,48 @@
+"""API-key authentication: every `/api/v1` route but the public ones needs `Bearer <key>`."""
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from services.gateway.keys import RESOURCES, WORKSPACE
+from services.gateway.problems import Problem
+from services.gateway.routing import route_template
+from shared.api_keys import authenticate
+
+API_PREFIX = "/api/v1"
+#: Routes under the API prefix that anyone may read.
+PUBLIC_ROUTES = frozenset({f"{API_PREFIX}/openapi.json"})
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="docflow"'}
+
+
+def needs_key(template: str | None) -> bool:
+    # Unmatched paths need no key: they are answered with 404 or 405 alike.
+    return (
+        template is not None
+        and template.startswith(API_PREFIX + "/")
+        and template not in PUBLIC_ROUTES
+    )
+
+
+@web.middleware
+async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not needs_key(route_template(request)):
+        return await handler(request)
+    raw_key = _bearer_token(request.headers.get("Authorization", ""))
+    workspace_id = None
+    if raw_key:
+        workspace_id = await authenticate(request.app[RESOURCES].sessions, raw_key)
+    if workspace_id is None:
+        detail = "a valid API key is required: Authorization: Bearer <key>"
+        raise Problem(401, "unauthorized", detail, headers=_CHALLENGE)
+    request[WORKSPACE] = workspace_id
+    with structlog.contextvars.bound_contextvars(workspace_id=str(workspace_id)):
+        return await handler(request)
+
+
+def _bearer_token(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

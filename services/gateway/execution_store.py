@@ -1,0 +1,228 @@
+"""Execution rows as the gateway sees them: it inserts queued runs and stages requests.
+
+The gateway never moves an execution's status; cancel and retry are messages for the
+executor, staged in the outbox in the same transaction that read the status.
+"""
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.gateway.paging import Cursor
+from services.gateway.workflow_store import current_version
+from shared.broker import topology
+from shared.context import ExecutionContext, snapshot
+from shared.db.tables import Execution, ExecutionStep, ExecutionTransition, Wait
+from shared.db.types import utcnow
+from shared.errors import NotFound
+from shared.messages import CancelExecution, Message, RetryExecution, RunExecution
+from shared.outbox import Staged, stage
+from shared.status import FINAL_STATUSES, ExecutionStatus
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Queued:
+    execution: Execution
+    #: None when an earlier request with the same idempotency key already queued it.
+    staged: Staged | None
+
+
+@dataclass(frozen=True)
+class ExecutionDetail:
+    execution: Execution
+    steps: Sequence[ExecutionStep]
+    waits: Sequence[Wait]
+
+
+async def queue_execution(
+    sessions: Sessions,
+    workspace_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    trigger_data: dict[str, Any],
+    idempotency_key: str | None,
+) -> Queued:
+    """Insert a queued execution pinned to the workflow's current version, its first transition
+    and its run message, in one transaction. A repeated idempotency key returns the first."""
+    try:
+        async with sessions.begin() as session:
+            if idempotency_key is not None:
+                existing = await _by_idempotency_key(
+                    session, workspace_id, workflow_id, idempotency_key
+                )
+                if existing is not None:
+                    return Queued(existing, None)
+            version = await current_version(session, workspace_id, workflow_id)
+            execution = Execution(
+                id=uuid.uuid4(),
+                workspace_id=workspace_id,
+                workflow_id=workflow_id,
+                workflow_version=version,
+                status=ExecutionStatus.QUEUED.value,
+                version=0,
+                context=snapshot(ExecutionContext()),
+                trigger_data=trigger_data,
+                idempotency_key=idempotency_key,
+                created_at=utcnow(),
+            )
+            session.add(execution)
+            # Flushed here so a concurrent twin's unique violation surfaces inside the try.
+            await session.flush()
+            session.add(
+                ExecutionTransition(
+                    execution_id=execution.id,
+                    from_status=None,
+                    to_status=ExecutionStatus.QUEUED.value,
+                    reason="requested over the API",
+                    at=execution.created_at,
+                )
+            )
+            staged = await stage(session, topology.RUN, RunExecution(execution_id=execution.id))
+        return Queued(execution, staged)
+    except IntegrityError:
+        # A concurrent request with the same key committed first (unique constraint on
+        # workspace, workflow and key): answer with its execution.
+        if idempotency_key is None:
+            raise
+        async with sessions() as session:
+            existing = await _by_idempotency_key(
+                session, workspace_id, workflow_id, idempotency_key
+            )
+        if existing is None:
+            raise
+        return Queued(existing, None)
+
+
+async def _by_idempotency_key(
+    session: AsyncSession, workspace_id: uuid.UUID, workflow_id: uuid.UUID, key: str
+) -> Execution | None:
+    return await session.scalar(
+        select(Execution).where(
+            Execution.workspace_id == workspace_id,
+            Execution.workflow_id == workflow_id,
+            Execution.idempotency_key == key,
+        )
+    )
+
+
+async def get_execution(
+    sessions: Sessions, workspace_id: uuid.UUID, execution_id: uuid.UUID
+) -> ExecutionDetail:
+    async with sessions() as session:
+        execution = await _scoped(session, workspace_id, execution_id)
+        steps = (
+            await session.scalars(
+                select(ExecutionStep)
+                .where(ExecutionStep.execution_id == execution_id)
+                .order_by(ExecutionStep.started_at, ExecutionStep.id)
+            )
+        ).all()
+        waits = (
+            await session.scalars(
+                select(Wait)
+                .where(Wait.execution_id == execution_id)
+                .order_by(Wait.created_at, Wait.id)
+            )
+        ).all()
+    return ExecutionDetail(execution, steps, waits)
+
+
+async def _scoped(
+    session: AsyncSession, workspace_id: uuid.UUID, execution_id: uuid.UUID
+) -> Execution:
+    execution = await session.scalar(
+        select(Execution).where(
+            Execution.id == execution_id, Execution.workspace_id == workspace_id
+        )
+    )
+    if execution is None:
+        raise NotFound("execution", execution_id)
+    return execution
+
+
+async def list_executions(
+    sessions: Sessions,
+    workspace_id: uuid.UUID,
+    *,
+    status: ExecutionStatus | None,
+    workflow_id: uuid.UUID | None,
+    limit: int,
+    after: Cursor | None,
+) -> tuple[list[Execution], Cursor | None]:
+    """A page, newest first, and the cursor of the next page (None on the last)."""
+    query = select(Execution).where(Execution.workspace_id == workspace_id)
+    if status is not None:
+        query = query.where(Execution.status == status.value)
+    if workflow_id is not None:
+        query = query.where(Execution.workflow_id == workflow_id)
+    if after is not None:
+        query = query.where(
+            or_(
+                Execution.created_at < after.created_at,
+                and_(Execution.created_at == after.created_at, Execution.id < after.id),
+            )
+        )
+    query = query.order_by(Execution.created_at.desc(), Execution.id.desc()).limit(limit + 1)
+    async with sessions() as session:
+        rows = list((await session.scalars(query)).all())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], Cursor(last.created_at, last.id)
+
+
+class RequestRefused(Exception):
+    """The execution's status does not allow the request; `status` says what it is."""
+
+    def __init__(self, status: ExecutionStatus) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+async def request_cancel(
+    sessions: Sessions, workspace_id: uuid.UUID, execution_id: uuid.UUID
+) -> tuple[ExecutionStatus, Staged]:
+    """Stage a cancel for the executor unless the execution is already final."""
+    return await _stage_request(
+        sessions,
+        workspace_id,
+        execution_id,
+        allowed=lambda status: status not in FINAL_STATUSES,
+        message=CancelExecution(execution_id=execution_id),
+    )
+
+
+async def request_retry(
+    sessions: Sessions, workspace_id: uuid.UUID, execution_id: uuid.UUID
+) -> tuple[ExecutionStatus, Staged]:
+    """Stage a retry for the executor; only a failed execution can be retried."""
+    return await _stage_request(
+        sessions,
+        workspace_id,
+        execution_id,
+        allowed=lambda status: status is ExecutionStatus.FAILED,
+        message=RetryExecution(execution_id=execution_id),
+    )
+
+
+async def _stage_request(
+    sessions: Sessions,
+    workspace_id: uuid.UUID,
+    execution_id: uuid.UUID,
+    *,
+    allowed: Callable[[ExecutionStatus], bool],
+    message: Message,
+) -> tuple[ExecutionStatus, Staged]:
+    async with sessions.begin() as session:
+        execution = await _scoped(session, workspace_id, execution_id)
+        status = ExecutionStatus(execution.status)
+        if not allowed(status):
+            raise RequestRefused(status)
+        staged = await stage(session, topology.RUN, message)
+    return status, staged

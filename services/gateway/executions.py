@@ -1,0 +1,160 @@
+"""Handlers for executions: queue a run, read, list, and request cancel or retry.
+
+Each write commits its outbox row first and answers at once; publishing happens in a tracked
+background task, so a slow or unreachable broker never holds a response (the scheduler relays
+whatever that task could not publish).
+"""
+
+from aiohttp import web
+
+from services.gateway import views
+from services.gateway.bodies import json_object, path_id, query_int, query_uuid
+from services.gateway.execution_store import (
+    RequestRefused,
+    get_execution,
+    list_executions,
+    queue_execution,
+    request_cancel,
+    request_retry,
+)
+from services.gateway.keys import RESOURCES, TASKS, workspace_of
+from services.gateway.paging import decode_cursor
+from services.gateway.problems import Problem, invalid
+from shared.outbox import Staged, publish_staged
+from shared.status import ExecutionStatus
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: The width of `executions.idempotency_key`.
+MAX_IDEMPOTENCY_KEY = 200
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+def _publish_later(request: web.Request, staged: Staged) -> None:
+    resources = request.app[RESOURCES]
+    request.app[TASKS].spawn(
+        publish_staged(resources.sessions, resources.broker, [staged]),
+        name=f"publish-{type(staged.message).__name__}",
+    )
+
+
+def _location(request: web.Request, execution_id: object) -> str:
+    return str(request.app.router["execution"].url_for(execution_id=str(execution_id)))
+
+
+async def start(request: web.Request) -> web.Response:
+    workflow_id = path_id(request, "workflow_id", "workflow")
+    key = _idempotency_key(request)
+    body = await json_object(request, required=False)
+    trigger_data = body.get("trigger_data", {})
+    if not isinstance(trigger_data, dict):
+        raise invalid("trigger_data", "must be a JSON object")
+    unknown = sorted(set(body) - {"trigger_data"})
+    if unknown:
+        raise invalid(unknown[0], "is not a known field")
+    queued = await queue_execution(
+        request.app[RESOURCES].sessions, workspace_of(request), workflow_id, trigger_data, key
+    )
+    if queued.staged is not None:
+        _publish_later(request, queued.staged)
+    execution = queued.execution
+    return web.json_response(
+        {
+            "execution_id": str(execution.id),
+            "status": execution.status,
+            "workflow_id": str(execution.workflow_id),
+            "workflow_version": execution.workflow_version,
+        },
+        status=202,
+        headers={"Location": _location(request, execution.id)},
+    )
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise invalid(IDEMPOTENCY_HEADER, f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    return key
+
+
+async def read(request: web.Request) -> web.Response:
+    execution_id = path_id(request, "execution_id", "execution")
+    detail = await get_execution(
+        request.app[RESOURCES].sessions, workspace_of(request), execution_id
+    )
+    return web.json_response(views.execution_detail(detail))
+
+
+async def list_page(request: web.Request) -> web.Response:
+    status = _status_filter(request.query.get("status"))
+    workflow_id = query_uuid(request, "workflow_id")
+    limit = query_int(request, "limit", default=DEFAULT_PAGE, minimum=1, maximum=MAX_PAGE)
+    assert limit is not None
+    cursor_token = request.query.get("cursor")
+    after = decode_cursor(cursor_token) if cursor_token else None
+    rows, next_cursor = await list_executions(
+        request.app[RESOURCES].sessions,
+        workspace_of(request),
+        status=status,
+        workflow_id=workflow_id,
+        limit=limit,
+        after=after,
+    )
+    return web.json_response(
+        {
+            "items": [views.execution_summary(row) for row in rows],
+            "next_cursor": next_cursor.encode() if next_cursor else None,
+        }
+    )
+
+
+def _status_filter(raw: str | None) -> ExecutionStatus | None:
+    if not raw:
+        return None
+    try:
+        return ExecutionStatus(raw)
+    except ValueError:
+        known = ", ".join(s.value for s in ExecutionStatus)
+        raise invalid("status", f"must be one of {known}") from None
+
+
+async def cancel(request: web.Request) -> web.Response:
+    execution_id = path_id(request, "execution_id", "execution")
+    try:
+        status, staged = await request_cancel(
+            request.app[RESOURCES].sessions, workspace_of(request), execution_id
+        )
+    except RequestRefused as e:
+        raise Problem(
+            409,
+            "conflict",
+            f"execution {execution_id} is already {e.status}; it cannot be cancelled",
+        ) from e
+    _publish_later(request, staged)
+    return web.json_response(
+        {"execution_id": str(execution_id), "status": status.value, "cancel_requested": True},
+        status=202,
+        headers={"Location": _location(request, execution_id)},
+    )
+
+
+async def retry(request: web.Request) -> web.Response:
+    execution_id = path_id(request, "execution_id", "execution")
+    try:
+        status, staged = await request_retry(
+            request.app[RESOURCES].sessions, workspace_of(request), execution_id
+        )
+    except RequestRefused as e:
+        raise Problem(
+            409,
+            "conflict",
+            f"execution {execution_id} is {e.status}; only a failed execution can be retried",
+        ) from e
+    _publish_later(request, staged)
+    return web.json_response(
+        {"execution_id": str(execution_id), "status": status.value, "retry_requested": True},
+        status=202,
+        headers={"Location": _location(request, execution_id)},
+    )

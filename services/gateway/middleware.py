@@ -1,0 +1,56 @@
+"""Hooks around every handler: log context and metrics outside, problem documents inside."""
+
+import time
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from services.gateway.keys import RESOURCES
+from services.gateway.problems import from_exception, internal_error, render
+from services.gateway.routing import logged_path_params, route_template
+
+log = structlog.get_logger(__name__)
+
+#: The route label of requests the router matched to nothing, so scanners cannot mint labels.
+UNMATCHED = "unmatched"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind ids to the log context and record the request's count and duration by route."""
+    metrics = request.app[RESOURCES].metrics
+    route = route_template(request) or UNMATCHED
+    started = time.perf_counter()
+    status = 500
+    with structlog.contextvars.bound_contextvars(**logged_path_params(request)):
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        finally:
+            metrics.http_requests.labels(route, request.method, str(status)).inc()
+            metrics.http_duration.labels(route, request.method).observe(
+                time.perf_counter() - started
+            )
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as an RFC 9457 document; an unexpected one is logged, never shown."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return _render(request, e)
+    except Exception as e:
+        return _render(request, e)
+
+
+def _render(request: web.Request, error: Exception) -> web.Response:
+    problem = from_exception(error)
+    if problem is None:
+        log.exception("request_failed", method=request.method, path=request.path)
+        problem = internal_error()
+    return render(problem)

@@ -1,0 +1,409 @@
+"""The OpenAPI 3.1 document, written by hand; request schemas come from the pydantic models.
+
+A test holds this document and the router to the same set of (path, method) in both directions,
+so a route cannot be added without being described here.
+"""
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
+from services.gateway.keys import OPENAPI
+from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
+from shared.nodes.registry import ConfigRegistry
+from shared.status import ExecutionStatus
+from shared.workflows import WorkflowDefinition
+
+Schema = dict[str, Any]
+REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": REF.format(model=name)}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _object(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+STRING: Schema = {"type": "string"}
+INTEGER: Schema = {"type": "integer"}
+UUID: Schema = {"type": "string", "format": "uuid"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+JSON_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+STATUS: Schema = {"type": "string", "enum": [s.value for s in ExecutionStatus]}
+
+
+def _response_schemas() -> dict[str, Schema]:
+    execution_summary = {
+        "id": UUID,
+        "workflow_id": UUID,
+        "workflow_version": INTEGER,
+        "status": STATUS,
+        "current_node_id": _nullable(STRING),
+        "error": _nullable(STRING),
+        "created_at": TIME,
+        "started_at": _nullable(TIME),
+        "finished_at": _nullable(TIME),
+        "execution_time_ms": _nullable(INTEGER),
+    }
+    return {
+        "Problem": _object(
+            {
+                "type": STRING,
+                "title": STRING,
+                "status": INTEGER,
+                "detail": STRING,
+                "field": STRING,
+                "errors": {
+                    "type": "array",
+                    "items": _object({"field": STRING, "message": STRING}),
+                },
+            },
+            required=["type", "title", "status", "detail"],
+        ),
+        "Workflow": _object(
+            {
+                "id": UUID,
+                "name": STRING,
+                "version": INTEGER,
+                "definition": _ref("WorkflowDefinition"),
+                "created_at": TIME,
+                "updated_at": TIME,
+            }
+        ),
+        "WorkflowList": _object(
+            {
+                "items": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "id": UUID,
+                            "name": STRING,
+                            "version": INTEGER,
+                            "created_at": TIME,
+                            "updated_at": TIME,
+                        }
+                    ),
+                }
+            }
+        ),
+        "RunRequest": {
+            "type": "object",
+            "properties": {"trigger_data": JSON_OBJECT},
+            "additionalProperties": False,
+        },
+        "ExecutionAccepted": _object(
+            {
+                "execution_id": UUID,
+                "status": STATUS,
+                "workflow_id": UUID,
+                "workflow_version": INTEGER,
+            }
+        ),
+        "ExecutionSummary": _object(execution_summary),
+        "ExecutionPage": _object(
+            {
+                "items": {"type": "array", "items": _ref("ExecutionSummary")},
+                "next_cursor": _nullable(STRING),
+            }
+        ),
+        "Execution": _object(
+            {
+                **execution_summary,
+                "context": JSON_OBJECT,
+                "trigger_data": JSON_OBJECT,
+                "steps": {"type": "array", "items": _ref("ExecutionStep")},
+                "waits": {"type": "array", "items": _ref("Wait")},
+            }
+        ),
+        "ExecutionStep": _object(
+            {
+                "node_id": STRING,
+                "node_type": STRING,
+                "attempt": INTEGER,
+                "status": STRING,
+                "started_at": TIME,
+                "completed_at": _nullable(TIME),
+                "duration_ms": _nullable(INTEGER),
+                "error": _nullable(STRING),
+                "output_summary": _nullable(JSON_OBJECT),
+            }
+        ),
+        "Wait": _object(
+            {
+                "id": UUID,
+                "node_id": STRING,
+                "kind": {"type": "string", "enum": ["timer", "retry", "approval", "signature"]},
+                "status": {"type": "string", "enum": ["open", "decided", "expired", "cancelled"]},
+                "expires_at": _nullable(TIME),
+                "decision": _nullable(JSON_OBJECT),
+                "created_at": TIME,
+                "decided_at": _nullable(TIME),
+            }
+        ),
+        "CancelAccepted": _object(
+            {"execution_id": UUID, "status": STATUS, "cancel_requested": {"const": True}}
+        ),
+        "RetryAccepted": _object(
+            {"execution_id": UUID, "status": STATUS, "retry_requested": {"const": True}}
+        ),
+        "Health": _object({"status": STRING}),
+        "Readiness": _object(
+            {
+                "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                "checks": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "enum": ["ok", "failed"]},
+                },
+            }
+        ),
+    }
+
+
+def _json(name: str, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _problem(description: str) -> Schema:
+    return {"description": description, "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}
+
+
+_AUTH_ERRORS = {"401": _problem("Missing or invalid API key")}
+_BODY_ERRORS = {
+    "400": _problem("Malformed JSON"),
+    "413": _problem("Body larger than the configured limit"),
+    "422": _problem("Invalid body; `field` names what is wrong"),
+}
+
+
+def _path_id(name: str, what: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": UUID, "description": what}
+
+
+def _query(name: str, schema: Schema, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _body(name: str, *, required: bool = True) -> Schema:
+    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _operations() -> dict[str, dict[str, Schema]]:
+    workflow_id = _path_id("workflow_id", "Workflow id")
+    execution_id = _path_id("execution_id", "Execution id")
+    not_found = {"404": _problem("No such object in this workspace")}
+    conflict = {"409": _problem("The execution's status does not allow this")}
+    return {
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "The process is alive",
+                "security": [],
+                "responses": {"200": _json("Health", "Alive")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "The database and the broker answer",
+                "security": [],
+                "responses": {
+                    "200": _json("Readiness", "Ready"),
+                    "503": _json("Readiness", "A dependency failed; `checks` says which"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Text exposition", "content": {"text/plain": {}}}
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}
+                },
+            }
+        },
+        "/api/v1/workflows": {
+            "get": {
+                "operationId": "listWorkflows",
+                "summary": "The workspace's workflows, newest first",
+                "responses": {"200": _json("WorkflowList", "Workflows"), **_AUTH_ERRORS},
+            },
+            "post": {
+                "operationId": "createWorkflow",
+                "summary": "Save a new workflow as version 1",
+                "requestBody": _body("WorkflowDefinition"),
+                "responses": {
+                    "201": _json("Workflow", "Created; Location names it"),
+                    **_AUTH_ERRORS,
+                    **_BODY_ERRORS,
+                },
+            },
+        },
+        "/api/v1/workflows/{workflow_id}": {
+            "get": {
+                "operationId": "getWorkflow",
+                "summary": "The current version, or the one asked for",
+                "parameters": [
+                    workflow_id,
+                    _query("version", {"type": "integer", "minimum": 1}, "An older version"),
+                ],
+                "responses": {
+                    "200": _json("Workflow", "The workflow"),
+                    **_AUTH_ERRORS,
+                    **not_found,
+                    "422": _problem("Bad query parameter"),
+                },
+            },
+            "put": {
+                "operationId": "updateWorkflow",
+                "summary": "Save a new version; running executions keep theirs",
+                "parameters": [workflow_id],
+                "requestBody": _body("WorkflowDefinition"),
+                "responses": {
+                    "200": _json("Workflow", "The new version"),
+                    **_AUTH_ERRORS,
+                    **not_found,
+                    **_BODY_ERRORS,
+                },
+            },
+        },
+        "/api/v1/workflows/{workflow_id}/executions": {
+            "post": {
+                "operationId": "startExecution",
+                "summary": "Queue a run of the current version; answers before any node runs",
+                "parameters": [
+                    workflow_id,
+                    {
+                        "name": IDEMPOTENCY_HEADER,
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
+                        "description": "The same key for the same workflow returns the same run",
+                    },
+                ],
+                "requestBody": _body("RunRequest", required=False),
+                "responses": {
+                    "202": _json("ExecutionAccepted", "Queued; Location names the execution"),
+                    **_AUTH_ERRORS,
+                    **not_found,
+                    **_BODY_ERRORS,
+                },
+            }
+        },
+        "/api/v1/executions": {
+            "get": {
+                "operationId": "listExecutions",
+                "summary": "Executions, newest first, in pages",
+                "parameters": [
+                    _query("status", STATUS, "Only this status"),
+                    _query("workflow_id", UUID, "Only this workflow's"),
+                    _query(
+                        "limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page size"
+                    ),
+                    _query("cursor", STRING, "`next_cursor` of the previous page"),
+                ],
+                "responses": {
+                    "200": _json("ExecutionPage", "A page"),
+                    **_AUTH_ERRORS,
+                    "422": _problem("Bad query parameter; `field` names it"),
+                },
+            }
+        },
+        "/api/v1/executions/{execution_id}": {
+            "get": {
+                "operationId": "getExecution",
+                "summary": "An execution with its steps and waits",
+                "parameters": [execution_id],
+                "responses": {
+                    "200": _json("Execution", "The execution"),
+                    **_AUTH_ERRORS,
+                    **not_found,
+                },
+            }
+        },
+        "/api/v1/executions/{execution_id}/cancel": {
+            "post": {
+                "operationId": "cancelExecution",
+                "summary": "Ask the executor to cancel; refused once final",
+                "parameters": [execution_id],
+                "responses": {
+                    "202": _json("CancelAccepted", "Cancel requested"),
+                    **_AUTH_ERRORS,
+                    **not_found,
+                    **conflict,
+                },
+            }
+        },
+        "/api/v1/executions/{execution_id}/retry": {
+            "post": {
+                "operationId": "retryExecution",
+                "summary": "Ask the executor to continue a failed execution from the failed node",
+                "parameters": [execution_id],
+                "responses": {
+                    "202": _json("RetryAccepted", "Retry requested"),
+                    **_AUTH_ERRORS,
+                    **not_found,
+                    **conflict,
+                },
+            }
+        },
+    }
+
+
+def build_document(registry: ConfigRegistry) -> dict[str, Any]:
+    """Node config schemas are listed too, so clients can see what each `type` accepts."""
+    models: list[type[BaseModel]] = [WorkflowDefinition, *registry.values()]
+    _, definitions = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    node_types = ", ".join(f"`{name}` ({model.__name__})" for name, model in registry.items())
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "DocFlow API",
+            "version": "1",
+            "description": (
+                "Durable document workflows. Errors are RFC 9457 problem documents. "
+                f"Node types: {node_types}."
+            ),
+        },
+        "security": [{"apiKey": []}],
+        "paths": _operations(),
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "A DocFlow API key"}
+            },
+            "schemas": {**definitions["$defs"], **_response_schemas()},
+        },
+    }
+
+
+async def serve(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])

@@ -1,0 +1,86 @@
+"""JSON shapes of what the API returns. Datetimes are ISO-8601 in UTC."""
+
+from datetime import datetime
+from typing import Any
+
+from services.gateway.execution_store import ExecutionDetail
+from services.gateway.workflow_store import WorkflowRecord, WorkflowSummary
+from shared.db.tables import Execution, ExecutionStep, Wait
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def workflow(record: WorkflowRecord) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "name": record.name,
+        "version": record.version,
+        "definition": record.definition,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+    }
+
+
+def workflow_summary(summary: WorkflowSummary) -> dict[str, Any]:
+    return {
+        "id": str(summary.id),
+        "name": summary.name,
+        "version": summary.version,
+        "created_at": iso(summary.created_at),
+        "updated_at": iso(summary.updated_at),
+    }
+
+
+def execution_summary(execution: Execution) -> dict[str, Any]:
+    return {
+        "id": str(execution.id),
+        "workflow_id": str(execution.workflow_id),
+        "workflow_version": execution.workflow_version,
+        "status": execution.status,
+        "current_node_id": execution.current_node_id,
+        "error": execution.error,
+        "created_at": iso(execution.created_at),
+        "started_at": iso(execution.started_at),
+        "finished_at": iso(execution.finished_at),
+        "execution_time_ms": execution.execution_time_ms,
+    }
+
+
+def execution_detail(detail: ExecutionDetail) -> dict[str, Any]:
+    execution = detail.execution
+    return {
+        **execution_summary(execution),
+        "context": execution.context,
+        "trigger_data": execution.trigger_data,
+        "steps": [step(s) for s in detail.steps],
+        "waits": [wait(w) for w in detail.waits],
+    }
+
+
+def step(row: ExecutionStep) -> dict[str, Any]:
+    return {
+        "node_id": row.node_id,
+        "node_type": row.node_type,
+        "attempt": row.attempt,
+        "status": row.status,
+        "started_at": iso(row.started_at),
+        "completed_at": iso(row.completed_at),
+        "duration_ms": row.duration_ms,
+        "error": row.error,
+        "output_summary": row.output_summary,
+    }
+
+
+def wait(row: Wait) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "node_id": row.node_id,
+        "kind": row.kind,
+        "status": row.status,
+        "expires_at": iso(row.expires_at),
+        "decision": row.decision,
+        "created_at": iso(row.created_at),
+        "decided_at": iso(row.decided_at),
+    }
