@@ -28,10 +28,13 @@ dev: install
 test: install
 	$(BIN)/pytest $(ARGS)
 
+# Runs all three checks even when one fails, so one run shows every problem.
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(TYPED)
+	status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy $(TYPED) || status=1; \
+	exit $$status
 
 format: install
 	$(BIN)/ruff format .
