@@ -93,6 +93,13 @@ def test_docflow_services_share_one_image_built_from_the_dockerfile(
     assert (REPO / "Dockerfile").exists()
 
 
+@pytest.mark.parametrize("name", sorted(DOCFLOW_SERVICES))
+def test_docflow_services_listen_beyond_loopback_so_prometheus_reaches_them(
+    services: dict[str, Any], name: str
+) -> None:
+    assert services[name]["environment"]["DOCFLOW_HTTP_HOST"] == "0.0.0.0"
+
+
 def test_executor_runs_two_replicas(services: dict[str, Any]) -> None:
     assert services["executor"]["deploy"]["replicas"] == 2
 
