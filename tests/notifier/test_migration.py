@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, insert
+from sqlalchemy import insert, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
