@@ -4,7 +4,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from services.lifecycle import serving, wait_for_stop_signal, worker_side_app
@@ -106,18 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "migrate" and settings.is_embedded_database:
         # The embedded database is created on first use, so one command is enough to start.
         upgrade(settings.database_url)
-    runners: dict[str, Callable[[], Awaitable[None]]] = {
-        "gateway": lambda: run_gateway(settings),
-        "dev": lambda: _dev(settings),
-        **{name: (lambda name=name: run_worker(settings, name)) for name in WORKERS},
-    }
     if args.command == "migrate":
         upgrade(settings.database_url)
         print("database is at the newest schema", file=sys.stderr)
     elif args.command == "api-key":
         print(asyncio.run(create_key(settings, args.workspace)))
+    elif args.command == "gateway":
+        asyncio.run(run_gateway(settings))
+    elif args.command == "dev":
+        asyncio.run(_dev(settings))
     else:
-        asyncio.run(runners[args.command]())
+        asyncio.run(run_worker(settings, args.command))
     return 0
 
 

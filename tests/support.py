@@ -1,6 +1,7 @@
 """Helpers shared by tests: seeding rows, waiting for conditions, a local HTTP receiver."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,9 +19,11 @@ from shared.db.tables import (
     ExecutionTransition,
     Wait,
     Workflow,
-    Workflow as WorkflowRow,
     WorkflowVersion,
     Workspace,
+)
+from shared.db.tables import (
+    Workflow as WorkflowRow,
 )
 from shared.db.types import utcnow
 from shared.messages import RunExecution
@@ -36,21 +39,23 @@ async def eventually(
     probe: Callable[[], Awaitable[T]],
     accept: Callable[[T], bool] = bool,
     *,
-    timeout: float = 20.0,
+    within: float = 20.0,
     interval: float = 0.05,
 ) -> T:
     """Poll `probe` until `accept(result)`, or fail after `timeout` seconds with the last result."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = await probe()
         if accept(result):
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
+            raise AssertionError(f"condition not met within {within}s; last value: {result!r}")
         await asyncio.sleep(interval)
 
 
-async def seed_workflow(resources: Resources, definition: dict[str, Any]) -> tuple[uuid.UUID, uuid.UUID]:
+async def seed_workflow(
+    resources: Resources, definition: dict[str, Any]
+) -> tuple[uuid.UUID, uuid.UUID]:
     """Create a workspace and a validated workflow; returns (workspace_id, workflow_id)."""
     validate_definition(definition, build_config_registry())
     async with resources.sessions.begin() as session:
@@ -64,7 +69,9 @@ async def seed_workflow(resources: Resources, definition: dict[str, Any]) -> tup
     return workspace.id, workflow.id
 
 
-async def add_version(resources: Resources, workflow_id: uuid.UUID, definition: dict[str, Any]) -> int:
+async def add_version(
+    resources: Resources, workflow_id: uuid.UUID, definition: dict[str, Any]
+) -> int:
     async with resources.sessions.begin() as session:
         workflow = await session.get(WorkflowRow, workflow_id)
         assert workflow is not None
@@ -115,12 +122,12 @@ async def execution_row(resources: Resources, execution_id: uuid.UUID) -> Execut
 
 
 async def wait_for_status(
-    resources: Resources, execution_id: uuid.UUID, *statuses: str, timeout: float = 20.0
+    resources: Resources, execution_id: uuid.UUID, *statuses: str, within: float = 20.0
 ) -> Execution:
     return await eventually(
         lambda: execution_row(resources, execution_id),
         lambda row: row.status in statuses,
-        timeout=timeout,
+        within=within,
     )
 
 
@@ -151,12 +158,15 @@ class Receiver:
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.calls.append({"headers": dict(request.headers), "body": body, "path": request.path})
         if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)
+            # Ends early when the receiver stops, so teardown never waits out a slow answer.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.delay_seconds)
         status = self.answers.pop(0) if self.answers else 200
         return web.json_response({"ok": status < 400, "call": len(self.calls)}, status=status)
 
@@ -172,6 +182,7 @@ class Receiver:
         return self
 
     async def stop(self) -> None:
+        self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
 

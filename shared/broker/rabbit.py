@@ -124,6 +124,8 @@ class RabbitBroker(Broker):
             await self._events_exchange.publish(
                 aio_pika.Message(encode(event), content_type="application/json"),
                 routing_key=event.event,
+                # Nobody may be listening; an unrouted event is simply dropped.
+                mandatory=False,
             )
         except Exception as e:
             log.warning("event_publish_failed", event_name=event.event, error=repr(e))

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ForeignKey,
     Index,
@@ -92,8 +93,10 @@ class Execution(Base):
     #: Bumped by every claim and checkpoint; writers compare-and-set on it.
     version: Mapped[int] = mapped_column(Integer, default=0)
     current_node_id: Mapped[str | None] = mapped_column(String(200))
-    context: Mapped[dict[str, Any]]
-    trigger_data: Mapped[dict[str, Any]]
+    # Plain JSON text, not jsonb: a snapshot must read back exactly as saved (jsonb turns
+    # 2.5e16 into an integer), and the context is only ever read whole.
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trigger_data: Mapped[dict[str, Any]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
@@ -132,7 +135,7 @@ class ExecutionStep(Base):
     completed_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    output_summary: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn)
+    output_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Wait(Base):
@@ -164,7 +167,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     #: Logical queue name (without the deployment prefix).
     queue: Mapped[str] = mapped_column(String(100))
-    body: Mapped[dict[str, Any]]
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

@@ -27,3 +27,13 @@ async def receiver() -> AsyncIterator[Receiver]:
     server = await Receiver().start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def scheduler(resources: Resources) -> AsyncIterator[object]:
+    from services.scheduler.worker import Scheduler
+
+    worker = Scheduler(resources)
+    await worker.start()
+    yield worker
+    await worker.stop()

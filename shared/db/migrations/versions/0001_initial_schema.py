@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(length=100), nullable=False),
         sa.Column(
             "body",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(),
             nullable=False,
         ),
         sa.Column("created_at", shared.db.types.UtcDateTime(timezone=True), nullable=False),
@@ -97,12 +97,12 @@ def upgrade() -> None:
         sa.Column("current_node_id", sa.String(length=200), nullable=True),
         sa.Column(
             "context",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(),
             nullable=False,
         ),
         sa.Column(
             "trigger_data",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(),
             nullable=False,
         ),
         sa.Column("error", sa.Text(), nullable=True),
@@ -178,7 +178,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column(
             "output_summary",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(),
             nullable=True,
         ),
         sa.ForeignKeyConstraint(
