@@ -28,6 +28,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             response = await handler(request)
             status = response.status
             return response
+        except web.HTTPException as e:
+            # Redirects and the like pass through `problems` as exceptions.
+            status = e.status
+            raise
         finally:
             metrics.http_requests.labels(route, request.method, str(status)).inc()
             metrics.http_duration.labels(route, request.method).observe(

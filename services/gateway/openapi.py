@@ -12,172 +12,26 @@ from pydantic.json_schema import models_json_schema
 
 from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
 from services.gateway.keys import OPENAPI
+from services.gateway.openapi_schemas import (
+    REF,
+    STATUS,
+    STRING,
+    UUID,
+    Schema,
+    ref,
+    response_schemas,
+)
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 from shared.nodes.registry import ConfigRegistry
-from shared.status import ExecutionStatus
 from shared.workflows import WorkflowDefinition
-
-Schema = dict[str, Any]
-REF = "#/components/schemas/{model}"
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": REF.format(model=name)}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-def _object(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties) if required is None else required,
-    }
-
-
-STRING: Schema = {"type": "string"}
-INTEGER: Schema = {"type": "integer"}
-UUID: Schema = {"type": "string", "format": "uuid"}
-TIME: Schema = {"type": "string", "format": "date-time"}
-JSON_OBJECT: Schema = {"type": "object", "additionalProperties": True}
-STATUS: Schema = {"type": "string", "enum": [s.value for s in ExecutionStatus]}
-
-
-def _response_schemas() -> dict[str, Schema]:
-    execution_summary = {
-        "id": UUID,
-        "workflow_id": UUID,
-        "workflow_version": INTEGER,
-        "status": STATUS,
-        "current_node_id": _nullable(STRING),
-        "error": _nullable(STRING),
-        "created_at": TIME,
-        "started_at": _nullable(TIME),
-        "finished_at": _nullable(TIME),
-        "execution_time_ms": _nullable(INTEGER),
-    }
-    return {
-        "Problem": _object(
-            {
-                "type": STRING,
-                "title": STRING,
-                "status": INTEGER,
-                "detail": STRING,
-                "field": STRING,
-                "errors": {
-                    "type": "array",
-                    "items": _object({"field": STRING, "message": STRING}),
-                },
-            },
-            required=["type", "title", "status", "detail"],
-        ),
-        "Workflow": _object(
-            {
-                "id": UUID,
-                "name": STRING,
-                "version": INTEGER,
-                "definition": _ref("WorkflowDefinition"),
-                "created_at": TIME,
-                "updated_at": TIME,
-            }
-        ),
-        "WorkflowList": _object(
-            {
-                "items": {
-                    "type": "array",
-                    "items": _object(
-                        {
-                            "id": UUID,
-                            "name": STRING,
-                            "version": INTEGER,
-                            "created_at": TIME,
-                            "updated_at": TIME,
-                        }
-                    ),
-                }
-            }
-        ),
-        "RunRequest": {
-            "type": "object",
-            "properties": {"trigger_data": JSON_OBJECT},
-            "additionalProperties": False,
-        },
-        "ExecutionAccepted": _object(
-            {
-                "execution_id": UUID,
-                "status": STATUS,
-                "workflow_id": UUID,
-                "workflow_version": INTEGER,
-            }
-        ),
-        "ExecutionSummary": _object(execution_summary),
-        "ExecutionPage": _object(
-            {
-                "items": {"type": "array", "items": _ref("ExecutionSummary")},
-                "next_cursor": _nullable(STRING),
-            }
-        ),
-        "Execution": _object(
-            {
-                **execution_summary,
-                "context": JSON_OBJECT,
-                "trigger_data": JSON_OBJECT,
-                "steps": {"type": "array", "items": _ref("ExecutionStep")},
-                "waits": {"type": "array", "items": _ref("Wait")},
-            }
-        ),
-        "ExecutionStep": _object(
-            {
-                "node_id": STRING,
-                "node_type": STRING,
-                "attempt": INTEGER,
-                "status": STRING,
-                "started_at": TIME,
-                "completed_at": _nullable(TIME),
-                "duration_ms": _nullable(INTEGER),
-                "error": _nullable(STRING),
-                "output_summary": _nullable(JSON_OBJECT),
-            }
-        ),
-        "Wait": _object(
-            {
-                "id": UUID,
-                "node_id": STRING,
-                "kind": {"type": "string", "enum": ["timer", "retry", "approval", "signature"]},
-                "status": {"type": "string", "enum": ["open", "decided", "expired", "cancelled"]},
-                "expires_at": _nullable(TIME),
-                "decision": _nullable(JSON_OBJECT),
-                "created_at": TIME,
-                "decided_at": _nullable(TIME),
-            }
-        ),
-        "CancelAccepted": _object(
-            {"execution_id": UUID, "status": STATUS, "cancel_requested": {"const": True}}
-        ),
-        "RetryAccepted": _object(
-            {"execution_id": UUID, "status": STATUS, "retry_requested": {"const": True}}
-        ),
-        "Health": _object({"status": STRING}),
-        "Readiness": _object(
-            {
-                "status": {"type": "string", "enum": ["ok", "unavailable"]},
-                "checks": {
-                    "type": "object",
-                    "additionalProperties": {"type": "string", "enum": ["ok", "failed"]},
-                },
-            }
-        ),
-    }
 
 
 def _json(name: str, description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+    return {"description": description, "content": {"application/json": {"schema": ref(name)}}}
 
 
 def _problem(description: str) -> Schema:
-    return {"description": description, "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}
+    return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
 
 
 _AUTH_ERRORS = {"401": _problem("Missing or invalid API key")}
@@ -203,7 +57,7 @@ def _query(name: str, schema: Schema, description: str) -> Schema:
 
 
 def _body(name: str, *, required: bool = True) -> Schema:
-    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+    return {"required": required, "content": {"application/json": {"schema": ref(name)}}}
 
 
 def _operations() -> dict[str, dict[str, Schema]]:
@@ -400,7 +254,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "A DocFlow API key"}
             },
-            "schemas": {**definitions["$defs"], **_response_schemas()},
+            "schemas": {**definitions["$defs"], **response_schemas()},
         },
     }
 

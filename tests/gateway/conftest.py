@@ -105,18 +105,47 @@ async def pg_gateway(pg_settings: Settings) -> AsyncIterator[Gateway]:
         yield gw
 
 
-async def next_message(settings: Settings, logical_queue: str, *, within: float = 10.0) -> Message:
-    """The next message in one of the test's RabbitMQ queues, read straight off the queue."""
+async def take(
+    resources: Resources, logical_queue: str, count: int = 1, *, within: float = 10.0
+) -> list[Message]:
+    """The next `count` messages of one of the test's work queues, taken off the broker:
+    straight off the RabbitMQ queue with aio-pika, or by a consumer on the in-process broker."""
+    if resources.settings.is_memory_broker:
+        return await _take_in_process(resources, logical_queue, count, within)
+    settings = resources.settings
+    taken: list[Message] = []
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel()
         queue = await channel.get_queue(Names(settings.queue_prefix).queue(logical_queue))
         async with queue.iterator() as messages:
-            incoming = await asyncio.wait_for(anext(messages), within)
-            await incoming.ack()
-            return decode(incoming.body)
+            while len(taken) < count:
+                incoming = await asyncio.wait_for(anext(messages), within)
+                await incoming.ack()
+                taken.append(decode(incoming.body))
     finally:
         await connection.close()
+    return taken
+
+
+async def _take_in_process(
+    resources: Resources, logical_queue: str, count: int, within: float
+) -> list[Message]:
+    taken: list[Message] = []
+    enough = asyncio.Event()
+
+    async def keep(message: Message) -> None:
+        taken.append(message)
+        if len(taken) >= count:
+            enough.set()
+
+    # One consumer task, so nothing beyond `count` is taken before it is cancelled.
+    subscription = await resources.broker.consume(logical_queue, keep, prefetch=1)
+    try:
+        await asyncio.wait_for(enough.wait(), within)
+    finally:
+        await subscription.cancel()
+    return taken
 
 
 async def wait_until(condition: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:

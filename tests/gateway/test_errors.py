@@ -6,11 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
+from services.gateway.app import create_app
 from services.gateway.problems import CONTENT_TYPE
 from shared.api_keys import hash_key
 from shared.db.tables import ApiKey
+from shared.runtime import open_resources
+from shared.settings import Settings
 from tests.gateway.conftest import Gateway, definition
 
 TRIGGER = {"id": "start", "type": "trigger", "position": 0, "config": {}}
@@ -189,3 +194,19 @@ async def test_unknown_routes_and_wrong_methods_get_problem_documents(gateway: G
     wrong = await gateway.client.delete("/api/v1/workflows", headers=gateway.auth)
     await _problem(wrong, 405)
     assert set(wrong.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+
+
+async def test_an_unexpected_error_is_a_500_problem_without_its_details(
+    embedded_settings: Settings,
+) -> None:
+    async def explode(request: web.Request) -> web.Response:
+        raise RuntimeError("password=hunter2 in /srv/secret.py")
+
+    async with open_resources(embedded_settings) as resources:
+        app = create_app(resources)
+        app.router.add_get("/boom", explode)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/boom")
+            body = await _problem(response, 500)
+    assert "hunter2" not in json.dumps(body)
+    assert "secret" not in json.dumps(body)

@@ -15,7 +15,7 @@ from shared.db.tables import Base, Execution, ExecutionTransition, OutboxMessage
 from shared.messages import ExecutionEvent, Message, RunExecution
 from shared.runtime import open_resources
 from shared.settings import Settings
-from tests.gateway.conftest import Gateway, definition, next_message, running_gateway, wait_until
+from tests.gateway.conftest import Gateway, definition, running_gateway, take, wait_until
 
 
 async def _count(gateway: Gateway, table: type[Base]) -> int:
@@ -62,8 +62,9 @@ async def test_a_run_request_is_accepted_with_a_queued_execution_and_a_run_messa
     assert restore(row.context) == ExecutionContext()
     assert [(t.from_status, t.to_status) for t in transitions] == [(None, "queued")]
 
-    message = await next_message(pg_gateway.resources.settings, topology.RUN)
-    assert message == RunExecution(execution_id=execution_id)
+    assert await take(pg_gateway.resources, topology.RUN) == [
+        RunExecution(execution_id=execution_id)
+    ]
     # Published by the request's background task, so nothing is left for the relay.
     await wait_until(lambda: _outbox_empty(pg_gateway))
 
@@ -112,15 +113,15 @@ async def test_a_repeated_idempotency_key_returns_the_same_execution(gateway: Ga
 
 
 async def test_ten_concurrent_requests_with_one_idempotency_key_make_one_execution(
-    pg_gateway: Gateway,
+    gateway: Gateway,
 ) -> None:
-    workflow = await pg_gateway.create_workflow()
+    workflow = await gateway.create_workflow()
     accepted = await asyncio.gather(
-        *(pg_gateway.start(workflow["id"], idempotency_key="same") for _ in range(10))
+        *(gateway.start(workflow["id"], idempotency_key="same") for _ in range(10))
     )
     assert len({a["execution_id"] for a in accepted}) == 1
-    assert await _count(pg_gateway, Execution) == 1
-    assert await _count(pg_gateway, ExecutionTransition) == 1
+    assert await _count(gateway, Execution) == 1
+    assert await _count(gateway, ExecutionTransition) == 1
 
 
 async def test_an_idempotency_key_over_200_characters_is_422_naming_the_header(
@@ -206,8 +207,9 @@ async def test_the_202_does_not_wait_for_the_broker(pg_settings: Settings) -> No
             # Answered while the publish is still held: the message is only in the outbox.
             assert await _count(gateway, OutboxMessage) == 1
             broker.release.set()
-            message = await next_message(pg_settings, topology.RUN)
-            assert message == RunExecution(execution_id=accepted["execution_id"])
+            assert await take(resources, topology.RUN) == [
+                RunExecution(execution_id=accepted["execution_id"])
+            ]
             await wait_until(lambda: _outbox_empty(gateway))
 
 
@@ -217,10 +219,8 @@ async def test_the_embedded_broker_receives_the_run_message(embedded_settings: S
         running_gateway(resources) as gateway,
     ):
         workflow = await gateway.create_workflow()
-        await gateway.start(workflow["id"])
-
-        async def delivered() -> bool:
-            return await resources.broker.queue_depth(topology.RUN) == 1
-
-        await wait_until(delivered)
+        accepted = await gateway.start(workflow["id"])
+        assert await take(resources, topology.RUN) == [
+            RunExecution(execution_id=accepted["execution_id"])
+        ]
         await wait_until(lambda: _outbox_empty(gateway))
