@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aio_pika
 import asyncpg
@@ -18,6 +19,9 @@ import pytest
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.db.migrate import upgrade
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.support import Receiver
 
 PG_HOST = os.environ.get("DOCFLOW_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("DOCFLOW_TEST_PG_PORT", "5432"))
@@ -146,3 +150,13 @@ def settings(request: pytest.FixtureRequest) -> Settings:
     name = "pg_settings" if request.param == "postgres" else "embedded_settings"
     result: Settings = request.getfixturevalue(name)
     return result
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator["Receiver"]:
+    """A local HTTP server standing in for a webhook target."""
+    from tests.support import Receiver
+
+    server = await Receiver().start()
+    yield server
+    await server.stop()

@@ -5,7 +5,6 @@ import pytest
 from services.executor.worker import ExecutorWorker
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
-from tests.support import Receiver
 
 
 @pytest.fixture
@@ -20,13 +19,6 @@ async def executor(resources: Resources) -> AsyncIterator[ExecutorWorker]:
     await worker.start()
     yield worker
     await worker.stop()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = await Receiver().start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
