@@ -109,6 +109,7 @@ async def commit(
         if checkpoint.wait is not None:
             await conn.execute(
                 insert(Wait).values(
+                    id=checkpoint.wait.id,
                     execution_id=claim.execution_id,
                     node_id=step.node_id,
                     kind=checkpoint.wait.kind,

@@ -6,7 +6,7 @@ it: that is the normal outcome of at-least-once delivery, not an error.
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -223,11 +223,12 @@ async def claim_resume(
     *,
     owner: str,
     lease_seconds: float,
-    settle: Callable[[str, WaitRecord], dict[str, Any] | None],
+    settle: Callable[[AsyncConnection, str, WaitRecord], Awaitable[dict[str, Any] | None]],
 ) -> Claim | None:
     """Decide a wait and move its execution paused → running, both or neither.
 
-    `settle(node_id, wait)` applies the node type's rule to the wait's facts; None keeps it open.
+    `settle(conn, node_id, wait)` applies the node type's rule to the wait's facts, inside this
+    transaction; None keeps the wait open.
     A second resume of the same wait finds it decided and does nothing: exactly once.
     """
     now = utcnow()
@@ -245,7 +246,7 @@ async def claim_resume(
                 return None
             if row.status != S.PAUSED or row.current_node_id != wait_row.node_id:
                 return None
-            decision = settle(wait_row.node_id, _wait_record(wait_row, None))
+            decision = await settle(conn, wait_row.node_id, _wait_record(wait_row, None))
             if decision is None:
                 return None
             decided = await conn.execute(

@@ -5,7 +5,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor import cancellation, claims
 from services.executor.claims import Claim
@@ -100,10 +100,12 @@ class Handlers:
             # Settling a wait is the node type's rule, so the pinned workflow is read first.
             workflow = await self._definitions.get(*pinned)
 
-            def settle(node_id: str, wait: WaitRecord) -> dict[str, Any] | None:
+            async def settle(
+                conn: AsyncConnection, node_id: str, wait: WaitRecord
+            ) -> dict[str, Any] | None:
                 if wait.kind == "retry":
-                    return {"outcome": "retry_due"}
-                return workflow.node(node_id).node_type.settle(wait, reason)
+                    return {"outcome": "retry_due"} if reason == "timer_due" else None
+                return await workflow.node(node_id).node_type.settle(conn, wait, reason)
 
             claim = await claims.claim_resume(
                 self._engine,

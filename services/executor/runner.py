@@ -32,8 +32,10 @@ from services.executor.nodes.base import (
     WaitSpec,
 )
 from shared.broker.base import Broker
+from shared.broker.topology import RESUME
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
+from shared.messages import Message, ResumeExecution
 from shared.metrics import Metrics
 from shared.outbox import publish_staged
 from shared.status import ExecutionStatus as S
@@ -226,6 +228,7 @@ class Runner:
             step_id=step_id,
             wait=spec,
             reason=f"waiting on {spec.kind}",
+            outbox=_settle_on_open(claim, spec),
         )
         await self._commit(claim, checkpoint)
         await emit(
@@ -341,6 +344,13 @@ class Runner:
             beater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beater
+
+
+def _settle_on_open(claim: Claim, spec: WaitSpec) -> list[tuple[str, Message]]:
+    if not spec.settle_on_open:
+        return []
+    message = ResumeExecution(execution_id=claim.execution_id, wait_id=spec.id, reason="opened")
+    return [(RESUME, message)]
 
 
 def _with(step: StepRecord, **changes: Any) -> StepRecord:

@@ -196,3 +196,18 @@ class EmailDelivery(Base):
     message_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class InboxEvent(Base):
+    """An accepted provider event, unique per (provider, event key): the de-duplicator."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("provider", "event_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: clicksign | zapsign | hubspot | webhook:<workflow id> …
+    provider: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(300))
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]

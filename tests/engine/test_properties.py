@@ -162,7 +162,7 @@ async def _apply(
             wait_id,
             owner="w",
             lease_seconds=30,
-            settle=lambda _node, _wait: {"outcome": "decided"},
+            settle=_always_decide,
         )
         return (claim, True) if claim else (held, False)
     if operation == "cancel":
@@ -187,6 +187,10 @@ async def _apply(
     except StaleVersion:
         return held, False
     return held, True
+
+
+async def _always_decide(_conn: object, _node: str, _wait: object) -> dict[str, Any]:
+    return {"outcome": "decided"}
 
 
 def held_owner(_: Claim) -> str:

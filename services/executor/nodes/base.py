@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.context import ExecutionContext
 from shared.nodes.base import NodeConfig, RetryPolicy
@@ -28,6 +29,11 @@ class WaitSpec:
     expires_at: datetime | None = None
     rule: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    #: The wait's id; nodes may fix it to link rows of their own (approvals, signers) to it.
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    #: Settle the wait as soon as it is open: facts that arrived before the pause committed
+    #: (an early signature webhook) are applied then, not lost.
+    settle_on_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,9 +108,15 @@ class NodeType(abc.ABC):
     @abc.abstractmethod
     async def run(self, call: NodeCall) -> NodeResult: ...
 
-    def settle(self, wait: WaitRecord, reason: str) -> dict[str, Any] | None:
+    async def settle(
+        self, conn: AsyncConnection, wait: WaitRecord, reason: str
+    ) -> dict[str, Any] | None:
         """Decide a wait from its facts, or return None to keep waiting.
 
+        Runs inside the transaction that decides the wait and resumes the execution, so facts
+        read through `conn` (approvals, signers) are the ones the decision is based on. `reason`
+        is why the wait is looked at: `timer_due` / `expired` (from the scheduler), `fact` (a new
+        fact was recorded) or `opened` (the wait was just opened; facts may have come early).
         The default fits timers: the wait decides when its time is due.
         """
         if reason in ("timer_due", "expired"):

@@ -1,0 +1,24 @@
+"""signatures: tables for e-signature requests and signers (issue: e-signature).
+
+Reserved so that work on several capabilities can proceed at once with a linear history; the
+capability that owns it fills it in.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
