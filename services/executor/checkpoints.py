@@ -8,7 +8,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.claims import Claim, record_transition
-from services.executor.nodes.base import WaitSpec
+from services.executor.nodes.base import CheckpointWrites, WaitSpec
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
@@ -42,6 +42,7 @@ class Checkpoint:
     step_id: int | None = None
     wait: WaitSpec | None = None
     outbox: list[tuple[str, Message]] = field(default_factory=list)
+    writes: CheckpointWrites | None = None
     error: str | None = None
     reason: str | None = None
 
@@ -120,6 +121,8 @@ async def commit(
                     created_at=now,
                 )
             )
+        if checkpoint.writes is not None:
+            await checkpoint.writes(conn)
         if checkpoint.status != S.RUNNING:
             reason = checkpoint.reason or checkpoint.error or checkpoint.status.value
             await record_transition(

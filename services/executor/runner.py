@@ -139,7 +139,7 @@ class Runner:
             if isinstance(result, Completed):
                 return await self._completed(claim, node, result, step, step_id, next_id)
             if isinstance(result, Wait):
-                await self._paused(claim, node, result.spec, step, step_id, result.output)
+                await self._paused(claim, node, result, step, step_id)
                 return False
             await self._failed(claim, node, result, step, step_id)
             return False
@@ -189,6 +189,8 @@ class Runner:
             step=_with(step, output_summary=summarize(result.output)),
             step_id=step_id,
             reason="every node completed" if finished else None,
+            outbox=list(result.outbox),
+            writes=result.writes,
         )
         await self._commit(claim, checkpoint)
         events = [
@@ -211,14 +213,9 @@ class Runner:
         return not finished
 
     async def _paused(
-        self,
-        claim: Claim,
-        node: PreparedNode,
-        spec: WaitSpec,
-        step: StepRecord,
-        step_id: int | None,
-        output: Any,
+        self, claim: Claim, node: PreparedNode, result: Wait, step: StepRecord, step_id: int | None
     ) -> None:
+        spec, output = result.spec, result.output
         context = claim.context if output is None else claim.context.with_output(node.id, output)
         checkpoint = Checkpoint(
             context=context,
@@ -228,7 +225,8 @@ class Runner:
             step_id=step_id,
             wait=spec,
             reason=f"waiting on {spec.kind}",
-            outbox=_settle_on_open(claim, spec),
+            outbox=[*result.outbox, *_settle_on_open(claim, spec)],
+            writes=result.writes,
         )
         await self._commit(claim, checkpoint)
         await emit(

@@ -2,6 +2,7 @@
 
 import abc
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -10,9 +11,14 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.context import ExecutionContext
+from shared.messages import Message
 from shared.nodes.base import NodeConfig, RetryPolicy
 from shared.settings import Settings
 from shared.templating import render_deep
+
+#: Rows a node writes in the same transaction as its checkpoint (e.g. one approval per approver),
+#: so they exist exactly when the checkpoint does.
+CheckpointWrites = Callable[[AsyncConnection], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,9 @@ class Completed:
     output: Any = None
     #: A node that changes more of the context than its own output (e.g. `trigger`) says so here.
     context: ExecutionContext | None = None
+    #: Messages published after the checkpoint commits, through the outbox: (queue, message).
+    outbox: list[tuple[str, Message]] = field(default_factory=list)
+    writes: CheckpointWrites | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,9 @@ class WaitSpec:
 class Wait:
     spec: WaitSpec
     output: Any = None
+    #: Messages published after the pause commits, through the outbox (e.g. e-mails).
+    outbox: list[tuple[str, Message]] = field(default_factory=list)
+    writes: CheckpointWrites | None = None
 
 
 @dataclass(frozen=True)
