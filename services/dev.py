@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from services.cli import WORKERS, running
 from services.lifecycle import serving, wait_for_stop_signal
+from shared.connections.crypto import new_secret_key
 from shared.db.tables import Workflow, WorkflowVersion, Workspace
 from shared.logging import configure_logging
 from shared.runtime import Resources, open_resources
@@ -38,9 +39,24 @@ SAMPLE_WORKFLOW: dict[str, Any] = {
 }
 
 
+SECRET_KEY_FILE = EMBEDDED_DATA_DIR / "secret-key"
+
+
+def _with_secret_key(settings: Settings) -> Settings:
+    """A newcomer's connections are encrypted too: with a key made on first start."""
+    if settings.secret_key:
+        return settings
+    if not SECRET_KEY_FILE.exists():
+        SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        SECRET_KEY_FILE.write_text(new_secret_key() + "\n")
+        os.chmod(SECRET_KEY_FILE, 0o600)
+    return settings.model_copy(update={"secret_key": SECRET_KEY_FILE.read_text().strip()})
+
+
 async def run_dev(settings: Settings) -> None:
     if "log_format" not in settings.model_fields_set:
         configure_logging(settings.log_level, "console")
+    settings = _with_secret_key(settings)
     from services.gateway.app import create_app
 
     async with open_resources(settings) as resources:

@@ -16,13 +16,17 @@ class NotFound(DocflowError):
         self.identifier = identifier
 
 
-class InvalidDefinition(DocflowError):
-    """A workflow definition was refused; `errors` name each field path at fault."""
+class InvalidInput(DocflowError):
+    """Input was refused; `errors` name each field path at fault (`nodes[2].config.url`)."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         first = errors[0] if errors else {"field": "", "message": "invalid"}
         super().__init__(f"{first['field']}: {first['message']}")
         self.errors = errors
+
+
+class InvalidDefinition(InvalidInput):
+    """A workflow definition was refused."""
 
 
 class TemplateError(DocflowError):

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: `json` for machines, `console` for people.
     log_format: str = "json"
+    #: Fernet key (32 url-safe base64 bytes) that encrypts connection secrets at rest;
+    #: `docflow dev` creates one under ./.docflow/ when it is not set.
+    secret_key: str = ""
     #: Identifies this process in leases; default host-pid.
     worker_id: str = Field(default_factory=_default_worker_id)
 

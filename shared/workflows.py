@@ -12,6 +12,7 @@ from shared.errors import InvalidDefinition, TemplateError
 from shared.nodes.base import NodeConfig
 from shared.nodes.registry import ConfigRegistry
 from shared.templating import check_syntax, template_strings
+from shared.validation import field_errors
 
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$"
 
@@ -36,28 +37,12 @@ class WorkflowDefinition(BaseModel):
         return sorted(self.nodes, key=lambda node: node.position)
 
 
-def field_path(location: tuple[int | str, ...], prefix: str = "") -> str:
-    path = prefix
-    for part in location:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
-
-
-def _pydantic_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    return [
-        {"field": field_path(tuple(e["loc"]), prefix), "message": e["msg"]} for e in error.errors()
-    ]
-
-
 def validate_definition(raw: Any, configs: ConfigRegistry) -> WorkflowDefinition:
     """Return the definition, or raise InvalidDefinition listing every field at fault."""
     try:
         definition = WorkflowDefinition.model_validate(raw)
     except ValidationError as e:
-        raise InvalidDefinition(_pydantic_errors(e)) from e
+        raise InvalidDefinition(field_errors(e)) from e
     errors: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
     seen_positions: set[int] = set()
@@ -97,7 +82,7 @@ def _config_errors(
     try:
         model.model_validate(config)
     except ValidationError as e:
-        errors.extend(_pydantic_errors(e, where))
+        errors.extend(field_errors(e, where))
     for path, template in template_strings(config, where):
         try:
             check_syntax(template)

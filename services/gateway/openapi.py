@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from services.gateway import connections
 from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
 from services.gateway.keys import OPENAPI
 from services.gateway.openapi_schemas import (
@@ -249,12 +250,16 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
             ),
         },
         "security": [{"apiKey": []}],
-        "paths": _operations(),
+        "paths": {**_operations(), **connections.openapi_paths()},
         "components": {
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "A DocFlow API key"}
             },
-            "schemas": {**definitions["$defs"], **response_schemas()},
+            "schemas": {
+                **definitions["$defs"],
+                **response_schemas(),
+                **connections.openapi_schemas(),
+            },
         },
     }
 

@@ -10,7 +10,7 @@ from shared.errors import (
     BrokerUnavailable,
     DocflowError,
     IllegalTransition,
-    InvalidDefinition,
+    InvalidInput,
     NotFound,
     StaleVersion,
     TemplateError,
@@ -76,8 +76,8 @@ def from_exception(error: BaseException) -> Problem | None:
         return error
     if isinstance(error, web.HTTPException):
         return _from_http(error)
-    if isinstance(error, InvalidDefinition):
-        errors = error.errors or [_error("", "invalid definition")]
+    if isinstance(error, InvalidInput):
+        errors = error.errors or [_error("", "invalid input")]
         return Problem(422, "validation-error", str(error), errors=errors)
     if isinstance(error, NotFound):
         return Problem(404, "not-found", str(error))
