@@ -53,6 +53,27 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+def three_node_workflow(url: str) -> dict[str, Any]:
+    return {
+        "name": "deal to webhook",
+        "nodes": [
+            {"id": "start", "type": "trigger", "position": 0, "config": {}},
+            {
+                "id": "price",
+                "type": "set",
+                "position": 1,
+                "config": {"values": {"total": "{{ source.deal.amount * 2 }}"}},
+            },
+            {
+                "id": "notify",
+                "type": "webhook",
+                "position": 2,
+                "config": {"url": url, "body": {"total": "{{ nodes.price.total }}"}},
+            },
+        ],
+    }
+
+
 async def seed_workflow(
     resources: Resources, definition: dict[str, Any], *, validate: bool = True
 ) -> tuple[uuid.UUID, uuid.UUID]:

@@ -12,28 +12,14 @@ from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.gateway.conftest import Gateway, running_gateway
 from tests.proxy import CuttableProxy
-from tests.support import Receiver, eventually, execution_row, steps_of, wait_for_status
-
-
-def three_nodes(url: str) -> dict[str, Any]:
-    return {
-        "name": "deal to webhook",
-        "nodes": [
-            {"id": "start", "type": "trigger", "position": 0, "config": {}},
-            {
-                "id": "price",
-                "type": "set",
-                "position": 1,
-                "config": {"values": {"total": "{{ source.deal.amount * 2 }}"}},
-            },
-            {
-                "id": "notify",
-                "type": "webhook",
-                "position": 2,
-                "config": {"url": url, "body": {"total": "{{ nodes.price.total }}"}},
-            },
-        ],
-    }
+from tests.support import (
+    Receiver,
+    eventually,
+    execution_row,
+    steps_of,
+    three_node_workflow,
+    wait_for_status,
+)
 
 
 async def test_a_run_is_accepted_before_any_node_runs_then_advances_node_by_node(
@@ -41,7 +27,7 @@ async def test_a_run_is_accepted_before_any_node_runs_then_advances_node_by_node
 ) -> None:
     receiver.delay_seconds = 1.0
     async with open_resources(settings) as resources, running_gateway(resources) as gateway:
-        workflow = await gateway.create_workflow(three_nodes(receiver.url))
+        workflow = await gateway.create_workflow(three_node_workflow(receiver.url))
         # No executor is running yet: whatever the answer is, no node can have run.
         accepted = await gateway.start(workflow["id"], {"trigger_data": {"deal": {"amount": 5}}})
         assert accepted["status"] == "queued"
@@ -109,7 +95,7 @@ async def test_a_run_accepted_while_the_broker_is_unreachable_still_runs_once_it
             open_resources(via_proxy) as gateway_side,
             running_gateway(gateway_side) as gateway,
         ):
-            workflow = await gateway.create_workflow(three_nodes(receiver.url))
+            workflow = await gateway.create_workflow(three_node_workflow(receiver.url))
             await proxy.cut()
 
             accepted = await gateway.start(

@@ -1,35 +1,19 @@
-from typing import Any
-
 from services.executor.worker import ExecutorWorker
 from shared.runtime import Resources
-from tests.support import Receiver, seed_workflow, start_execution, steps_of, wait_for_status
-
-
-def three_nodes(url: str) -> dict[str, Any]:
-    return {
-        "name": "deal to webhook",
-        "nodes": [
-            {"id": "start", "type": "trigger", "position": 0, "config": {}},
-            {
-                "id": "price",
-                "type": "set",
-                "position": 1,
-                "config": {"values": {"total": "{{ source.deal.amount * 2 }}"}},
-            },
-            {
-                "id": "notify",
-                "type": "webhook",
-                "position": 2,
-                "config": {"url": url, "body": {"total": "{{ nodes.price.total }}"}},
-            },
-        ],
-    }
+from tests.support import (
+    Receiver,
+    seed_workflow,
+    start_execution,
+    steps_of,
+    three_node_workflow,
+    wait_for_status,
+)
 
 
 async def test_a_three_node_workflow_completes_with_each_step_timed(
     resources: Resources, executor: ExecutorWorker, receiver: Receiver
 ) -> None:
-    workspace_id, workflow_id = await seed_workflow(resources, three_nodes(receiver.url))
+    workspace_id, workflow_id = await seed_workflow(resources, three_node_workflow(receiver.url))
     execution_id = await start_execution(
         resources, workspace_id, workflow_id, {"deal": {"amount": 21}}
     )
