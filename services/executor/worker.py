@@ -30,7 +30,7 @@ class ExecutorWorker:
             engine=r.engine,
             sessions=r.sessions,
             broker=r.broker,
-            services=NodeServices(settings=settings, http=self._http),
+            services=NodeServices(settings=settings, http=self._http, engine=r.engine),
             metrics=r.metrics,
             owner=settings.worker_id,
             lease_seconds=settings.lease_seconds,

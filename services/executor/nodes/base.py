@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.context import ExecutionContext
 from shared.messages import Message
@@ -69,6 +69,10 @@ class NodeServices:
 
     settings: Settings
     http: aiohttp.ClientSession
+    #: For nodes that keep what they produced in their own short transactions before the
+    #: checkpoint (generated documents), so a re-run after a crash finds it. None only where
+    #: services are built by hand without a database.
+    engine: AsyncEngine | None = None
 
 
 @dataclass(frozen=True)
