@@ -60,6 +60,21 @@ class SendEmail(Message):
     execution_id: uuid.UUID | None = None
 
 
+class ApprovalEmail(Message):
+    """E-mail one approver a fresh link to their approval page.
+
+    Carries no token: the notifier mints it while sending and stores only its hash, so no
+    link is ever at rest in the database (outbox, deliveries) or the broker.
+    """
+
+    type: Literal["approval.email"] = "approval.email"
+    approval_id: uuid.UUID
+    #: request | reminder | resend
+    purpose: Literal["request", "reminder", "resend"] = "request"
+    #: De-duplicates deliveries, as `SendEmail.idempotency_key` does.
+    idempotency_key: str
+
+
 class ExecutionEvent(Message):
     """Published on the `execution.events` topic exchange with routing key = `event`."""
 
@@ -79,7 +94,13 @@ class ExecutionEvent(Message):
 
 
 AnyMessage = Annotated[
-    RunExecution | RetryExecution | CancelExecution | ResumeExecution | SendEmail | ExecutionEvent,
+    RunExecution
+    | RetryExecution
+    | CancelExecution
+    | ResumeExecution
+    | SendEmail
+    | ApprovalEmail
+    | ExecutionEvent,
     Field(discriminator="type"),
 ]
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.claims import record_transition
+from services.executor.nodes.approval_rows import cancel_pending
 from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
 from shared.status import ExecutionStatus as S
@@ -55,6 +56,7 @@ async def cancel(
             .where(Wait.execution_id == execution_id, Wait.status == "open")
             .values(status="cancelled", decided_at=now, decision={"outcome": "cancelled"})
         )
+        await cancel_pending(conn, execution_id, now)
         await conn.execute(
             update(ExecutionStep)
             .where(

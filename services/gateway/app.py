@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from services.gateway import connections, executions, health, openapi, workflows
+from services.gateway import approvals, connections, executions, health, openapi, workflows
 from services.gateway.auth import API_PREFIX, require_api_key
 from services.gateway.keys import OPENAPI, REGISTRY, RESOURCES, TASKS
 from services.gateway.middleware import observe, problems
@@ -57,3 +57,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{api}/executions/{{execution_id}}/cancel", executions.cancel)
     router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)
     connections.add_routes(router)
+    approvals.add_routes(router)

@@ -17,7 +17,7 @@ from services.gateway.paging import Cursor
 from services.gateway.workflow_store import current_version
 from shared.broker import topology
 from shared.context import ExecutionContext, snapshot
-from shared.db.tables import Execution, ExecutionStep, ExecutionTransition, Wait
+from shared.db.tables import Approval, Execution, ExecutionStep, ExecutionTransition, Wait
 from shared.db.types import utcnow
 from shared.errors import NotFound
 from shared.messages import CancelExecution, Message, RetryExecution, RunExecution
@@ -39,6 +39,8 @@ class ExecutionDetail:
     execution: Execution
     steps: Sequence[ExecutionStep]
     waits: Sequence[Wait]
+    #: Every approver of the execution's approval gates, for the audit.
+    approvals: Sequence[Approval] = ()
 
 
 async def queue_execution(
@@ -130,7 +132,14 @@ async def get_execution(
                 .order_by(Wait.created_at, Wait.id)
             )
         ).all()
-    return ExecutionDetail(execution, steps, waits)
+        approvals = (
+            await session.scalars(
+                select(Approval)
+                .where(Approval.execution_id == execution_id)
+                .order_by(Approval.created_at, Approval.position)
+            )
+        ).all()
+    return ExecutionDetail(execution, steps, waits, approvals)
 
 
 async def _scoped(

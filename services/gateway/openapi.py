@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.gateway import connections
+from services.gateway import approvals, connections
 from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
 from services.gateway.keys import OPENAPI
 from services.gateway.openapi_schemas import (
@@ -250,7 +250,11 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
             ),
         },
         "security": [{"apiKey": []}],
-        "paths": {**_operations(), **connections.openapi_paths()},
+        "paths": {
+            **_operations(),
+            **connections.openapi_paths(),
+            **approvals.openapi_paths(),
+        },
         "components": {
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "A DocFlow API key"}
@@ -259,6 +263,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
                 **definitions["$defs"],
                 **response_schemas(),
                 **connections.openapi_schemas(),
+                **approvals.openapi_schemas(),
             },
         },
     }

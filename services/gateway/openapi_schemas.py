@@ -114,6 +114,7 @@ def response_schemas() -> dict[str, Schema]:
                 "trigger_data": JSON_OBJECT,
                 "steps": {"type": "array", "items": ref("ExecutionStep")},
                 "waits": {"type": "array", "items": ref("Wait")},
+                "approvals": {"type": "array", "items": ref("Approver")},
             }
         ),
         "ExecutionStep": _object(

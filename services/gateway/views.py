@@ -5,7 +5,7 @@ from typing import Any
 
 from services.gateway.execution_store import ExecutionDetail
 from services.gateway.workflow_store import WorkflowRecord, WorkflowSummary
-from shared.db.tables import Execution, ExecutionStep, Wait
+from shared.db.tables import Approval, Execution, ExecutionStep, Wait
 
 
 def iso(value: datetime | None) -> str | None:
@@ -56,6 +56,7 @@ def execution_detail(detail: ExecutionDetail) -> dict[str, Any]:
         "trigger_data": execution.trigger_data,
         "steps": [step(s) for s in detail.steps],
         "waits": [wait(w) for w in detail.waits],
+        "approvals": [approval(a) for a in detail.approvals],
     }
 
 
@@ -83,4 +84,24 @@ def wait(row: Wait) -> dict[str, Any]:
         "decision": row.decision,
         "created_at": iso(row.created_at),
         "decided_at": iso(row.decided_at),
+    }
+
+
+def approval(row: Approval) -> dict[str, Any]:
+    """One approver of a gate: who, what they decided, when, and from where."""
+    return {
+        "id": str(row.id),
+        "node_id": row.node_id,
+        "wait_id": str(row.wait_id),
+        "email": row.email,
+        "name": row.name,
+        "status": row.status,
+        "decision": row.status if row.status in ("approved", "rejected") else None,
+        "late": row.late,
+        "comment": row.comment,
+        "decided_at": iso(row.decided_at),
+        "client_ip": row.client_ip,
+        "user_agent": row.user_agent,
+        "notified_at": iso(row.notified_at),
+        "reminders_sent": row.reminders_sent,
     }

@@ -11,6 +11,7 @@ import contextlib
 import structlog
 
 from services.notifier import deliveries
+from services.notifier.approval_mail import ApprovalMailer, Prepare
 from services.notifier.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -21,7 +22,7 @@ from services.notifier.transport import Transport, create_transport
 from shared.broker.base import Subscription
 from shared.broker.topology import EMAIL
 from shared.db.types import utcnow
-from shared.messages import Message, SendEmail
+from shared.messages import ApprovalEmail, Message, SendEmail
 from shared.runtime import Resources
 
 log = structlog.get_logger(__name__)
@@ -38,6 +39,7 @@ class Notifier:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._approvals = ApprovalMailer(resources, self.send)
 
     async def start(self) -> None:
         if self._subscription is not None:
@@ -60,7 +62,7 @@ class Notifier:
 
     async def _on_message(self, message: Message) -> None:
         """The hook around each delivery: log context, in-flight count and the outcome metric."""
-        if not isinstance(message, SendEmail):
+        if not isinstance(message, SendEmail | ApprovalEmail):
             raise DeliveryError(f"not an e-mail: {type(message).__name__}")
         self._in_flight += 1
         self._idle.clear()
@@ -68,9 +70,12 @@ class Notifier:
         try:
             with structlog.contextvars.bound_contextvars(
                 idempotency_key=message.idempotency_key,
-                execution_id=str(message.execution_id) if message.execution_id else None,
+                execution_id=str(getattr(message, "execution_id", None) or "") or None,
             ):
-                outcome = await self.send(message)
+                if isinstance(message, ApprovalEmail):
+                    outcome = await self._approvals.send(message)
+                else:
+                    outcome = await self.send(message)
         except TransientDeliveryError:
             outcome = "deferred"
             raise
@@ -80,8 +85,11 @@ class Notifier:
             if self._in_flight == 0:
                 self._idle.set()
 
-    async def send(self, message: SendEmail) -> str:
+    async def send(self, message: SendEmail, prepare: Prepare | None = None) -> str:
         """Deliver `message` unless its key was sent; returns the outcome for the metrics.
+
+        `prepare` completes the message inside the delivery's transaction once the key is
+        known to be unsent (an approval e-mail mints its link there).
 
         Raises TransientDeliveryError, after recording it, when another try is worthwhile.
         """
@@ -92,6 +100,8 @@ class Notifier:
             if attempt is None:
                 log.info("email_duplicate")
                 return "duplicate"
+            if prepare is not None:
+                message = await prepare(session)
             try:
                 email = compose(message, sender=self._resources.settings.smtp_from)
                 note = await self._transport.send(email, envelope_recipients(message))

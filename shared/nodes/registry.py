@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 
+from shared.nodes.approval import ApprovalConfig
 from shared.nodes.base import NodeConfig
 from shared.nodes.core import DelayConfig, SetConfig, TriggerConfig, WebhookConfig
 
@@ -13,6 +14,7 @@ CORE_NODE_CONFIGS: tuple[tuple[str, type[NodeConfig]], ...] = (
     ("set", SetConfig),
     ("webhook", WebhookConfig),
     ("delay", DelayConfig),
+    ("human-in-loop", ApprovalConfig),
 )
 
 

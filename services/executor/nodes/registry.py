@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 
+from services.executor.nodes.approval import ApprovalNode
 from services.executor.nodes.base import NodeType
 from services.executor.nodes.delay import DelayNode
 from services.executor.nodes.set_values import SetNode
@@ -17,7 +18,7 @@ class UnknownNodeType(DocflowError):
 
 
 def core_node_types() -> list[NodeType]:
-    return [TriggerNode(), SetNode(), WebhookNode(), DelayNode()]
+    return [TriggerNode(), SetNode(), WebhookNode(), DelayNode(), ApprovalNode()]
 
 
 def build_node_registry(node_types: Iterable[NodeType]) -> NodeRegistry:

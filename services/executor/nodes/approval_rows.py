@@ -1,0 +1,66 @@
+"""The executor's reads and writes of approval rows, inside the transactions it is given."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.executor.nodes.approval_rule import COUNTED
+from shared.db.tables import Approval, Wait
+
+
+async def insert_approvals(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await conn.execute(insert(Approval), rows)
+
+
+async def lock_wait(conn: AsyncConnection, wait_id: uuid.UUID) -> Any:
+    """The wait's current (status, expires_at), or None; locked until the deciding transaction ends.
+
+    The gateway takes a share lock on the same row while it records a decision, so a
+    decision is either committed before the rule reads the approvals (and counted) or sees
+    the wait decided (and is recorded as late): never counted and late, never lost.
+    """
+    return (
+        await conn.execute(
+            select(Wait.status, Wait.expires_at).where(Wait.id == wait_id).with_for_update()
+        )
+    ).first()
+
+
+async def counted_approvals(conn: AsyncConnection, wait_id: uuid.UUID) -> list[Any]:
+    return list(
+        (
+            await conn.execute(
+                select(
+                    Approval.email,
+                    Approval.name,
+                    Approval.status,
+                    Approval.comment,
+                    Approval.decided_at,
+                )
+                .where(Approval.wait_id == wait_id, Approval.status.in_(COUNTED))
+                .order_by(Approval.position, Approval.created_at)
+            )
+        ).all()
+    )
+
+
+def approver_view(row: Any) -> dict[str, Any]:
+    return {
+        "email": row.email,
+        "name": row.name,
+        "status": row.status,
+        "comment": row.comment,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+    }
+
+
+async def cancel_pending(conn: AsyncConnection, execution_id: uuid.UUID, at: datetime) -> None:
+    """Close the approvers still pending on a cancelled execution: their links die with it."""
+    await conn.execute(
+        update(Approval)
+        .where(Approval.execution_id == execution_id, Approval.status == "pending")
+        .values(status="cancelled", decided_at=at, next_reminder_at=None)
+    )
