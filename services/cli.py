@@ -7,11 +7,16 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from services.lifecycle import serving, wait_for_stop_signal, worker_side_app
+import structlog
+
+from services.client.main import CLIENT_COMMANDS, add_client_commands, run_client_command
+from services.lifecycle import Readiness, serving, wait_for_stop_signal, worker_side_app
 from shared.db.migrate import upgrade
 from shared.logging import configure_logging
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 class Worker(Protocol):
@@ -58,24 +63,39 @@ async def running(workers: list[Worker]) -> AsyncIterator[None]:
 
 
 async def run_worker(settings: Settings, name: str) -> None:
-    async with open_resources(settings) as resources, running([WORKERS[name](resources)]):
-        if settings.metrics_port:
-            async with serving(
-                worker_side_app(resources), settings.http_host, settings.metrics_port
-            ):
-                await wait_for_stop_signal()
-        else:
+    """Run one worker until SIGTERM/SIGINT; then readiness turns false, the worker stops
+    gracefully while /metrics and /readyz still answer, and only then does the process exit."""
+    readiness = Readiness()
+    async with open_resources(settings) as resources:
+        side_door = (
+            serving(
+                worker_side_app(resources, readiness), settings.http_host, settings.metrics_port
+            )
+            if settings.metrics_port
+            else contextlib.nullcontext()
+        )
+        async with side_door, running([WORKERS[name](resources)]):
+            log.info("service_started", service=name)
             await wait_for_stop_signal()
+            readiness.stopping = True
+            log.info("service_stopping", service=name)
+    log.info("service_stopped", service=name)
 
 
 async def run_gateway(settings: Settings) -> None:
     from services.gateway.app import create_app
+    from services.gateway.keys import READINESS
 
-    async with (
-        open_resources(settings) as resources,
-        serving(create_app(resources), settings.http_host, settings.http_port),
-    ):
-        await wait_for_stop_signal()
+    async with open_resources(settings) as resources:
+        app = create_app(resources)
+        async with serving(app, settings.http_host, settings.http_port):
+            log.info("service_started", service="gateway")
+            await wait_for_stop_signal()
+            # Readiness first; leaving `serving` then ends live streams and lets open
+            # requests finish.
+            app[READINESS].stopping = True
+            log.info("service_stopping", service="gateway")
+    log.info("service_stopped", service="gateway")
 
 
 async def create_key(settings: Settings, workspace: str) -> str:
@@ -99,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)
     create = api_key_commands.add_parser("create", help="create a key and print it")
     create.add_argument("--workspace", required=True, help="workspace name (created if new)")
+    add_client_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        # The client talks HTTP to a gateway: it needs none of the services' settings.
+        return run_client_command(args)
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)

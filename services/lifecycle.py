@@ -4,10 +4,19 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from shared.runtime import Resources
+
+
+@dataclass
+class Readiness:
+    """Turned off first when a process is told to stop, before it lets go of anything, so an
+    orchestrator stops routing work to it while it drains."""
+
+    stopping: bool = False
 
 
 async def wait_for_stop_signal() -> None:
@@ -34,8 +43,9 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[w
         await runner.cleanup()
 
 
-def worker_side_app(resources: Resources) -> web.Application:
+def worker_side_app(resources: Resources, readiness: Readiness | None = None) -> web.Application:
     """`/metrics`, `/healthz` and `/readyz` for processes that serve no other HTTP."""
+    state = readiness or Readiness()
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
@@ -47,6 +57,8 @@ def worker_side_app(resources: Resources) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
+        if state.stopping:
+            return web.json_response({"ready": False, "stopping": True}, status=503)
         ready = await resources.broker.is_healthy()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
 

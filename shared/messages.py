@@ -44,6 +44,9 @@ class ResumeExecution(Message):
     wait_id: uuid.UUID
     #: timer_due | expired | fact
     reason: str = "fact"
+    #: When the fact that asks for this resume was recorded; the executor measures resume
+    #: latency from it (timers are measured from their due time instead).
+    requested_at: datetime | None = None
 
 
 class SendEmail(Message):

@@ -1,8 +1,18 @@
-"""Every Prometheus metric, in one place, registered on an injected registry."""
+"""Every Prometheus metric, in one place, registered on an injected registry.
+
+Names follow the Prometheus conventions: counters end in `_total`, durations are histograms in
+`_seconds`, gauges name what they count. Label values are bounded sets (workflow ids, node
+types, route templates, queue names), never free text.
+"""
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _NODE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+#: A resume waits on the scheduler's interval and the queue, so it starts coarser than a node.
+_RESUME_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+#: Wait kinds the open-waits gauge always reports, so a dashboard shows 0 rather than no data.
+WAIT_KINDS = ("timer", "retry", "approval", "signature")
 
 
 class Metrics:
@@ -16,7 +26,7 @@ class Metrics:
         )
         self.executions_finished = Counter(
             "docflow_executions_finished_total",
-            "Executions that reached a final status",
+            "Executions that reached a final status (completed, failed, cancelled)",
             ["workflow_id", "status"],
             registry=registry,
         )
@@ -65,6 +75,77 @@ class Metrics:
             "docflow_emails_total",
             "E-mails by outcome",
             ["outcome"],
+            registry=registry,
+        )
+        self._observability(registry)
+        self._signatures(registry)
+
+    # Observability (issue 6): waits, resumes, queues, webhooks, shutdown.
+    def _observability(self, registry: CollectorRegistry) -> None:
+        self.waits_open = Gauge(
+            "docflow_waits_open",
+            "Open waits by kind (timer, retry, approval, signature)",
+            ["kind"],
+            registry=registry,
+        )
+        self.resume_latency = Histogram(
+            "docflow_resume_latency_seconds",
+            "From the moment a wait could resume (timer due, fact recorded) to its execution "
+            "running again",
+            ["kind"],
+            buckets=_RESUME_BUCKETS,
+            registry=registry,
+        )
+        self.queue_messages = Gauge(
+            "docflow_queue_messages",
+            "Messages ready in a work queue",
+            ["queue"],
+            registry=registry,
+        )
+        self.queue_consumers = Gauge(
+            "docflow_queue_consumers",
+            "Consumers attached to a work queue",
+            ["queue"],
+            registry=registry,
+        )
+        self.dead_letters = Gauge(
+            "docflow_dead_letter_messages",
+            "Messages waiting in a work queue's dead-letter queue",
+            ["queue"],
+            registry=registry,
+        )
+        self.webhook_events = Counter(
+            "docflow_webhook_events_total",
+            "Inbound webhook requests by provider and outcome (accepted, rejected, invalid, error)",
+            ["provider", "outcome"],
+            registry=registry,
+        )
+        self.executions_released = Counter(
+            "docflow_executions_released_total",
+            "Executions a stopping executor handed back for another to continue",
+            registry=registry,
+        )
+
+    # E-signature: requests made, webhooks taken in, polls of quiet requests.
+    def _signatures(self, registry: CollectorRegistry) -> None:
+        self.signature_requests = Counter(
+            "docflow_signature_requests_total",
+            "Signature nodes that sent a request (created) or found theirs (reused)",
+            ["provider", "outcome"],
+            registry=registry,
+        )
+        self.signature_webhooks = Counter(
+            "docflow_signature_webhooks_total",
+            "Signature webhooks by provider and outcome (accepted, duplicate, unauthorized, "
+            "unknown, invalid)",
+            ["provider", "outcome"],
+            registry=registry,
+        )
+        self.signature_polls = Counter(
+            "docflow_signature_polls_total",
+            "Quiet signature requests polled from their provider, by outcome (changed, "
+            "unchanged, error)",
+            ["provider", "outcome"],
             registry=registry,
         )
 

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     #: Identifies this process in leases; default host-pid.
     worker_id: str = Field(default_factory=_default_worker_id)
 
+    # Observability and shutdown (issue 6).
+    #: On SIGTERM, how long an executor lets the nodes in progress finish before it interrupts
+    #: them and hands their executions to another worker.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
     @property
     def is_embedded_database(self) -> bool:
         return self.database_url.startswith("sqlite")

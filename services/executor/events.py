@@ -3,10 +3,14 @@
 import uuid
 from typing import Any
 
+import structlog
+
 from services.executor.claims import Claim
 from shared.broker.base import Broker
 from shared.db.types import utcnow
 from shared.messages import ExecutionEvent
+
+log = structlog.get_logger(__name__)
 
 
 def execution_event(
@@ -42,4 +46,17 @@ def event(claim: Claim, name: str, status: str, **fields: Any) -> ExecutionEvent
 
 async def emit(broker: Broker, *events: ExecutionEvent) -> None:
     for item in events:
+        _log(item)
         await broker.publish_event(item)
+
+
+def _log(item: ExecutionEvent) -> None:
+    """Every event is also a log line (`node_completed`, `execution_paused`, …)."""
+    details = item.model_dump(
+        include={"status", "node_type", "attempt", "duration_ms", "error"}, exclude_none=True
+    )
+    ids = {"execution_id": str(item.execution_id), "workflow_id": str(item.workflow_id)}
+    if item.node_id is not None:
+        ids["node_id"] = item.node_id
+    method = log.warning if item.event.endswith("failed") else log.info
+    method(item.event.replace(".", "_"), **ids, **details)

@@ -1,6 +1,7 @@
 """Message handlers: turn run / retry / cancel / resume messages into claims and runs."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -15,6 +16,7 @@ from services.executor.nodes.base import WaitRecord
 from services.executor.runner import Runner
 from shared.broker.base import Broker
 from shared.db.tables import Execution
+from shared.db.types import utcnow
 from shared.messages import (
     CancelExecution,
     Message,
@@ -60,7 +62,12 @@ class Handlers:
 
     async def on_resume_queue(self, message: Message) -> None:
         if isinstance(message, ResumeExecution):
-            await self.resume(message.execution_id, message.wait_id, message.reason)
+            await self.resume(
+                message.execution_id,
+                message.wait_id,
+                message.reason,
+                requested_at=message.requested_at,
+            )
         else:
             log.warning("message_ignored", message_type=getattr(message, "type", None))
 
@@ -92,7 +99,14 @@ class Handlers:
             await emit(self._broker, event(claim, "execution.resumed", S.RUNNING))
             await self._run(claim)
 
-    async def resume(self, execution_id: uuid.UUID, wait_id: uuid.UUID, reason: str) -> None:
+    async def resume(
+        self,
+        execution_id: uuid.UUID,
+        wait_id: uuid.UUID,
+        reason: str,
+        *,
+        requested_at: datetime | None = None,
+    ) -> None:
         with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
             pinned = await self._pinned_version(execution_id)
             if pinned is None:
@@ -100,9 +114,12 @@ class Handlers:
             # Settling a wait is the node type's rule, so the pinned workflow is read first.
             workflow = await self._definitions.get(*pinned)
 
+            seen: list[WaitRecord] = []
+
             async def settle(
                 conn: AsyncConnection, node_id: str, wait: WaitRecord
             ) -> dict[str, Any] | None:
+                seen.append(wait)
                 if wait.kind == "retry":
                     return {"outcome": "retry_due"} if reason == "timer_due" else None
                 return await workflow.node(node_id).node_type.settle(conn, wait, reason)
@@ -117,6 +134,7 @@ class Handlers:
             )
             if claim is None:
                 return self._conflict("resume")
+            self._observe_resume(seen[-1], reason, requested_at)
             await emit(
                 self._broker,
                 event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
@@ -130,14 +148,15 @@ class Handlers:
             )
             if row is None:
                 return self._conflict("cancel")
-            await self._broker.publish_event(
+            await emit(
+                self._broker,
                 execution_event(
                     "execution.cancelled",
                     S.CANCELLED,
                     execution_id=row.id,
                     workflow_id=row.workflow_id,
                     workspace_id=row.workspace_id,
-                )
+                ),
             )
             self._metrics.executions_finished.labels(
                 workflow_id=str(row.workflow_id), status=S.CANCELLED
@@ -158,6 +177,13 @@ class Handlers:
                 )
             ).first()
         return (row.workflow_id, row.workflow_version) if row else None
+
+    def _observe_resume(self, wait: WaitRecord, reason: str, requested_at: datetime | None) -> None:
+        """Resume latency: from when the wait could go on (a timer due, a fact recorded)."""
+        since = wait.expires_at if reason in ("timer_due", "expired") else requested_at
+        if since is not None:
+            latency = max((utcnow() - since).total_seconds(), 0.0)
+            self._metrics.resume_latency.labels(kind=wait.kind).observe(latency)
 
     def _conflict(self, stage: str) -> None:
         self._metrics.claim_conflicts.labels(stage=stage).inc()

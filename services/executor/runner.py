@@ -31,6 +31,7 @@ from services.executor.nodes.base import (
     Wait,
     WaitSpec,
 )
+from services.executor.release import release
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
 from shared.db.types import utcnow
@@ -79,24 +80,75 @@ class Runner:
         self._metrics = metrics
         self._owner = owner
         self._lease_seconds = lease_seconds
+        self._draining = False
+        #: Runs in progress by the task running them; the subset inside a node call, and
+        #: those abandon() interrupted.
+        self._runs: dict[asyncio.Task[Any], Claim] = {}
+        self._in_node: set[asyncio.Task[Any]] = set()
+        self._abandoned: set[asyncio.Task[Any]] = set()
 
     async def run(self, claim: Claim, workflow: PreparedWorkflow) -> None:
-        """Run from the claim's current node until the execution completes, pauses or fails."""
+        """Run from the claim's current node until the execution completes, pauses or fails,
+        or — once `drain()` was called — until the next node boundary, then hand it back."""
         index = workflow.index_of(claim.current_node_id)
-        async with self._heartbeat(claim):
-            try:
-                while index < len(workflow.nodes):
-                    node = workflow.nodes[index]
-                    next_id = (
-                        workflow.nodes[index + 1].id if index + 1 < len(workflow.nodes) else None
-                    )
-                    if not await self._run_node(claim, node, next_id):
-                        return
-                    index += 1
-                    claim.attempt, claim.wait, claim.open_step_id = 1, None, None
-            except (StaleVersion, LostClaim) as e:
-                self._metrics.claim_conflicts.labels(stage="checkpoint").inc()
-                log.info("claim_lost", reason=str(e))
+        task = asyncio.current_task()
+        assert task is not None
+        hand_back = False
+        self._runs[task] = claim
+        try:
+            async with self._heartbeat(claim):
+                try:
+                    while index < len(workflow.nodes):
+                        # A resumed node runs here first: its decided wait lives only in this
+                        # claim, so handing it back before `resume` ran would lose it.
+                        if self._draining and claim.wait is None:
+                            hand_back = True
+                            break
+                        node = workflow.nodes[index]
+                        next_id = (
+                            workflow.nodes[index + 1].id
+                            if index + 1 < len(workflow.nodes)
+                            else None
+                        )
+                        if not await self._run_node(claim, node, next_id):
+                            return
+                        index += 1
+                        claim.attempt, claim.wait, claim.open_step_id = 1, None, None
+                except (StaleVersion, LostClaim) as e:
+                    if task in self._abandoned:
+                        hand_back = True
+                    else:
+                        self._metrics.claim_conflicts.labels(stage="checkpoint").inc()
+                        log.info("claim_lost", reason=str(e))
+        finally:
+            del self._runs[task]
+            self._abandoned.discard(task)
+        if hand_back:
+            await self._hand_back(claim)
+
+    def drain(self) -> None:
+        """Stop every run at its next node boundary (the node in progress finishes)."""
+        self._draining = True
+
+    def abandon(self) -> int:
+        """Interrupt the nodes still running after the grace period; their runs are handed
+        back at once (the node re-runs elsewhere with the same idempotency key)."""
+        interrupted = 0
+        for task, claim in self._runs.items():
+            if task in self._in_node and claim.wait is None and task not in self._abandoned:
+                self._abandoned.add(task)
+                task.cancel()
+                interrupted += 1
+        return interrupted
+
+    async def _hand_back(self, claim: Claim) -> None:
+        staged = await release(self._engine, claim, owner=self._owner)
+        if staged is None:
+            log.info("release_skipped", reason="the execution moved on")
+            return
+        self._metrics.executions_released.inc()
+        log.info("execution_released", current_node_id=claim.current_node_id)
+        await publish_staged(self._sessions, self._broker, [staged])
 
     async def _run_node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
         """Run one node and checkpoint it; True when the execution goes on to `next_id`."""
@@ -106,6 +158,12 @@ class Runner:
             step_id = claim.open_step_id
             resuming = claim.wait is not None
             if not resuming:
+                # The row first, then the event: a live stream that reads the steps when the
+                # event arrives then finds the running attempt.
+                if node.node_type.side_effects:
+                    step_id = await checkpoints.start_step(
+                        self._engine, claim, node.id, node.type_name
+                    )
                 await emit(
                     self._broker,
                     event(
@@ -117,11 +175,13 @@ class Runner:
                         attempt=claim.attempt,
                     ),
                 )
-                if node.node_type.side_effects:
-                    step_id = await checkpoints.start_step(
-                        self._engine, claim, node.id, node.type_name
-                    )
-            result = await self._call(claim, node)
+            task = asyncio.current_task()
+            assert task is not None
+            self._in_node.add(task)
+            try:
+                result = await self._call(claim, node)
+            finally:
+                self._in_node.discard(task)
             duration = time.perf_counter() - clock
             outcome = type(result).__name__.lower()
             self._metrics.node_duration.labels(node_type=node.type_name, outcome=outcome).observe(
@@ -166,6 +226,9 @@ class Runner:
             if claim.lost:
                 _uncancel()
                 raise LostClaim("lease lost while the node ran") from None
+            if asyncio.current_task() in self._abandoned:
+                _uncancel()
+                raise LostClaim("interrupted: the worker is stopping") from None
             raise
         except Exception as e:  # a bug in a node must fail the run, not the worker
             log.exception("node_raised")
@@ -347,7 +410,9 @@ class Runner:
 def _settle_on_open(claim: Claim, spec: WaitSpec) -> list[tuple[str, Message]]:
     if not spec.settle_on_open:
         return []
-    message = ResumeExecution(execution_id=claim.execution_id, wait_id=spec.id, reason="opened")
+    message = ResumeExecution(
+        execution_id=claim.execution_id, wait_id=spec.id, reason="opened", requested_at=utcnow()
+    )
     return [(RESUME, message)]
 
 

@@ -1,4 +1,12 @@
-"""The executor worker: consumes run and resume messages and runs executions."""
+"""The executor worker: consumes run and resume messages and runs executions.
+
+Stopping is graceful: deliveries stop first, the runs in hand finish their current node and are
+handed back at the node boundary; a node still running after the grace period is interrupted
+and handed back too. Either way another worker continues at once, and no finished node runs
+again.
+"""
+
+import asyncio
 
 import aiohttp
 import structlog
@@ -8,11 +16,17 @@ from services.executor.handlers import Handlers
 from services.executor.nodes.base import NodeServices, NodeType
 from services.executor.nodes.registry import build_node_registry, core_node_types
 from services.executor.runner import Runner
-from shared.broker.base import Subscription
+from shared.broker.base import Handler, Subscription
 from shared.broker.topology import RESUME, RUN
+from shared.hooks import observed
+from shared.messages import Message
 from shared.runtime import Resources
 
 log = structlog.get_logger(__name__)
+
+
+class ShuttingDown(Exception):
+    """A message arrived while this worker stops: it goes back to the queue for another."""
 
 
 class ExecutorWorker:
@@ -21,12 +35,15 @@ class ExecutorWorker:
         self._registry = build_node_registry(node_types or core_node_types())
         self._subscriptions: list[Subscription] = []
         self._http: aiohttp.ClientSession | None = None
+        self._runner: Runner | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         r = self._resources
         settings = r.settings
+        self._stopping = False
         self._http = aiohttp.ClientSession()
-        runner = Runner(
+        self._runner = Runner(
             engine=r.engine,
             sessions=r.sessions,
             broker=r.broker,
@@ -39,20 +56,44 @@ class ExecutorWorker:
             engine=r.engine,
             broker=r.broker,
             definitions=Definitions(r.engine, self._registry),
-            runner=runner,
+            runner=self._runner,
             metrics=r.metrics,
             settings=settings,
         )
         self._subscriptions = [
-            await r.broker.consume(RUN, handlers.on_run_queue, prefetch=settings.prefetch),
-            await r.broker.consume(RESUME, handlers.on_resume_queue, prefetch=settings.prefetch),
+            await r.broker.consume(
+                RUN, self._edge(RUN, handlers.on_run_queue), prefetch=settings.prefetch
+            ),
+            await r.broker.consume(
+                RESUME, self._edge(RESUME, handlers.on_resume_queue), prefetch=settings.prefetch
+            ),
         ]
         log.info("executor_started", worker_id=settings.worker_id, prefetch=settings.prefetch)
 
+    def _edge(self, queue: str, handler: Handler) -> Handler:
+        async def guarded(message: Message) -> None:
+            # Checked before any claim: a run claimed now would only be handed back, and a
+            # resume must not be decided by a worker that may not live to run its node.
+            if self._stopping:
+                raise ShuttingDown("the executor is stopping")
+            await handler(message)
+
+        return observed(queue, guarded, self._resources.metrics)
+
     async def stop(self) -> None:
-        for subscription in self._subscriptions:
-            await subscription.cancel()
-        self._subscriptions = []
+        self._stopping = True
+        subscriptions, self._subscriptions = self._subscriptions, []
+        if self._runner is not None:
+            self._runner.drain()
+        # Each cancel stops deliveries at once, then waits for the messages in hand.
+        cancelling = asyncio.gather(*(s.cancel() for s in subscriptions))
+        grace = self._resources.settings.shutdown_grace_seconds
+        try:
+            await asyncio.wait_for(asyncio.shield(cancelling), timeout=grace)
+        except TimeoutError:
+            interrupted = self._runner.abandon() if self._runner is not None else 0
+            log.warning("executor_grace_expired", interrupted=interrupted)
+            await cancelling
         if self._http is not None:
             await self._http.close()
             self._http = None

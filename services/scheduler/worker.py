@@ -12,6 +12,7 @@ from typing import Protocol
 
 import structlog
 
+from services.scheduler.gauges import DEFAULT_INTERVAL_SECONDS, GaugeRefresher
 from services.scheduler.leases import fence_expired_leases
 from services.scheduler.relay import relay_outbox
 from services.scheduler.timers import fire_due_waits
@@ -44,10 +45,14 @@ class Scheduler:
         *,
         batch: int = DEFAULT_BATCH,
         duties: Sequence[tuple[str, Duty]] = DUTIES,
+        gauge_interval: float | None = DEFAULT_INTERVAL_SECONDS,
     ) -> None:
         self._resources = resources
         self._batch = batch
         self._duties = tuple(duties)
+        if gauge_interval is not None:
+            # Stateful (it remembers its last refresh), so built per scheduler, not in DUTIES.
+            self._duties += (("gauges", GaugeRefresher(gauge_interval)),)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: Completed passes over every duty; lets callers (and tests) wait for "one more pass".

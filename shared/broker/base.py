@@ -75,3 +75,7 @@ class Broker(abc.ABC):
 
     @abc.abstractmethod
     async def queue_depth(self, queue: str) -> int: ...
+
+    async def consumer_count(self, queue: str) -> int:
+        """How many consumers are attached to `queue` (for the queue gauges)."""
+        raise NotImplementedError

@@ -8,6 +8,7 @@ outbox and the scheduler cover that, as they do for a lost RabbitMQ message.
 import asyncio
 import contextlib
 import re
+from collections.abc import Callable
 
 import structlog
 
@@ -17,6 +18,9 @@ from shared.errors import BrokerUnavailable
 from shared.messages import ExecutionEvent, Message, decode, encode
 
 log = structlog.get_logger(__name__)
+
+#: How long cancelling a consumer waits for the messages its tasks are handling.
+IN_HAND_GRACE_SECONDS = 60.0
 
 
 def topic_matches(pattern: str, key: str) -> bool:
@@ -28,14 +32,30 @@ def topic_matches(pattern: str, key: str) -> bool:
     return re.fullmatch(regex, key) is not None
 
 
-class _Tasks(Subscription):
-    def __init__(self, tasks: list[asyncio.Task[None]]) -> None:
-        self._tasks = tasks
+class _Consumers(Subscription):
+    """Worker tasks of one `consume` call. Cancelling stops them taking messages and lets the
+    messages in hand finish (bounded), as basic.cancel does on RabbitMQ."""
+
+    def __init__(self, on_cancel: Callable[[], None]) -> None:
+        self.tasks: list[asyncio.Task[None]] = []
+        self.busy: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        self._on_cancel = on_cancel
 
     async def cancel(self) -> None:
-        for task in self._tasks:
+        if self.stopping:
+            return
+        self.stopping = True
+        self._on_cancel()
+        for task in self.tasks:
+            if task not in self.busy:
+                task.cancel()
+        in_hand = [task for task in self.tasks if task in self.busy]
+        if in_hand:
+            await asyncio.wait(in_hand, timeout=IN_HAND_GRACE_SECONDS)
+        for task in self.tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -56,6 +76,7 @@ class MemoryBroker(Broker):
         self._queues: dict[str, asyncio.Queue[tuple[bytes, int]]] = {}
         self._dead: dict[str, list[bytes]] = {}
         self._subscribers: list[tuple[str, EventHandler]] = []
+        self._consumers: dict[str, int] = {}
         self._started = False
 
     async def start(self) -> None:
@@ -85,17 +106,30 @@ class MemoryBroker(Broker):
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
         source = self._queues[queue]
+        self._consumers[queue] = self._consumers.get(queue, 0) + 1
+
+        def detach() -> None:
+            self._consumers[queue] -= 1
+
+        consumers = _Consumers(detach)
 
         async def worker() -> None:
-            while True:
+            me = asyncio.current_task()
+            assert me is not None
+            while not consumers.stopping:
                 body, deliveries = await source.get()
-                outcome = await deliver(body, handler)
+                consumers.busy.add(me)
+                try:
+                    outcome = await deliver(body, handler)
+                finally:
+                    consumers.busy.discard(me)
                 if outcome is Outcome.REQUEUE and deliveries + 1 < self._delivery_limit:
                     source.put_nowait((body, deliveries + 1))
                 elif outcome is not Outcome.ACK:
                     self._dead[queue].append(body)
 
-        return _Tasks([asyncio.create_task(worker()) for _ in range(prefetch)])
+        consumers.tasks = [asyncio.create_task(worker()) for _ in range(prefetch)]
+        return consumers
 
     async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:
         entry = (pattern, handler)
@@ -110,3 +144,6 @@ class MemoryBroker(Broker):
 
     async def queue_depth(self, queue: str) -> int:
         return self._queues[queue].qsize()
+
+    async def consumer_count(self, queue: str) -> int:
+        return self._consumers.get(queue, 0)

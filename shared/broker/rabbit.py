@@ -25,13 +25,25 @@ log = structlog.get_logger(__name__)
 REQUEUE_PAUSE_SECONDS = 1.0
 
 
+#: How long cancelling a consumer waits for the messages it is handling before closing the
+#: channel (which returns whatever is still unacknowledged to the queue).
+IN_HAND_GRACE_SECONDS = 60.0
+
+
 class _ConsumerSubscription(Subscription):
-    def __init__(self, channel: AbstractChannel, queue: AbstractQueue, tag: str) -> None:
-        self._channel, self._queue, self._tag = channel, queue, tag
+    """Cancelling stops deliveries first (basic.cancel), lets the messages in hand finish and
+    be acknowledged on this channel, then closes it."""
+
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
+        self._channel, self._queue = channel, queue
+        self.tag = ""
+        self.in_hand: set[asyncio.Task[Any]] = set()
 
     async def cancel(self) -> None:
         try:
-            await self._queue.cancel(self._tag)
+            await self._queue.cancel(self.tag)
+            if self.in_hand:
+                await asyncio.wait(set(self.in_hand), timeout=IN_HAND_GRACE_SECONDS)
         finally:
             await self._channel.close()
 
@@ -134,19 +146,27 @@ class RabbitBroker(Broker):
         channel = await self._require_connection().channel()
         await channel.set_qos(prefetch_count=prefetch)
         amqp_queue = await channel.get_queue(self._names.queue(queue), ensure=False)
+        subscription = _ConsumerSubscription(channel, amqp_queue)
 
         async def on_message(incoming: AbstractIncomingMessage) -> None:
-            outcome = await deliver(incoming.body, handler)
-            if outcome is Outcome.ACK:
-                await incoming.ack()
-            elif outcome is Outcome.DEAD_LETTER:
-                await incoming.reject(requeue=False)
-            else:
-                await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
-                await incoming.nack(requeue=True)
+            me = asyncio.current_task()
+            if me is not None:
+                subscription.in_hand.add(me)
+            try:
+                outcome = await deliver(incoming.body, handler)
+                if outcome is Outcome.ACK:
+                    await incoming.ack()
+                elif outcome is Outcome.DEAD_LETTER:
+                    await incoming.reject(requeue=False)
+                else:
+                    await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
+                    await incoming.nack(requeue=True)
+            finally:
+                if me is not None:
+                    subscription.in_hand.discard(me)
 
-        tag = await amqp_queue.consume(on_message)
-        return _ConsumerSubscription(channel, amqp_queue, tag)
+        subscription.tag = await amqp_queue.consume(on_message)
+        return subscription
 
     async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:
         channel = await self._require_connection().channel()
@@ -162,8 +182,9 @@ class RabbitBroker(Broker):
                 if isinstance(event, ExecutionEvent):
                     await handler(event)
 
-        tag = await queue.consume(on_message)
-        return _ConsumerSubscription(channel, queue, tag)
+        subscription = _ConsumerSubscription(channel, queue)
+        subscription.tag = await queue.consume(on_message)
+        return subscription
 
     async def is_healthy(self) -> bool:
         return self._connection is not None and not self._connection.is_closed
@@ -174,11 +195,19 @@ class RabbitBroker(Broker):
     async def queue_depth(self, queue: str) -> int:
         return await self._message_count(self._names.queue(queue))
 
+    async def consumer_count(self, queue: str) -> int:
+        declared = await self._declare_ok(self._names.queue(queue))
+        return int(declared.consumer_count or 0)
+
     async def _message_count(self, name: str) -> int:
+        declared = await self._declare_ok(name)
+        return int(declared.message_count or 0)
+
+    async def _declare_ok(self, name: str) -> Any:
         channel = await self._require_connection().channel()
         try:
             declared: Any = await channel.declare_queue(name, passive=True)
-            return int(declared.declaration_result.message_count or 0)
+            return declared.declaration_result
         finally:
             await channel.close()
 

@@ -1,0 +1,1 @@
+"""The `docflow` HTTP client commands: workflows apply, run, executions, approvals."""

@@ -1,0 +1,141 @@
+"""The client sub-commands. Each returns the process exit code and prints for people."""
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.client.api import Api, ApiError
+from services.client.watch import Print, watch
+
+
+def load_document(path: str) -> Any:
+    """A YAML or JSON file (JSON is YAML), refused in one line when unreadable."""
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ApiError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ApiError(f"{path} is neither YAML nor JSON: {' '.join(str(e).split())}") from e
+
+
+async def apply_workflow(api: Api, path: str, say: Print) -> int:
+    definition = load_document(path)
+    if not isinstance(definition, dict) or not isinstance(definition.get("name"), str):
+        raise ApiError(f"{path} must hold a workflow object with a name")
+    existing = [w for w in await _workflows(api) if w["name"] == definition["name"]]
+    if len(existing) > 1:
+        raise ApiError(f"several workflows are named {definition['name']!r}; apply by id")
+    if existing:
+        saved = await api.request("PUT", f"/workflows/{existing[0]['id']}", body=definition)
+        verb = "updated"
+    else:
+        saved = await api.request("POST", "/workflows", body=definition)
+        verb = "created"
+    say(f"workflow {saved['name']!r} {verb}: id {saved['id']}, version {saved['version']}")
+    return 0
+
+
+async def run_workflow(
+    api: Api, workflow: str, data_path: str | None, follow: bool, say: Print
+) -> int:
+    workflow_id = await resolve_workflow(api, workflow)
+    trigger_data = load_document(data_path) if data_path else {}
+    if not isinstance(trigger_data, dict):
+        raise ApiError(f"{data_path} must hold an object (the run's trigger_data)")
+    accepted = await api.request(
+        "POST", f"/workflows/{workflow_id}/executions", body={"trigger_data": trigger_data}
+    )
+    execution_id = accepted["execution_id"]
+    say(f"execution {execution_id} {accepted['status']}")
+    if not follow:
+        return 0
+    return await watch(api, execution_id, say)
+
+
+async def resolve_workflow(api: Api, workflow: str) -> str:
+    """A workflow id as given, or the id of the one workflow with that name."""
+    try:
+        return str(uuid.UUID(workflow))
+    except ValueError:
+        pass
+    named = [w for w in await _workflows(api) if w["name"] == workflow]
+    if len(named) != 1:
+        found = "no workflow" if not named else "several workflows"
+        raise ApiError(f"{found} named {workflow!r}; give the workflow's id")
+    return str(named[0]["id"])
+
+
+async def _workflows(api: Api) -> list[dict[str, Any]]:
+    listed = await api.request("GET", "/workflows")
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
+async def list_executions(
+    api: Api, status: str | None, workflow: str | None, limit: int, say: Print
+) -> int:
+    params = {"limit": str(limit)}
+    if status:
+        params["status"] = status
+    if workflow:
+        params["workflow_id"] = await resolve_workflow(api, workflow)
+    page = await api.request("GET", "/executions", params=params)
+    rows = [
+        [e["id"], e["status"], e.get("current_node_id") or "-", e["created_at"]]
+        for e in page["items"]
+    ]
+    say(table(["EXECUTION", "STATUS", "NODE", "CREATED"], rows))
+    return 0
+
+
+async def show_execution(api: Api, execution_id: str, say: Print) -> int:
+    e = await api.request("GET", f"/executions/{execution_id}")
+    say(f"execution {e['id']}  {e['status']}")
+    say(f"workflow  {e['workflow_id']} (version {e['workflow_version']})")
+    say(f"created   {e['created_at']}   finished {e.get('finished_at') or '-'}")
+    if e.get("error"):
+        say(f"error     {e['error']}")
+    steps = [
+        [s["node_id"], s["node_type"], str(s["attempt"]), s["status"], _ms(s["duration_ms"]),
+         s.get("error") or ""]
+        for s in e.get("steps", [])
+    ]  # fmt: skip
+    say(table(["NODE", "TYPE", "ATTEMPT", "STATUS", "DURATION", "ERROR"], steps))
+    for wait in e.get("waits", []):
+        if wait["status"] == "open":
+            until = f" until {wait['expires_at']}" if wait.get("expires_at") else ""
+            say(f"waiting   {wait['node_id']} on {wait['kind']}{until}")
+    return 0
+
+
+async def list_approvals(api: Api, say: Print) -> int:
+    listed = await api.request("GET", "/approvals", params={"status": "pending"})
+    rows = [
+        [
+            a.get("execution_id", ""),
+            a.get("node_id", ""),
+            a.get("email", ""),
+            a.get("since") or a.get("created_at") or "",
+            a.get("expires_at") or "-",
+        ]
+        for a in listed.get("items", [])
+    ]
+    say(table(["EXECUTION", "NODE", "APPROVER", "SINCE", "EXPIRES"], rows))
+    return 0
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return "(none)"
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *rows]]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _ms(value: int | None) -> str:
+    return "-" if value is None else f"{value} ms"

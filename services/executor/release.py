@@ -1,0 +1,45 @@
+"""Handing a claimed execution back when this worker stops, so another continues at once.
+
+Without it a stopping worker's lease would have to expire (and the scheduler fence it) before
+anyone else could go on: a deploy would stall every run it touched for a lease period.
+"""
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.executor.claims import Claim, record_transition
+from shared.broker.topology import RUN
+from shared.db.tables import Execution
+from shared.messages import RunExecution
+from shared.outbox import Staged, stage
+from shared.status import ExecutionStatus as S
+
+REASON = "released by a stopping worker"
+
+
+async def release(engine: AsyncEngine, claim: Claim, *, owner: str) -> Staged | None:
+    """Clear our lease (compare-and-set on `version` and owner) and stage a run message.
+
+    Returns None when the row already moved on (our lease was fenced, or a checkpoint we could
+    not see committed): then it is not ours to hand back, and nothing was written.
+    The next claimer finds a `running` row without an owner, the reclaim case of `claim_run`,
+    and goes on from `current_node_id`; a node we left mid-way is marked interrupted there.
+    """
+    async with engine.begin() as conn:
+        version = await conn.scalar(
+            update(Execution)
+            .where(
+                Execution.id == claim.execution_id,
+                Execution.version == claim.version,
+                Execution.status == S.RUNNING,
+                Execution.lease_owner == owner,
+            )
+            .values(lease_owner=None, lease_expires_at=None, version=Execution.version + 1)
+            .returning(Execution.version)
+        )
+        if version is None:
+            return None
+        await record_transition(conn, claim.execution_id, S.RUNNING, S.RUNNING, REASON, owner)
+        staged = await stage(conn, RUN, RunExecution(execution_id=claim.execution_id))
+    claim.version = version
+    return staged

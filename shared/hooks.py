@@ -1,0 +1,34 @@
+"""The hook every consumer wraps its handler in: log context and the message counter.
+
+Kept at the edge so handlers hold no metric calls: the ids a message names are bound to the
+structlog context for every line written while it is handled, and its outcome is counted.
+"""
+
+import structlog
+
+from shared.broker.base import Handler
+from shared.messages import Message
+from shared.metrics import Metrics
+
+#: Message fields bound to the log context when a message carries them.
+LOGGED_FIELDS = ("execution_id", "workflow_id", "node_id", "wait_id")
+
+
+def observed(queue: str, handler: Handler, metrics: Metrics) -> Handler:
+    async def handle(message: Message) -> None:
+        ids = {
+            name: str(value)
+            for name in LOGGED_FIELDS
+            if (value := getattr(message, name, None)) is not None
+        }
+        outcome = "failed"
+        with structlog.contextvars.bound_contextvars(
+            message_type=getattr(message, "type", None), **ids
+        ):
+            try:
+                await handler(message)
+                outcome = "handled"
+            finally:
+                metrics.messages_handled.labels(queue=queue, outcome=outcome).inc()
+
+    return handle
