@@ -2,11 +2,21 @@
 
 from aiohttp import web
 
-from services.gateway import approvals, connections, executions, health, openapi, workflows
+from services.gateway import (
+    approvals,
+    connections,
+    executions,
+    health,
+    openapi,
+    streams,
+    workflows,
+)
 from services.gateway.auth import API_PREFIX, require_api_key
-from services.gateway.keys import OPENAPI, REGISTRY, RESOURCES, TASKS
+from services.gateway.event_hub import EventHub
+from services.gateway.keys import EVENT_HUB, OPENAPI, READINESS, REGISTRY, RESOURCES, TASKS
 from services.gateway.middleware import observe, problems
 from services.gateway.tasks import BackgroundTasks
+from services.lifecycle import Readiness
 from shared.nodes.registry import build_config_registry
 from shared.runtime import Resources
 
@@ -29,9 +39,17 @@ def create_app(resources: Resources) -> web.Application:
     app[REGISTRY] = registry
     app[TASKS] = BackgroundTasks()
     app[OPENAPI] = openapi.build_document(registry)
+    app[EVENT_HUB] = EventHub(resources.broker)
+    app[READINESS] = Readiness()
+    # On shutdown, before the server waits for open requests: live streams end at once.
+    app.on_shutdown.append(_close_event_hub)
     app.on_cleanup.append(_drain_background_tasks)
     _add_routes(app.router)
     return app
+
+
+async def _close_event_hub(app: web.Application) -> None:
+    await app[EVENT_HUB].close()
 
 
 async def _drain_background_tasks(app: web.Application) -> None:
@@ -58,3 +76,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)
     connections.add_routes(router)
     approvals.add_routes(router)
+    streams.add_routes(router)

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from services.gateway.keys import RESOURCES
+from services.gateway.keys import READINESS, RESOURCES
 
 log = structlog.get_logger(__name__)
 
@@ -21,6 +21,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    if request.app[READINESS].stopping:
+        return web.json_response(
+            {"status": "stopping", "checks": {"process": "stopping"}}, status=503
+        )
     resources = request.app[RESOURCES]
     checks = {
         "database": await _database_ok(request),

@@ -5,7 +5,9 @@ from typing import Any
 
 from aiohttp import web
 
+from services.gateway.event_hub import EventHub
 from services.gateway.tasks import BackgroundTasks
+from services.lifecycle import Readiness
 from shared.nodes.registry import ConfigRegistry
 from shared.runtime import Resources
 
@@ -13,6 +15,10 @@ RESOURCES = web.AppKey("resources", Resources)
 REGISTRY = web.AppKey("config_registry", ConfigRegistry)
 TASKS = web.AppKey("background_tasks", BackgroundTasks)
 OPENAPI = web.AppKey("openapi_document", dict[str, Any])
+#: Wakes live event streams (streams.py) when their execution publishes an event.
+EVENT_HUB = web.AppKey("event_hub", EventHub)
+#: False readiness once the process was told to stop (set by `docflow gateway`).
+READINESS = web.AppKey("readiness", Readiness)
 
 #: The workspace the request's API key belongs to; set by the auth middleware.
 WORKSPACE = web.RequestKey("workspace_id", uuid.UUID)

@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 from services.gateway.keys import RESOURCES
 from services.gateway.problems import from_exception, internal_error, render
 from services.gateway.routing import logged_path_params, route_template
+from services.gateway.webhook_metrics import webhook_outcome, webhook_provider
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +38,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             metrics.http_duration.labels(route, request.method).observe(
                 time.perf_counter() - started
             )
+            provider = webhook_provider(request, route_template(request))
+            if provider is not None:
+                outcome = webhook_outcome(request, status)
+                metrics.webhook_events.labels(provider=provider, outcome=outcome).inc()
 
 
 @web.middleware

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.gateway import approvals, connections
+from services.gateway import approvals, connections, streams_openapi
 from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
 from services.gateway.keys import OPENAPI
 from services.gateway.openapi_schemas import (
@@ -254,6 +254,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
             **_operations(),
             **connections.openapi_paths(),
             **approvals.openapi_paths(),
+            **streams_openapi.openapi_paths(),
         },
         "components": {
             "securitySchemes": {
@@ -264,6 +265,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
                 **response_schemas(),
                 **connections.openapi_schemas(),
                 **approvals.openapi_schemas(),
+                **streams_openapi.openapi_schemas(),
             },
         },
     }
