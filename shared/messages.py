@@ -49,6 +49,15 @@ class ResumeExecution(Message):
     requested_at: datetime | None = None
 
 
+class EmailAttachment(BaseModel):
+    """A document of the execution, attached by id: the bytes never travel through the broker."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    document_id: uuid.UUID
+    #: The name the recipient sees; default: the document's own name.
+    filename: str | None = None
+
+
 class SendEmail(Message):
     type: Literal["email.send"] = "email.send"
     #: De-duplicates deliveries: the same key is sent at most once.
@@ -61,6 +70,12 @@ class SendEmail(Message):
     html: str | None = None
     workspace_id: uuid.UUID | None = None
     execution_id: uuid.UUID | None = None
+    #: The workspace connection (kind `smtp` or `microsoft`) it goes out through; None: the
+    #: notifier's own SMTP settings.
+    connection: str | None = None
+    attachments: list[EmailAttachment] = Field(default_factory=list)
+    #: The wait the notifier resumes (a `fact`) once the e-mail was sent or failed for good.
+    wait_id: uuid.UUID | None = None
 
 
 class ApprovalEmail(Message):

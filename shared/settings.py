@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     #: them and hands their executions to another worker.
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 
+    # E-mail delivery and triggers (documents, e-mail and CRM).
+    #: Tries of one e-mail (its first included) before a transient trouble fails it for good.
+    email_max_attempts: int = Field(default=10, ge=1, le=100)
+    #: Wait before the second try of a deferred e-mail; it doubles per try, up to the maximum,
+    #: and is never shorter than the server's `Retry-After`.
+    email_retry_initial_seconds: float = Field(default=2.0, gt=0)
+    email_retry_max_seconds: float = Field(default=300.0, gt=0)
+    #: Largest message Graph `sendMail` takes with attachments inline; bigger ones go through a
+    #: draft and upload sessions.
+    graph_inline_attachment_bytes: int = Field(default=3 * 1024 * 1024, ge=1)
+
     @property
     def is_embedded_database(self) -> bool:
         return self.database_url.startswith("sqlite")

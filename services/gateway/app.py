@@ -7,6 +7,8 @@ from services.gateway import (
     connections,
     executions,
     health,
+    hooks,
+    hubspot_webhooks,
     openapi,
     streams,
     workflows,
@@ -75,5 +77,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{api}/executions/{{execution_id}}/cancel", executions.cancel)
     router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)
     connections.add_routes(router)
+    hubspot_webhooks.add_routes(router)
+    hooks.add_routes(router)
     approvals.add_routes(router)
     streams.add_routes(router)

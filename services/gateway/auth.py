@@ -11,7 +11,16 @@ from shared.api_keys import authenticate
 
 API_PREFIX = "/api/v1"
 #: Routes under the API prefix that anyone may read.
-PUBLIC_ROUTES = frozenset({f"{API_PREFIX}/openapi.json"})
+PUBLIC_ROUTES = frozenset(
+    {
+        f"{API_PREFIX}/openapi.json",
+        # Signed by the provider (ClickSign) or carrying its configured secret (ZapSign).
+        f"{API_PREFIX}/webhooks/signature/{{provider}}",
+        # Signed by the sender instead (HubSpot v3, Standard Webhooks).
+        f"{API_PREFIX}/webhooks/hubspot/{{workspace_id}}",
+        f"{API_PREFIX}/hooks/{{workflow_id}}",
+    }
+)
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="docflow"'}
 

@@ -10,7 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.gateway import approvals, connections, streams_openapi
+from services.gateway import (
+    approvals,
+    connections,
+    hooks,
+    hubspot_webhooks,
+    streams_openapi,
+)
 from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
 from services.gateway.keys import OPENAPI
 from services.gateway.openapi_schemas import (
@@ -253,6 +259,8 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
         "paths": {
             **_operations(),
             **connections.openapi_paths(),
+            **hubspot_webhooks.openapi_paths(),
+            **hooks.openapi_paths(),
             **approvals.openapi_paths(),
             **streams_openapi.openapi_paths(),
         },

@@ -197,6 +197,15 @@ class EmailDelivery(Base):
     message_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Added with the e-mail nodes (migration 0007); nullable so older rows stay valid.
+    #: When a deferred e-mail is tried again; the key is not tried before then.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: The broker message to publish again at `next_attempt_at` (never a rendered approval link).
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: smtp | graph | console: how the last attempt went out.
+    transport: Mapped[str | None] = mapped_column(String(16))
+    #: What the server answered when it took the e-mail (`250 …`, `202 Accepted`).
+    server_reply: Mapped[str | None] = mapped_column(Text)
 
 
 class InboxEvent(Base):
@@ -279,3 +288,20 @@ class ApprovalToken(Base):
     approval_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approvals.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+# --- Triggers (HubSpot and Standard Webhooks) ---
+
+
+class WebhookSecret(Base):
+    """A workflow's Standard Webhooks secret, sealed; the previous one stays valid a while after
+    a rotation so senders can switch without dropping events."""
+
+    __tablename__ = "webhook_secrets"
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id"), primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    previous_sealed: Mapped[str | None] = mapped_column(Text)
+    previous_valid_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None]
