@@ -1,6 +1,5 @@
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -28,11 +27,8 @@ async def harness(resources: Resources) -> AsyncIterator[Harness]:
     await executor.start()
     await notifier.start()
     try:
-        async with (
-            TestClient(TestServer(create_app(resources))) as client,
-            aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser,
-        ):
-            yield Harness(resources, client, transport, browser)
+        async with TestClient(TestServer(create_app(resources))) as client:
+            yield Harness(resources, client, transport)
     finally:
         await notifier.stop()
         await executor.stop()
