@@ -3,6 +3,7 @@ CRM v3 API with the documented requests."""
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ async def hubspot() -> AsyncIterator[FakeHubSpot]:
     await server.stop()
 
 
-async def run_won_deal(resources: Resources, hubspot: FakeHubSpot, **trigger: object) -> str:
+async def run_won_deal(resources: Resources, hubspot: FakeHubSpot, **trigger: Any) -> str:
     async with trigger_gateway(resources, clock_ms=lambda: SIGNED_AT) as gateway:
         await add_hubspot_connection(gateway, base_url=hubspot.url)
         workflow = hubspot_workflow(
