@@ -77,6 +77,28 @@ class Settings(BaseSettings):
     #: draft and upload sessions.
     graph_inline_attachment_bytes: int = Field(default=3 * 1024 * 1024, ge=1)
 
+    # E-signature (ClickSign, ZapSign).
+    #: ClickSign API (v3 envelopes) base URL; the sandbox is https://sandbox.clicksign.com.
+    clicksign_base_url: str = "https://app.clicksign.com"
+    #: ClickSign access token, sent as the bare `Authorization` header.
+    clicksign_access_token: str = ""
+    #: The webhook's "HMAC SHA256 Secret"; empty refuses every ClickSign webhook.
+    clicksign_webhook_secret: str = ""
+    #: ZapSign API base URL; the sandbox is https://sandbox.api.zapsign.com.br.
+    zapsign_base_url: str = "https://api.zapsign.com.br"
+    #: ZapSign API token, sent as `Authorization: Bearer <token>`.
+    zapsign_api_token: str = ""
+    #: The custom header ZapSign's webhook is configured to send with the secret.
+    zapsign_webhook_header: str = "X-DocFlow-Webhook-Secret"
+    #: That header's value; empty refuses every ZapSign webhook.
+    zapsign_webhook_secret: str = ""
+    #: Timeout of each call to a signature provider.
+    signature_http_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Largest document sent for signature or downloaded signed.
+    signature_max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    #: A pending request without a webhook for this long is polled from its provider.
+    signature_reconcile_after_seconds: float = Field(default=600.0, gt=0)
+
     @property
     def is_embedded_database(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -1,0 +1,120 @@
+"""Applying facts to a request's rows: signers first, then the request's status by the rule.
+
+A signer's first final state wins (a late or repeated event changes nothing), and so does the
+request's: once signed, refused, expired or cancelled it stays so. The request row is locked
+while facts are applied, so two events about one request (two signers signing at once) are
+applied one after the other and the second sees the first.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.db.tables import InboxEvent, SignatureRequest, Signer
+from shared.db.types import utcnow
+from shared.esign import store
+from shared.esign.model import (
+    FINAL_REQUEST_STATUSES,
+    Facts,
+    RequestStatus,
+    SignerFact,
+    SignerStatus,
+)
+from shared.esign.rule import Verdict, evaluate
+from shared.esign.store import RequestRow, SignerRow
+
+_ENDED = {
+    "refused": RequestStatus.REFUSED,
+    "cancelled": RequestStatus.CANCELLED,
+    "expired": RequestStatus.EXPIRED,
+    # The provider closed the document: it is finished with the signatures it has.
+    "closed": RequestStatus.SIGNED,
+}
+
+
+async def apply_facts(
+    conn: AsyncConnection,
+    request_id: uuid.UUID,
+    facts: Facts,
+    *,
+    inbox_id: int | None = None,
+) -> RequestRow:
+    """Apply `facts` inside the caller's transaction; the request as it is afterwards."""
+    now = utcnow()
+    request = await store.load(conn, request_id, for_update=True)
+    if request is None:
+        raise LookupError(f"signature request {request_id} does not exist")
+    for fact in facts.signers:
+        signer = _match(request.signers, fact)
+        if signer is not None and signer.status == SignerStatus.PENDING:
+            await _set_signer(conn, signer.id, fact.status, fact.at or facts.at or now, fact.reason)
+    if facts.all_signed:
+        await conn.execute(
+            update(Signer)
+            .where(Signer.request_id == request_id, Signer.status == SignerStatus.PENDING)
+            .values(status=SignerStatus.SIGNED.value, acted_at=facts.at or now, updated_at=now)
+        )
+    after = await store.load(conn, request_id)
+    assert after is not None
+    values: dict[str, Any] = {"last_activity_at": now, "updated_at": now}
+    if all(s.status == SignerStatus.SIGNED for s in after.signers) or facts.ended == "closed":
+        values["provider_done"] = True
+    if after.status not in FINAL_REQUEST_STATUSES:
+        status, reason = _status(after, facts)
+        if status is not None:
+            values.update(status=status.value, reason=reason, completed_at=now)
+    await conn.execute(
+        update(SignatureRequest).where(SignatureRequest.id == request_id).values(**values)
+    )
+    if inbox_id is not None:
+        await conn.execute(
+            update(InboxEvent).where(InboxEvent.id == inbox_id).values(processed_at=now)
+        )
+    final = await store.load(conn, request_id)
+    assert final is not None
+    return final
+
+
+def _match(signers: tuple[SignerRow, ...], fact: SignerFact) -> SignerRow | None:
+    if fact.provider_signer_id:
+        for signer in signers:
+            if signer.provider_signer_id == fact.provider_signer_id:
+                return signer
+    if fact.email:
+        wanted = fact.email.strip().lower()
+        candidates = [s for s in signers if s.email.strip().lower() == wanted]
+        # One e-mail may sign twice (two roles): the first still pending takes the event.
+        pending = [s for s in candidates if s.status == SignerStatus.PENDING]
+        chosen = pending or candidates
+        return chosen[0] if chosen else None
+    return None
+
+
+async def _set_signer(
+    conn: AsyncConnection,
+    signer_id: uuid.UUID,
+    status: SignerStatus,
+    at: datetime,
+    reason: str | None,
+) -> None:
+    await conn.execute(
+        update(Signer)
+        .where(Signer.id == signer_id, Signer.status == SignerStatus.PENDING)
+        .values(status=status.value, acted_at=at, reason=reason, updated_at=utcnow())
+    )
+
+
+def _status(request: RequestRow, facts: Facts) -> tuple[RequestStatus | None, str | None]:
+    """The request's new final status, or (None, None) while it stays open."""
+    verdict = evaluate(request.required, (s.status for s in request.signers))
+    if verdict is Verdict.MET:
+        return RequestStatus.SIGNED, None
+    if verdict is Verdict.IMPOSSIBLE:
+        refused = [s for s in request.signers if s.status == SignerStatus.REFUSED]
+        return RequestStatus.REFUSED, refused[0].reason if refused else facts.reason
+    if facts.ended in _ENDED:
+        return _ENDED[facts.ended], facts.reason
+    return None, None

@@ -1,0 +1,89 @@
+"""One way to call a provider: bounded bodies, timeouts, and errors that say if a retry helps."""
+
+import json
+from typing import Any
+
+import aiohttp
+
+from shared.esign.errors import ProviderError
+
+#: Provider answers kept in an error message; enough to see what was refused.
+_ERROR_EXCERPT = 500
+
+
+def is_retryable_status(status: int) -> bool:
+    return status >= 500 or status in (408, 429)
+
+
+async def request_json(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: Any = None,
+    timeout_seconds: float,
+) -> Any:
+    """The decoded JSON answer (None for an empty one); ProviderError for anything else."""
+    data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+    try:
+        async with http.request(
+            method,
+            url,
+            data=data,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        ) as response:
+            raw = await response.read()
+            status = response.status
+    except TimeoutError as e:
+        message = f"{method} {url} timed out after {timeout_seconds}s"
+        raise ProviderError(message, retryable=True) from e
+    except (aiohttp.ClientError, OSError) as e:
+        raise ProviderError(f"{method} {url} failed: {e!r}", retryable=True) from e
+    if status >= 400:
+        excerpt = raw[:_ERROR_EXCERPT].decode(errors="replace")
+        raise ProviderError(
+            f"{method} {url} answered {status}: {excerpt}",
+            retryable=is_retryable_status(status),
+            status=status,
+        )
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise ProviderError(f"{method} {url} answered invalid JSON", retryable=True) from e
+
+
+async def download(
+    http: aiohttp.ClientSession,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout_seconds: float,
+    max_bytes: int,
+) -> tuple[bytes, str]:
+    """The file's bytes and content type; refuses a file larger than `max_bytes`."""
+    try:
+        async with http.get(
+            url, headers=headers or {}, timeout=aiohttp.ClientTimeout(total=timeout_seconds)
+        ) as response:
+            if response.status >= 400:
+                raise ProviderError(
+                    f"GET {url} answered {response.status}",
+                    retryable=is_retryable_status(response.status),
+                    status=response.status,
+                )
+            content = await response.content.read(max_bytes + 1)
+            content_type = response.content_type
+    except TimeoutError as e:
+        message = f"GET {url} timed out after {timeout_seconds}s"
+        raise ProviderError(message, retryable=True) from e
+    except (aiohttp.ClientError, OSError) as e:
+        raise ProviderError(f"GET {url} failed: {e!r}", retryable=True) from e
+    if len(content) > max_bytes:
+        raise ProviderError(
+            f"GET {url}: the file is larger than {max_bytes} bytes", retryable=False
+        )
+    return content, content_type

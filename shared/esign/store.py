@@ -1,0 +1,275 @@
+"""Signature requests and their signers as rows: opened once per idempotency key, then
+updated step by step while the provider request is set up."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.db.tables import SignatureRequest, Signer
+from shared.db.types import utcnow
+from shared.esign.model import (
+    REUSABLE_REQUEST_STATUSES,
+    CreationState,
+    RequestStatus,
+    SignerSpec,
+)
+
+
+@dataclass(frozen=True)
+class SignerRow:
+    id: uuid.UUID
+    position: int
+    name: str
+    email: str
+    phone: str | None
+    phone_country: str | None
+    auth: str
+    signing_group: int | None
+    provider_signer_id: str | None
+    status: str
+    acted_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    execution_id: uuid.UUID
+    node_id: str
+    provider: str
+    generation: int
+    wait_id: uuid.UUID
+    status: str
+    rule: dict[str, Any]
+    title: str
+    provider_request_id: str | None
+    provider_document_id: str | None
+    progress: dict[str, Any]
+    provider_done: bool
+    reason: str | None
+    expires_at: datetime | None
+    signed_document_id: uuid.UUID | None
+    created_at: datetime
+    completed_at: datetime | None
+    signers: tuple[SignerRow, ...]
+
+    @property
+    def required(self) -> int:
+        return int(self.rule.get("required") or len(self.signers))
+
+    def creation_state(self) -> CreationState:
+        return CreationState(
+            provider_request_id=self.provider_request_id,
+            provider_document_id=self.provider_document_id,
+            signer_ids={
+                s.position: s.provider_signer_id for s in self.signers if s.provider_signer_id
+            },
+            progress=dict(self.progress),
+        )
+
+
+_SIGNER_FIELDS = [c for c in SignerRow.__dataclass_fields__]
+_REQUEST_FIELDS = [c for c in RequestRow.__dataclass_fields__ if c != "signers"]
+
+
+async def load(
+    conn: AsyncConnection, request_id: uuid.UUID, *, for_update: bool = False
+) -> RequestRow | None:
+    query = select(*(SignatureRequest.__table__.c[f] for f in _REQUEST_FIELDS)).where(
+        SignatureRequest.id == request_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        return None
+    signers = (
+        (
+            await conn.execute(
+                select(*(Signer.__table__.c[f] for f in _SIGNER_FIELDS))
+                .where(Signer.request_id == request_id)
+                .order_by(Signer.position)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return RequestRow(
+        **{f: row[f] for f in _REQUEST_FIELDS},
+        signers=tuple(SignerRow(**dict(s)) for s in signers),
+    )
+
+
+async def by_wait(conn: AsyncConnection, wait_id: uuid.UUID) -> RequestRow | None:
+    request_id = await conn.scalar(
+        select(SignatureRequest.id).where(SignatureRequest.wait_id == wait_id)
+    )
+    return await load(conn, request_id) if request_id is not None else None
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    workspace_id: uuid.UUID
+    execution_id: uuid.UUID
+    node_id: str
+    idempotency_key: str
+    provider: str
+    rule: dict[str, Any]
+    title: str
+    expires_at: datetime | None
+    signers: tuple[SignerSpec, ...]
+
+
+async def open_request(engine: AsyncEngine, new: NewRequest) -> tuple[RequestRow, bool]:
+    """The request this idempotency key already has and may reuse, or a new one (True)."""
+    for _ in range(3):
+        try:
+            async with engine.begin() as conn:
+                latest = (
+                    await conn.execute(
+                        select(
+                            SignatureRequest.id,
+                            SignatureRequest.status,
+                            SignatureRequest.generation,
+                        )
+                        .where(SignatureRequest.idempotency_key == new.idempotency_key)
+                        .order_by(SignatureRequest.generation.desc())
+                        .limit(1)
+                    )
+                ).first()
+                if latest is not None and latest.status in REUSABLE_REQUEST_STATUSES:
+                    reused = await load(conn, latest.id)
+                    assert reused is not None
+                    return reused, False
+                generation = latest.generation + 1 if latest is not None else 1
+                request_id = await _insert(conn, new, generation)
+                created = await load(conn, request_id)
+                assert created is not None
+                return created, True
+        except IntegrityError:
+            # A concurrent attempt of the same node inserted this generation first: read it.
+            continue
+    raise RuntimeError(f"could not open a signature request for {new.idempotency_key}")
+
+
+async def _insert(conn: AsyncConnection, new: NewRequest, generation: int) -> uuid.UUID:
+    now = utcnow()
+    request_id = uuid.uuid4()
+    await conn.execute(
+        insert(SignatureRequest).values(
+            id=request_id,
+            workspace_id=new.workspace_id,
+            execution_id=new.execution_id,
+            node_id=new.node_id,
+            idempotency_key=new.idempotency_key,
+            generation=generation,
+            provider=new.provider,
+            wait_id=uuid.uuid4(),
+            status=RequestStatus.CREATING.value,
+            rule=new.rule,
+            title=new.title,
+            progress={},
+            provider_done=False,
+            expires_at=new.expires_at,
+            created_at=now,
+            updated_at=now,
+            last_activity_at=now,
+        )
+    )
+    await conn.execute(
+        insert(Signer),
+        [
+            {
+                "id": uuid.uuid4(),
+                "request_id": request_id,
+                "position": s.position,
+                "name": s.name,
+                "email": s.email,
+                "phone": s.phone,
+                "phone_country": s.phone_country if s.phone else None,
+                "auth": s.auth,
+                "signing_group": s.group,
+                "status": "pending",
+                "updated_at": now,
+            }
+            for s in new.signers
+        ],
+    )
+    return request_id
+
+
+async def save_creation(
+    engine: AsyncEngine,
+    request_id: uuid.UUID,
+    state: CreationState,
+    *,
+    status: RequestStatus | None = None,
+) -> None:
+    """Record what the provider answered, in a transaction of its own, before anything else."""
+    values: dict[str, Any] = {
+        "provider_request_id": state.provider_request_id,
+        "provider_document_id": state.provider_document_id,
+        "progress": dict(state.progress),
+        "updated_at": utcnow(),
+    }
+    async with engine.begin() as conn:
+        query = update(SignatureRequest).where(SignatureRequest.id == request_id)
+        if status is not None:
+            values["status"] = status.value
+            query = query.where(SignatureRequest.status == RequestStatus.CREATING.value)
+        await conn.execute(query.values(**values))
+        for position, signer_id in state.signer_ids.items():
+            await conn.execute(
+                update(Signer)
+                .where(
+                    Signer.request_id == request_id,
+                    Signer.position == position,
+                    Signer.provider_signer_id.is_(None),
+                )
+                .values(provider_signer_id=signer_id)
+            )
+
+
+@dataclass(frozen=True)
+class EventTarget:
+    request_id: uuid.UUID
+    workspace_id: uuid.UUID
+
+
+async def find_for_event(
+    conn: AsyncConnection, provider: str, document_key: str, external_id: str | None
+) -> EventTarget | None:
+    """The request a webhook is about: by the provider's document key, else (ZapSign) by
+    `external_id`, which is our idempotency key; the newest generation wins."""
+    columns = (SignatureRequest.id, SignatureRequest.workspace_id)
+    newest = SignatureRequest.generation.desc()
+    row = (
+        await conn.execute(
+            select(*columns)
+            .where(
+                SignatureRequest.provider == provider,
+                SignatureRequest.provider_document_id == document_key,
+            )
+            .order_by(newest)
+            .limit(1)
+        )
+    ).first()
+    if row is None and external_id:
+        row = (
+            await conn.execute(
+                select(*columns)
+                .where(
+                    SignatureRequest.provider == provider,
+                    SignatureRequest.idempotency_key == external_id,
+                )
+                .order_by(newest)
+                .limit(1)
+            )
+        ).first()
+    return EventTarget(row.id, row.workspace_id) if row is not None else None
