@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     #: A pending request without a webhook for this long is polled from its provider.
     signature_reconcile_after_seconds: float = Field(default=600.0, gt=0)
 
+    # Templates and generated documents (documents, e-mail and CRM).
+    #: Largest template file accepted by `POST /api/v1/templates`.
+    template_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    #: Files up to this size go to OneDrive/SharePoint in one PUT; larger ones through a Graph
+    #: upload session.
+    graph_simple_upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+
     @property
     def is_embedded_database(self) -> bool:
         return self.database_url.startswith("sqlite")
