@@ -25,17 +25,17 @@ MAX_USER_AGENT_CHARS = 500
 
 class Refusal(enum.Enum):
     #: No such link (mistyped, or never issued).
-    UNKNOWN = "unknown"
+    UNKNOWN = 404
     #: A newer link was sent (`resend`); this one was revoked.
-    REPLACED = "replaced"
+    REPLACED = 410
     #: This approver already decided.
-    USED = "used"
+    USED = 410
     #: The gate's deadline passed.
-    EXPIRED = "expired"
+    EXPIRED = 410
     #: The approver was replaced, or the execution was cancelled.
-    CLOSED = "closed"
+    CLOSED = 410
     #: Another request decided for this approver between our read and our write.
-    CONFLICT = "conflict"
+    CONFLICT = 409
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         return _create_sqlite_engine(database_url)
+    # No pre-ping: it costs three round trips per checkout on the per-node hot path. A connection
+    # that died (a database restart) fails its first statement instead; SQLAlchemy then discards
+    # it, and the message being handled is requeued and retried on a fresh connection.
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
 
 
