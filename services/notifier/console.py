@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
 
+from services.notifier.outgoing import Outgoing, Receipt
+
 _LINK = re.compile(r"""https?://[^\s"'<>]+""")
 _RULE = "=" * 72
 
@@ -33,6 +35,7 @@ def render(email: EmailMessage, recipients: Sequence[str]) -> str:
         lines.append(f"Bcc:        {', '.join(hidden)}")
     lines += [
         f"Subject:    {email['Subject']}",
+        *(f"Attached:   {part.get_filename()}" for part in email.iter_attachments()),
         f"Message-ID: {email['Message-ID']}",
         "",
         text.rstrip("\n"),
@@ -44,9 +47,11 @@ def render(email: EmailMessage, recipients: Sequence[str]) -> str:
 
 
 class ConsoleTransport:
+    name = "console"
     delivered_outcome = "printed"
 
-    async def send(self, email: EmailMessage, recipients: Sequence[str]) -> str | None:
+    async def send(self, outgoing: Outgoing) -> Receipt:
         # sys.stdout is looked up on each call, so a redirected stdout is honoured.
-        print(render(email, recipients), file=sys.stdout, flush=True)
-        return None
+        email = outgoing.mime()
+        print(render(email, outgoing.recipients), file=sys.stdout, flush=True)
+        return Receipt("printed to the console")

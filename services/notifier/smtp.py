@@ -6,19 +6,22 @@ dead-letter queue after the delivery limit). A refusal of this message (MAIL, RC
 permanent on 5xx and transient on 4xx, as RFC 5321 means them.
 """
 
+import ssl
 from collections.abc import Sequence
-from email.message import EmailMessage
 
 import aiosmtplib
 import structlog
 
 from services.notifier.errors import PermanentDeliveryError, TransientDeliveryError
+from services.notifier.outgoing import Outgoing, Receipt
+from shared.connections.kinds import SmtpConnection
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 #: Bounds one delivery: the delivery row stays locked meanwhile (see deliveries.py).
 SMTP_TIMEOUT_SECONDS = 20.0
+IMPLICIT_TLS_PORT = 465
 
 _SESSION_ERRORS = (
     aiosmtplib.SMTPConnectError,
@@ -41,23 +44,65 @@ def _refusals(refused: Sequence[aiosmtplib.SMTPRecipientRefused]) -> str:
 
 
 class SmtpTransport:
+    """One SMTP server: DocFlow's own (settings) or a workspace's (a `smtp` connection, e.g.
+    Gmail on port 587 with STARTTLS and an app password)."""
+
+    name = "smtp"
     delivered_outcome = "sent"
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str | None,
+        password: str | None,
+        starttls: bool,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._host, self._port = host, port
+        self._username, self._password = username or None, password or None
+        self._starttls = starttls
+        self._tls_context = tls_context
 
-    async def send(self, email: EmailMessage, recipients: Sequence[str]) -> str | None:
-        s = self._settings
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SmtpTransport":
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+
+    @classmethod
+    def from_connection(
+        cls, connection: SmtpConnection, tls_context: ssl.SSLContext | None = None
+    ) -> "SmtpTransport":
+        return cls(
+            host=connection.host,
+            port=connection.port,
+            username=connection.username,
+            password=connection.password,
+            starttls=connection.starttls,
+            tls_context=tls_context,
+        )
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        email = outgoing.mime()
         try:
-            refused, _ = await aiosmtplib.send(
+            refused, reply = await aiosmtplib.send(
                 email,
-                sender=s.smtp_from,
-                recipients=list(recipients),
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username or None,
-                password=s.smtp_password or None,
-                start_tls=s.smtp_starttls,
+                sender=outgoing.sender,
+                recipients=outgoing.recipients,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                # Port 465 speaks TLS from the first byte; the others upgrade with STARTTLS.
+                use_tls=self._port == IMPLICIT_TLS_PORT,
+                start_tls=self._starttls if self._port != IMPLICIT_TLS_PORT else False,
+                tls_context=self._tls_context,
                 timeout=SMTP_TIMEOUT_SECONDS,
             )
         except _SESSION_ERRORS as e:
@@ -72,9 +117,10 @@ class SmtpTransport:
             raise _by_code(e.code, f"{e.code} {e.message}") from e
         except (aiosmtplib.SMTPException, OSError) as e:
             raise TransientDeliveryError(f"{type(e).__name__}: {e}") from e
+        answer = f"250 {reply}"
         if refused:
             # The others got it; a re-send would duplicate it for them, so this is recorded.
             note = "; ".join(f"{address}: {r.code} {r.message}" for address, r in refused.items())
             log.warning("smtp_recipients_refused", refused=note)
-            return f"some recipients refused: {note}"
-        return None
+            return Receipt(answer, f"some recipients refused: {note}")
+        return Receipt(answer)

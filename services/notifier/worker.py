@@ -1,28 +1,40 @@
 """The notifier: consumes `notifications.email`, sends each key once, records every try.
 
-Ack policy (carried out by the broker's `deliver`): returned normally = acknowledged (sent,
-duplicate, or failed for good); raised = requeued (transient trouble), until the queue's
-delivery limit dead-letters the message.
+Ack policy (carried out by the broker's `deliver`): every e-mail that was handled is
+acknowledged — sent, duplicate, failed for good, or deferred (its next try is scheduled on the
+delivery row and published again by the retry timer). Only a crash leaves a message
+unacknowledged: the broker then redelivers it, the row lock of the attempt was released by the
+rollback, and it is tried again with the same Message-ID.
+
+An e-mail sent for a waiting node names its wait: its final outcome (sent, or failed for good)
+is recorded with a `ResumeExecution(reason="fact")` staged in the same transaction. The
+notifier records the fact; the executor decides what it means for the execution.
 """
 
 import asyncio
 import contextlib
+from contextvars import ContextVar
+from datetime import timedelta
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier import deliveries
 from services.notifier.approval_mail import ApprovalMailer, Prepare
+from services.notifier.deliveries import Attempt, Skipped
 from services.notifier.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from services.notifier.message import compose, envelope_recipients, message_id_for
-from services.notifier.transport import Transport, create_transport
+from services.notifier.message import message_id_for
+from services.notifier.retries import RetryTimer, retry_delay
+from services.notifier.transport import Transport, Transports
 from shared.broker.base import Subscription
-from shared.broker.topology import EMAIL
+from shared.broker.topology import EMAIL, RESUME
 from shared.db.types import utcnow
-from shared.messages import ApprovalEmail, Message, SendEmail
+from shared.messages import ApprovalEmail, Message, ResumeExecution, SendEmail
+from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
 
 log = structlog.get_logger(__name__)
@@ -30,11 +42,22 @@ log = structlog.get_logger(__name__)
 #: How long stop() waits for e-mails being sent to finish.
 STOP_GRACE_SECONDS = 30.0
 
+#: The broker message being handled: what a deferred e-mail stores to be published again. For
+#: an approval e-mail that is the token-less envelope, never the e-mail with its fresh link.
+_HANDLING: ContextVar[Message | None] = ContextVar("notifier_handling", default=None)
+
 
 class Notifier:
-    def __init__(self, resources: Resources, *, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        resources: Resources,
+        *,
+        transport: Transport | None = None,
+        transports: Transports | None = None,
+    ) -> None:
         self._resources = resources
-        self._transport = transport or create_transport(resources.settings)
+        self._transports = transports or Transports(resources.settings, default=transport)
+        self._retries = RetryTimer(resources)
         self._subscription: Subscription | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -44,10 +67,12 @@ class Notifier:
     async def start(self) -> None:
         if self._subscription is not None:
             return
+        await self._transports.open()
         self._subscription = await self._resources.broker.consume(
             EMAIL, self._on_message, prefetch=self._resources.settings.prefetch
         )
-        log.info("notifier_started", transport=type(self._transport).__name__)
+        self._retries.start()
+        log.info("notifier_started", transport=type(self._transports.default).__name__)
 
     async def stop(self) -> None:
         """Stop taking messages, then give e-mails being sent a bounded time to finish, so no
@@ -55,9 +80,11 @@ class Notifier:
         subscription, self._subscription = self._subscription, None
         if subscription is None:
             return
+        await self._retries.stop()
         await subscription.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout=STOP_GRACE_SECONDS)
+        await self._transports.close()
         log.info("notifier_stopped")
 
     async def _on_message(self, message: Message) -> None:
@@ -67,6 +94,7 @@ class Notifier:
         self._in_flight += 1
         self._idle.clear()
         outcome = "error"
+        handling = _HANDLING.set(message)
         try:
             with structlog.contextvars.bound_contextvars(
                 idempotency_key=message.idempotency_key,
@@ -76,47 +104,90 @@ class Notifier:
                     outcome = await self._approvals.send(message)
                 else:
                     outcome = await self.send(message)
-        except TransientDeliveryError:
-            outcome = "deferred"
-            raise
         finally:
+            _HANDLING.reset(handling)
             self._resources.metrics.emails.labels(outcome=outcome).inc()
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
 
     async def send(self, message: SendEmail, prepare: Prepare | None = None) -> str:
-        """Deliver `message` unless its key was sent; returns the outcome for the metrics.
+        """Deliver `message` unless its key was sent or waits for a later try; returns the
+        outcome for the metrics (sent/printed, duplicate, scheduled, deferred, failed).
 
         `prepare` completes the message inside the delivery's transaction once the key is
         known to be unsent (an approval e-mail mints its link there).
-
-        Raises TransientDeliveryError, after recording it, when another try is worthwhile.
         """
         message_id = message_id_for(message.idempotency_key)
-        deferred: TransientDeliveryError | None = None
+        staged: list[Staged] = []
         async with self._resources.sessions.begin() as session:
-            attempt = await deliveries.begin_attempt(session, message, message_id=message_id)
-            if attempt is None:
+            begun = await deliveries.begin_attempt(
+                session, message, message_id=message_id, now=utcnow()
+            )
+            if begun is Skipped.SCHEDULED:
+                log.info("email_waits_for_its_retry")
+                return "scheduled"
+            if begun is Skipped.SENT:
                 log.info("email_duplicate")
-                return "duplicate"
-            if prepare is not None:
-                message = await prepare(session)
-            try:
-                email = compose(message, sender=self._resources.settings.smtp_from)
-                note = await self._transport.send(email, envelope_recipients(message))
-            except PermanentDeliveryError as e:
-                await deliveries.record_failed(session, attempt, str(e))
-                log.warning("email_failed", reason=str(e), attempt=attempt.number)
-                return "failed"
-            except TransientDeliveryError as e:
-                await deliveries.record_deferred(session, attempt, str(e))
-                deferred = e
+                # The wait of a re-run node learns the outcome too (its earlier wait decided).
+                staged = await _resume(session, message)
+                outcome = "duplicate"
             else:
-                await deliveries.record_sent(session, attempt, at=utcnow(), note=note)
-                log.info("email_sent", attempt=attempt.number, message_id=message_id)
-                return self._transport.delivered_outcome
-        # Raised only now, so the attempt and its error are committed before the requeue.
-        assert deferred is not None
-        log.warning("email_deferred", reason=str(deferred), attempt=attempt.number)
-        raise deferred
+                if prepare is not None:
+                    message = await prepare(session)
+                outcome, staged = await self._attempt(session, begun, message, message_id)
+        if staged:
+            await publish_staged(self._resources.sessions, self._resources.broker, staged)
+        return outcome
+
+    async def _attempt(
+        self, session: AsyncSession, attempt: Attempt, message: SendEmail, message_id: str
+    ) -> tuple[str, list[Staged]]:
+        settings = self._resources.settings
+        transport_name: str | None = None
+        try:
+            transport, outgoing = await self._transports.prepare(session, message)
+            transport_name = transport.name
+            receipt = await transport.send(outgoing)
+        except PermanentDeliveryError as e:
+            await deliveries.record_failed(session, attempt, str(e), transport=transport_name)
+            log.warning("email_failed", reason=str(e), attempt=attempt.number)
+            return "failed", await _resume(session, message)
+        except TransientDeliveryError as e:
+            if attempt.number >= settings.email_max_attempts:
+                reason = f"gave up after {attempt.number} tries: {e}"
+                await deliveries.record_failed(session, attempt, reason, transport=transport_name)
+                log.warning("email_failed", reason=reason, attempt=attempt.number)
+                return "failed", await _resume(session, message)
+            delay = retry_delay(settings, attempt.number, e.retry_after)
+            original = _HANDLING.get() or message
+            await deliveries.record_deferred(
+                session,
+                attempt,
+                str(e),
+                retry_at=utcnow() + timedelta(seconds=delay),
+                request=original.model_dump(mode="json"),
+                transport=transport_name,
+            )
+            log.warning("email_deferred", reason=str(e), attempt=attempt.number, retry_in=delay)
+            return "deferred", []
+        await deliveries.record_sent(
+            session,
+            attempt,
+            at=utcnow(),
+            transport=transport.name,
+            reply=receipt.reply,
+            note=receipt.note,
+        )
+        log.info("email_sent", attempt=attempt.number, message_id=message_id, via=transport.name)
+        return transport.delivered_outcome, await _resume(session, message)
+
+
+async def _resume(session: AsyncSession, message: SendEmail) -> list[Staged]:
+    """Stage the fact for the waiting node, if one waits on this e-mail."""
+    if message.wait_id is None or message.execution_id is None:
+        return []
+    resume = ResumeExecution(
+        execution_id=message.execution_id, wait_id=message.wait_id, reason="fact"
+    )
+    return [await stage(session, RESUME, resume)]

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 from shared.nodes.approval import ApprovalConfig
 from shared.nodes.base import NodeConfig
 from shared.nodes.core import DelayConfig, SetConfig, TriggerConfig, WebhookConfig
+from shared.nodes.email import GmailConfig, OutlookConfig
 
 ConfigRegistry = Mapping[str, type[NodeConfig]]
 
@@ -15,6 +16,8 @@ CORE_NODE_CONFIGS: tuple[tuple[str, type[NodeConfig]], ...] = (
     ("webhook", WebhookConfig),
     ("delay", DelayConfig),
     ("human-in-loop", ApprovalConfig),
+    ("gmail", GmailConfig),
+    ("outlook", OutlookConfig),
 )
 
 

@@ -5,6 +5,8 @@ from collections.abc import Iterable, Mapping
 from services.executor.nodes.approval import ApprovalNode
 from services.executor.nodes.base import NodeType
 from services.executor.nodes.delay import DelayNode
+from services.executor.nodes.gmail import GmailNode
+from services.executor.nodes.outlook import OutlookNode
 from services.executor.nodes.set_values import SetNode
 from services.executor.nodes.trigger import TriggerNode
 from services.executor.nodes.webhook import WebhookNode
@@ -18,7 +20,15 @@ class UnknownNodeType(DocflowError):
 
 
 def core_node_types() -> list[NodeType]:
-    return [TriggerNode(), SetNode(), WebhookNode(), DelayNode(), ApprovalNode()]
+    return [
+        TriggerNode(),
+        SetNode(),
+        WebhookNode(),
+        DelayNode(),
+        ApprovalNode(),
+        GmailNode(),
+        OutlookNode(),
+    ]
 
 
 def build_node_registry(node_types: Iterable[NodeType]) -> NodeRegistry:

@@ -1,0 +1,95 @@
+"""When a deferred e-mail is tried again, and the timer that publishes it then.
+
+The delay doubles per try from DOCFLOW_EMAIL_RETRY_INITIAL_SECONDS up to the maximum, and is
+never shorter than the server's `Retry-After`. Due rows are claimed with SKIP LOCKED and their
+stored message is staged in the outbox in the same transaction that clears `next_attempt_at`,
+so several notifiers never publish one retry twice and a crash never loses it (the scheduler
+relays what was staged but not published).
+"""
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy import select, update
+
+from shared.broker.topology import EMAIL
+from shared.db.tables import EmailDelivery
+from shared.db.types import utcnow
+from shared.errors import UndecodableMessage
+from shared.messages import decode
+from shared.outbox import Staged, publish_staged, stage
+from shared.runtime import Resources
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+#: Rows republished per look; the rest wait for the next one.
+BATCH = 100
+
+
+def retry_delay(settings: Settings, attempt: int, retry_after: float | None) -> float:
+    """Seconds before try `attempt + 1`, after try `attempt` was deferred."""
+    backoff = settings.email_retry_initial_seconds * float(2 ** max(attempt - 1, 0))
+    delay = min(backoff, settings.email_retry_max_seconds)
+    return max(delay, retry_after or 0.0)
+
+
+async def republish_due(resources: Resources) -> int:
+    """Publish the stored message of every deferred e-mail whose time has come."""
+    staged: list[Staged] = []
+    async with resources.sessions.begin() as session:
+        rows = (
+            await session.execute(
+                select(EmailDelivery.id, EmailDelivery.request)
+                .where(
+                    EmailDelivery.status == "sending",
+                    EmailDelivery.next_attempt_at <= utcnow(),
+                    EmailDelivery.request.is_not(None),
+                )
+                .order_by(EmailDelivery.next_attempt_at)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            values: dict[str, object] = {"next_attempt_at": None, "request": None}
+            try:
+                staged.append(await stage(session, EMAIL, decode(row.request)))
+            except UndecodableMessage as e:
+                values.update(status="failed", last_error=f"stored retry is unreadable: {e}")
+            await session.execute(
+                update(EmailDelivery).where(EmailDelivery.id == row.id).values(**values)
+            )
+    if staged:
+        await publish_staged(resources.sessions, resources.broker, staged)
+        log.info("email_retries_published", count=len(staged))
+    return len(staged)
+
+
+class RetryTimer:
+    """Looks for due retries every DOCFLOW_SCHEDULER_INTERVAL_SECONDS while the notifier runs."""
+
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="email-retry-timer")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        interval = self._resources.settings.scheduler_interval_seconds
+        while True:
+            try:
+                await republish_due(self._resources)
+            except Exception as e:  # a database or broker blip: the next look tries again
+                log.warning("email_retry_timer_failed", error=repr(e))
+            await asyncio.sleep(interval)
