@@ -25,17 +25,17 @@ MAX_USER_AGENT_CHARS = 500
 
 class Refusal(enum.Enum):
     #: No such link (mistyped, or never issued).
-    UNKNOWN = 404
+    UNKNOWN = "unknown"
     #: A newer link was sent (`resend`); this one was revoked.
-    REPLACED = 410
+    REPLACED = "replaced"
     #: This approver already decided.
-    USED = 410
+    USED = "used"
     #: The gate's deadline passed.
-    EXPIRED = 410
+    EXPIRED = "expired"
     #: The approver was replaced, or the execution was cancelled.
-    CLOSED = 410
+    CLOSED = "closed"
     #: Another request decided for this approver between our read and our write.
-    CONFLICT = 409
+    CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)

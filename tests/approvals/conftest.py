@@ -1,5 +1,6 @@
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -27,8 +28,11 @@ async def harness(resources: Resources) -> AsyncIterator[Harness]:
     await executor.start()
     await notifier.start()
     try:
-        async with TestClient(TestServer(create_app(resources))) as client:
-            yield Harness(resources, client, transport)
+        async with (
+            TestClient(TestServer(create_app(resources))) as client,
+            aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser,
+        ):
+            yield Harness(resources, client, transport, browser)
     finally:
         await notifier.stop()
         await executor.stop()

@@ -2,6 +2,7 @@
 an approver's side (reading the e-mail, opening the page, clicking)."""
 
 import asyncio
+import importlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -47,14 +49,23 @@ DEAL = {"deal": {"name": "ACME renewal", "amount": 1200}}
 
 @dataclass
 class RecordingTransport:
-    """Stands in for SMTP where the test is about the gate, not the wire."""
+    """Stands in for SMTP where the test is about the gate, not the wire.
 
+    Takes either transport call the notifier makes: `send(email, recipients)`, or
+    `send(outgoing)` with an `Outgoing` that builds the e-mail (`mime()`) and wants a receipt.
+    """
+
+    name: str = "recording"
     delivered_outcome: str = "sent"
     sent: list[EmailMessage] = field(default_factory=list)
 
-    async def send(self, email: EmailMessage, recipients: Sequence[str]) -> str | None:
-        self.sent.append(email)
-        return None
+    async def send(self, email: Any, recipients: Sequence[str] | None = None) -> Any:
+        if isinstance(email, EmailMessage):
+            self.sent.append(email)
+            return None
+        self.sent.append(email.mime())
+        receipt = importlib.import_module("services.notifier.outgoing").Receipt
+        return receipt("recorded")
 
 
 def text_of(email: EmailMessage) -> str:
@@ -74,6 +85,8 @@ class Harness:
     resources: Resources
     client: TestClient[Any, Any]
     transport: RecordingTransport
+    #: Keeps no cookies: each approver is a browser of their own, cookies are passed explicitly.
+    browser: aiohttp.ClientSession
 
     async def start(self, definition: dict[str, Any]) -> uuid.UUID:
         workspace_id, workflow_id = await seed_workflow(self.resources, definition)
@@ -90,7 +103,7 @@ class Harness:
 
     async def open_page(self, token: str) -> tuple[int, str, str | None]:
         """(status, html, csrf value) of the approver's page."""
-        response = await self.client.get(f"/approve/{token}")
+        response = await self.browser.get(self.client.make_url(f"/approve/{token}"))
         html = await response.text()
         match = CSRF.search(html)
         return response.status, html, match["csrf"] if match else None
@@ -98,8 +111,8 @@ class Harness:
     async def post(
         self, token: str, csrf: str, decision: str, comment: str = "", **headers: str
     ) -> tuple[int, str]:
-        response = await self.client.post(
-            f"/approve/{token}",
+        response = await self.browser.post(
+            self.client.make_url(f"/approve/{token}"),
             data={"csrf": csrf, "decision": decision, "comment": comment},
             headers={"Cookie": f"docflow_csrf={csrf}", **headers},
         )
@@ -150,3 +163,31 @@ async def paused_context(resources: Resources, execution_id: uuid.UUID) -> dict[
 
 async def gather_limited(*coroutines: Any) -> list[Any]:
     return list(await asyncio.gather(*coroutines))
+
+
+@dataclass
+class Api:
+    """The operator's side: an API key of the workspace that owns the workflow."""
+
+    client: TestClient[Any, Any]
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    async def start(self, definition: dict[str, Any]) -> uuid.UUID:
+        created = await self.client.post("/api/v1/workflows", json=definition, headers=self.auth)
+        assert created.status == 201, await created.text()
+        workflow_id = (await created.json())["id"]
+        started = await self.client.post(
+            f"/api/v1/workflows/{workflow_id}/executions",
+            json={"trigger_data": DEAL},
+            headers=self.auth,
+        )
+        assert started.status == 202, await started.text()
+        return uuid.UUID((await started.json())["execution_id"])
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        response = await self.client.request(method, f"/api/v1{path}", json=body, headers=self.auth)
+        return response.status, await response.json()
