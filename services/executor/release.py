@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.executor.claims import Claim, record_transition
 from shared.broker.topology import RUN
 from shared.db.tables import Execution
+from shared.db.types import utcnow
 from shared.messages import RunExecution
 from shared.outbox import Staged, stage
 from shared.status import ExecutionStatus as S
@@ -18,12 +19,15 @@ REASON = "released by a stopping worker"
 
 
 async def release(engine: AsyncEngine, claim: Claim, *, owner: str) -> Staged | None:
-    """Clear our lease (compare-and-set on `version` and owner) and stage a run message.
+    """End our lease now (compare-and-set on `version` and owner) and stage a run message.
 
     Returns None when the row already moved on (our lease was fenced, or a checkpoint we could
     not see committed): then it is not ours to hand back, and nothing was written.
-    The next claimer finds a `running` row without an owner, the reclaim case of `claim_run`,
-    and goes on from `current_node_id`; a node we left mid-way is marked interrupted there.
+    The next claimer finds a `running` row whose lease has expired, the reclaim case of
+    `claim_run`, and goes on from `current_node_id`; a node we left mid-way is marked
+    interrupted there. The owner is kept on purpose: should the run message be lost (the
+    in-process broker of `docflow dev` dies with the process), the scheduler's lease sweep
+    still finds an expired lease and re-publishes the run.
     """
     async with engine.begin() as conn:
         version = await conn.scalar(
@@ -34,7 +38,7 @@ async def release(engine: AsyncEngine, claim: Claim, *, owner: str) -> Staged | 
                 Execution.status == S.RUNNING,
                 Execution.lease_owner == owner,
             )
-            .values(lease_owner=None, lease_expires_at=None, version=Execution.version + 1)
+            .values(lease_expires_at=utcnow(), version=Execution.version + 1)
             .returning(Execution.version)
         )
         if version is None:

@@ -8,6 +8,8 @@ import uuid
 import aiohttp
 from sqlalchemy import select
 
+from services.executor.worker import ExecutorWorker
+from services.scheduler.worker import Scheduler
 from shared.db.tables import ExecutionTransition
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
@@ -143,3 +145,38 @@ async def test_a_node_still_running_after_the_grace_period_is_handed_over_at_onc
 
 async def _calls(target: Gates, name: str) -> int:
     return target.calls.get(name, 0)
+
+
+async def test_a_run_handed_back_in_embedded_mode_survives_the_restart_of_the_process(
+    embedded_settings: Settings,
+) -> None:
+    """`docflow dev` stopping mid-node: the in-process broker dies with the run message the stop
+    published, and the next start still finishes the run (the expired lease is swept)."""
+    settings = embedded_settings.model_copy(update={"shutdown_grace_seconds": 0.2})
+    async with gates() as target:
+        target.gate("slow")
+        async with open_resources(settings) as first_life:
+            executor = ExecutorWorker(first_life)
+            await executor.start()
+            try:
+                execution_id, _ = await _start_and_hold(first_life, target)
+            finally:
+                await executor.stop()
+            row = await execution_row(first_life, execution_id)
+            assert row.status == "running" and row.lease_expires_at is not None
+        target.gate("slow").set()
+        async with open_resources(settings) as second_life:
+            executor, scheduler = ExecutorWorker(second_life), Scheduler(second_life)
+            await executor.start()
+            await scheduler.start()
+            try:
+                done = await wait_for_status(second_life, execution_id, "completed", "failed")
+            finally:
+                await scheduler.stop()
+                await executor.stop()
+            steps = await steps_of(second_life, execution_id)
+    assert done.status == "completed", done.error
+    assert [(s.node_id, s.attempt, s.status) for s in steps][2:4] == [
+        ("slow", 1, "interrupted"),
+        ("slow", 2, "completed"),
+    ]
