@@ -18,6 +18,11 @@ STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_read=60)
 class ApiError(Exception):
     """What went wrong, in one line fit to print."""
 
+    def __init__(self, line: str, *, unreachable: bool = False) -> None:
+        super().__init__(line)
+        #: The gateway did not answer at all (as opposed to answering with an error).
+        self.unreachable = unreachable
+
 
 class Api:
     def __init__(self, settings: ClientSettings, session: aiohttp.ClientSession) -> None:
@@ -40,7 +45,7 @@ class Api:
                     raise ApiError(problem_line(response.status, response.reason, text))
                 return json.loads(text) if text else None
         except aiohttp.ClientError as e:
-            raise ApiError(f"cannot reach DocFlow at {self._base}: {e}") from e
+            raise ApiError(f"cannot reach DocFlow at {self._base}: {e}", unreachable=True) from e
         except TimeoutError as e:
             raise ApiError(f"DocFlow at {self._base} did not answer in time") from e
 
@@ -59,8 +64,8 @@ class Api:
                     text = await response.text()
                     raise ApiError(problem_line(response.status, response.reason, text))
                 yield response
-        except aiohttp.ClientConnectionError as e:
-            raise ApiError(f"cannot reach DocFlow at {self._base}: {e}") from e
+        except aiohttp.ClientConnectorError as e:
+            raise ApiError(f"cannot reach DocFlow at {self._base}: {e}", unreachable=True) from e
 
 
 def problem_line(status: int, reason: str | None, text: str) -> str:

@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+
 from services.client.api import Api, ApiError
 from services.client.sse import ServerEvent, read_events
 from services.client.whom import waiting_on
@@ -34,10 +36,15 @@ async def watch(api: Api, execution_id: str, say: Print) -> int:
                     await _show(api, event, say)
                     if event.name in FINAL:
                         return FINAL[event.name]
-        except (ApiError, ConnectionError) as e:
+        except ApiError as e:
+            # An answer from the API is final; only an unreachable gateway is worth retrying.
             failures += 1
-            if failures > RECONNECTS or "cannot reach" not in str(e):
+            if failures > RECONNECTS or not e.unreachable:
                 raise
+        except (aiohttp.ClientError, ConnectionError) as e:
+            failures += 1
+            if failures > RECONNECTS:
+                raise ApiError(f"the event stream keeps breaking: {e!r}") from e
         # The stream dropped before the end: pick up after the last event seen.
         await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
 
