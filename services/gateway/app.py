@@ -5,12 +5,14 @@ from aiohttp import web
 from services.gateway import (
     approvals,
     connections,
+    documents,
     executions,
     health,
     hooks,
     hubspot_webhooks,
     openapi,
     streams,
+    templates,
     workflows,
 )
 from services.gateway.auth import API_PREFIX, require_api_key
@@ -77,6 +79,8 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{api}/executions/{{execution_id}}/cancel", executions.cancel)
     router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)
     connections.add_routes(router)
+    templates.add_routes(router)
+    documents.add_routes(router)
     hubspot_webhooks.add_routes(router)
     hooks.add_routes(router)
     approvals.add_routes(router)

@@ -13,9 +13,11 @@ from pydantic.json_schema import models_json_schema
 from services.gateway import (
     approvals,
     connections,
+    documents,
     hooks,
     hubspot_webhooks,
     streams_openapi,
+    templates,
 )
 from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
 from services.gateway.keys import OPENAPI
@@ -259,6 +261,8 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
         "paths": {
             **_operations(),
             **connections.openapi_paths(),
+            **templates.openapi_paths(),
+            **documents.openapi_paths(),
             **hubspot_webhooks.openapi_paths(),
             **hooks.openapi_paths(),
             **approvals.openapi_paths(),
@@ -272,6 +276,8 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
                 **definitions["$defs"],
                 **response_schemas(),
                 **connections.openapi_schemas(),
+                **templates.openapi_schemas(),
+                **documents.openapi_schemas(),
                 **approvals.openapi_schemas(),
                 **streams_openapi.openapi_schemas(),
             },

@@ -5,6 +5,12 @@ from collections.abc import Iterable, Mapping
 from shared.nodes.approval import ApprovalConfig
 from shared.nodes.base import NodeConfig
 from shared.nodes.core import DelayConfig, SetConfig, TriggerConfig, WebhookConfig
+from shared.nodes.documents import (
+    GoogleDocsConfig,
+    GoogleSlidesConfig,
+    MicrosoftPowerPointConfig,
+    MicrosoftWordConfig,
+)
 from shared.nodes.email import GmailConfig, OutlookConfig
 
 ConfigRegistry = Mapping[str, type[NodeConfig]]
@@ -18,6 +24,10 @@ CORE_NODE_CONFIGS: tuple[tuple[str, type[NodeConfig]], ...] = (
     ("human-in-loop", ApprovalConfig),
     ("gmail", GmailConfig),
     ("outlook", OutlookConfig),
+    ("microsoft-word", MicrosoftWordConfig),
+    ("microsoft-powerpoint", MicrosoftPowerPointConfig),
+    ("google-docs", GoogleDocsConfig),
+    ("google-slides", GoogleSlidesConfig),
 )
 
 
