@@ -1,5 +1,6 @@
 """/api/v1/templates: .docx/.pptx templates, uploaded as multipart, versioned by name."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -17,6 +18,8 @@ from shared.documents import (
     list_templates,
     read_template,
 )
+from shared.documents.checks import check_template
+from shared.documents.kinds import kind_of
 
 PREFIX = "/api/v1/templates"
 MAX_NAME = 200
@@ -32,6 +35,7 @@ async def upload(request: web.Request) -> web.Response:
     limit = request.app[RESOURCES].settings.template_max_bytes
     filename, data, name = await _read_parts(request, limit)
     name = _valid_name(name if name is not None else filename.rsplit(".", 1)[0])
+    await asyncio.to_thread(check_template, kind_of(filename, data), data)
     async with request.app[RESOURCES].sessions.begin() as session:
         info = await add_template_version(
             session, workspace_of(request), name=name, filename=filename, data=data
@@ -159,7 +163,8 @@ def openapi_paths() -> dict[str, Any]:
                      "responses": {"201": answer("The template with the new version"),
                                    "413": problem("Larger than DOCFLOW_TEMPLATE_MAX_BYTES"),
                                    "415": problem("Not multipart/form-data"),
-                                   "422": problem("Not a .docx/.pptx, or a bad name; `field` says"),
+                                   "422": problem("Not a .docx/.pptx, a placeholder that does "
+                                                  "not parse, or a bad name; `field` says"),
                                    **unauthorized}},
         },
         f"{PREFIX}/{{template_id}}": {

@@ -48,7 +48,8 @@ def docx_template(note: str = "") -> bytes:
     return _save(document)
 
 
-def pptx_template() -> bytes:
+def pptx_template(note: str = "") -> bytes:
+    """`note` adds a text box, so two versions of the template differ."""
     presentation = Presentation()
     slide = presentation.slides.add_slide(presentation.slide_layouts[5])
     assert slide.shapes.title is not None
@@ -74,6 +75,10 @@ def pptx_template() -> bytes:
     table.cell(1, 1).text = "{{ line.price }}{% endfor %}"
     table.cell(2, 0).text = "Total"
     table.cell(2, 1).text = "{{ source.deal.amount }}"
+    if note:
+        slide.shapes.add_textbox(
+            Inches(0.5), Inches(5), Inches(8), Inches(1)
+        ).text_frame.text = note
     return _save(presentation)
 
 

@@ -83,6 +83,26 @@ async def test_a_file_that_is_not_the_office_document_it_claims_is_refused_namin
     assert problem["field"] == "file" and message in problem["detail"]
 
 
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (docx_template("Total: {{ source.deal.amount + }}"), "contract.docx"),
+        (docx_template("{%p if source.deal.discount %}"), "unclosed.docx"),
+        (pptx_template("{{ source.deal..company }}"), "deck.pptx"),
+    ],
+)
+async def test_a_template_whose_placeholders_do_not_parse_is_refused_when_uploaded(
+    api: Gateway, data: bytes, filename: str
+) -> None:
+    response = await _upload(api, data, filename)
+    assert response.status == 422
+    problem = await response.json()
+    assert problem["field"] == "file"
+    assert "a placeholder does not parse" in problem["detail"]
+    listing = await (await api.client.get("/api/v1/templates", headers=api.auth)).json()
+    assert listing["items"] == []
+
+
 async def test_a_name_keeps_its_kind_and_bad_names_are_refused(api: Gateway) -> None:
     assert (await _upload(api, docx_template(), "contract.docx")).status == 201
     other_kind = await _upload(api, pptx_template(), "x.pptx", name="contract")
