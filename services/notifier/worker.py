@@ -147,7 +147,8 @@ class Notifier:
         transport_name: str | None = None
         try:
             transport, outgoing = await self._transports.prepare(session, message)
-            transport_name = transport.name
+            # Injected transports (tests, embedders) may not name themselves.
+            transport_name = getattr(transport, "name", type(transport).__name__)
             receipt = await transport.send(outgoing)
         except PermanentDeliveryError as e:
             await deliveries.record_failed(session, attempt, str(e), transport=transport_name)
@@ -175,11 +176,11 @@ class Notifier:
             session,
             attempt,
             at=utcnow(),
-            transport=transport.name,
+            transport=transport_name,
             reply=receipt.reply,
             note=receipt.note,
         )
-        log.info("email_sent", attempt=attempt.number, message_id=message_id, via=transport.name)
+        log.info("email_sent", attempt=attempt.number, message_id=message_id, via=transport_name)
         return transport.delivered_outcome, await _resume(session, message)
 
 
