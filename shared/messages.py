@@ -93,6 +93,16 @@ class ApprovalEmail(Message):
     idempotency_key: str
 
 
+class SignatureEvent(Message):
+    """A verified provider webhook, stored in the inbox, for the executor to apply."""
+
+    type: Literal["signature.event"] = "signature.event"
+    #: clicksign | zapsign
+    provider: str
+    inbox_id: int
+    request_id: uuid.UUID
+
+
 class ExecutionEvent(Message):
     """Published on the `execution.events` topic exchange with routing key = `event`."""
 
@@ -118,6 +128,7 @@ AnyMessage = Annotated[
     | ResumeExecution
     | SendEmail
     | ApprovalEmail
+    | SignatureEvent
     | ExecutionEvent,
     Field(discriminator="type"),
 ]

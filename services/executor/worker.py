@@ -15,9 +15,10 @@ from services.executor.definitions import Definitions
 from services.executor.handlers import Handlers
 from services.executor.nodes.base import NodeServices, NodeType
 from services.executor.nodes.registry import build_node_registry, core_node_types
+from services.executor.nodes.signature_events import SignatureEvents
 from services.executor.runner import Runner
 from shared.broker.base import Handler, Subscription
-from shared.broker.topology import RESUME, RUN
+from shared.broker.topology import RESUME, RUN, SIGNATURES
 from shared.hooks import observed
 from shared.messages import Message
 from shared.runtime import Resources
@@ -68,6 +69,17 @@ class ExecutorWorker:
                 RESUME, self._edge(RESUME, handlers.on_resume_queue), prefetch=settings.prefetch
             ),
         ]
+        # Verified provider webhooks: applied here, then the wait is offered a decision.
+        signature_events = SignatureEvents(
+            engine=r.engine, http=self._http, settings=settings, resume=handlers.resume
+        )
+        self._subscriptions.append(
+            await r.broker.consume(
+                SIGNATURES,
+                self._edge(SIGNATURES, signature_events.on_message),
+                prefetch=settings.prefetch,
+            )
+        )
         log.info("executor_started", worker_id=settings.worker_id, prefetch=settings.prefetch)
 
     def _edge(self, queue: str, handler: Handler) -> Handler:

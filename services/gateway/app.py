@@ -11,6 +11,8 @@ from services.gateway import (
     hooks,
     hubspot_webhooks,
     openapi,
+    signature_requests,
+    signature_webhooks,
     streams,
     templates,
     workflows,
@@ -85,3 +87,5 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     hooks.add_routes(router)
     approvals.add_routes(router)
     streams.add_routes(router)
+    signature_webhooks.add_routes(router)
+    signature_requests.add_routes(router)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.paging import Cursor
+from services.gateway.signature_requests import signature_requests_of
 from services.gateway.workflow_store import current_version
 from shared.broker import topology
 from shared.context import ExecutionContext, snapshot
@@ -41,6 +42,8 @@ class ExecutionDetail:
     waits: Sequence[Wait]
     #: Every approver of the execution's approval gates, for the audit.
     approvals: Sequence[Approval] = ()
+    #: Each signature request with its signers, shaped for the API already.
+    signature_requests: Sequence[dict[str, Any]] = ()
 
 
 async def queue_execution(
@@ -139,7 +142,8 @@ async def get_execution(
                 .order_by(Approval.created_at, Approval.position)
             )
         ).all()
-    return ExecutionDetail(execution, steps, waits, approvals)
+        signatures = await signature_requests_of(session, execution_id)
+    return ExecutionDetail(execution, steps, waits, approvals, signatures)
 
 
 async def _scoped(

@@ -16,6 +16,8 @@ from services.gateway import (
     documents,
     hooks,
     hubspot_webhooks,
+    signature_requests,
+    signature_webhooks,
     streams_openapi,
     templates,
 )
@@ -260,6 +262,8 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": {
             **_operations(),
+            **signature_webhooks.openapi_paths(),
+            **signature_requests.openapi_paths(),
             **connections.openapi_paths(),
             **templates.openapi_paths(),
             **documents.openapi_paths(),
@@ -275,6 +279,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
             "schemas": {
                 **definitions["$defs"],
                 **response_schemas(),
+                **signature_requests.openapi_schemas(),
                 **connections.openapi_schemas(),
                 **templates.openapi_schemas(),
                 **documents.openapi_schemas(),

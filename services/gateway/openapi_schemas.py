@@ -115,6 +115,7 @@ def response_schemas() -> dict[str, Schema]:
                 "steps": {"type": "array", "items": ref("ExecutionStep")},
                 "waits": {"type": "array", "items": ref("Wait")},
                 "approvals": {"type": "array", "items": ref("Approver")},
+                "signature_requests": {"type": "array", "items": ref("SignatureRequest")},
             }
         ),
         "ExecutionStep": _object(

@@ -57,6 +57,7 @@ def execution_detail(detail: ExecutionDetail) -> dict[str, Any]:
         "steps": [step(s) for s in detail.steps],
         "waits": [wait(w) for w in detail.waits],
         "approvals": [approval(a) for a in detail.approvals],
+        "signature_requests": list(detail.signature_requests),
     }
 
 

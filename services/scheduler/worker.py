@@ -14,6 +14,7 @@ import structlog
 
 from services.scheduler.gauges import DEFAULT_INTERVAL_SECONDS, GaugeRefresher
 from services.scheduler.leases import fence_expired_leases
+from services.scheduler.reconcile import reconcile_signatures
 from services.scheduler.relay import relay_outbox
 from services.scheduler.reminders import send_reminders
 from services.scheduler.timers import fire_due_waits
@@ -36,6 +37,7 @@ DUTIES: tuple[tuple[str, Duty], ...] = (
     ("outbox_relay", relay_outbox),
     ("lease_sweep", fence_expired_leases),
     ("due_waits", fire_due_waits),
+    ("signature_reconcile", reconcile_signatures),
     ("approval_reminders", send_reminders),
 )
 

@@ -12,6 +12,7 @@ from shared.nodes.documents import (
     MicrosoftWordConfig,
 )
 from shared.nodes.email import GmailConfig, OutlookConfig
+from shared.nodes.signature import SignatureConfig
 
 ConfigRegistry = Mapping[str, type[NodeConfig]]
 
@@ -28,6 +29,7 @@ CORE_NODE_CONFIGS: tuple[tuple[str, type[NodeConfig]], ...] = (
     ("microsoft-powerpoint", MicrosoftPowerPointConfig),
     ("google-docs", GoogleDocsConfig),
     ("google-slides", GoogleSlidesConfig),
+    ("signature", SignatureConfig),
 )
 
 

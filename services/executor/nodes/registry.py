@@ -5,12 +5,13 @@ from collections.abc import Iterable, Mapping
 from services.executor.nodes.approval import ApprovalNode
 from services.executor.nodes.base import NodeType
 from services.executor.nodes.delay import DelayNode
+from services.executor.nodes.gmail import GmailNode
 from services.executor.nodes.google_docs import GoogleDocsNode
 from services.executor.nodes.google_slides import GoogleSlidesNode
-from services.executor.nodes.powerpoint import PowerPointNode
-from services.executor.nodes.gmail import GmailNode
 from services.executor.nodes.outlook import OutlookNode
+from services.executor.nodes.powerpoint import PowerPointNode
 from services.executor.nodes.set_values import SetNode
+from services.executor.nodes.signature import SignatureNode
 from services.executor.nodes.trigger import TriggerNode
 from services.executor.nodes.webhook import WebhookNode
 from services.executor.nodes.word import WordNode
@@ -36,6 +37,7 @@ def core_node_types() -> list[NodeType]:
         PowerPointNode(),
         GoogleDocsNode(),
         GoogleSlidesNode(),
+        SignatureNode(),
     ]
 
 

@@ -1,0 +1,164 @@
+"""`POST /api/v1/webhooks/signature/{provider}`: ClickSign and ZapSign events, verified and kept.
+
+No API key: ClickSign signs each body (`Content-Hmac`), ZapSign sends the configured secret
+header; anything else is a 401 that changes nothing. The request the event is about names the
+workspace. An accepted event is stored once in the inbox and, in the same transaction, a
+`signatures.events` message is staged for the executor; the answer does not wait for either the
+broker or the provider. A redelivered event answers 200 and does nothing.
+"""
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.gateway.keys import RESOURCES, TASKS
+from services.gateway.openapi_schemas import STRING, Schema, ref
+from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
+from services.gateway.problems import Problem, invalid, not_found
+from shared.broker.topology import SIGNATURES
+from shared.esign.store import find_for_event
+from shared.esign.webhooks import (
+    CLICKSIGN_SIGNATURE_HEADER,
+    PROVIDERS,
+    ParsedEvent,
+    parse,
+    verify_clicksign,
+    verify_shared_secret,
+)
+from shared.inbox import record_event
+from shared.messages import SignatureEvent
+from shared.outbox import Staged, publish_staged, stage
+from shared.settings import Settings
+
+PATH = "/api/v1/webhooks/signature/{provider}"
+
+
+def authentic(provider: str, settings: Settings, headers: Any, body: bytes) -> bool:
+    if provider == "clicksign":
+        return verify_clicksign(
+            settings.clicksign_webhook_secret, body, headers.get(CLICKSIGN_SIGNATURE_HEADER)
+        )
+    return verify_shared_secret(
+        settings.zapsign_webhook_secret, headers.get(settings.zapsign_webhook_header)
+    )
+
+
+async def record(
+    sessions: async_sessionmaker[AsyncSession], event: ParsedEvent, payload: dict[str, Any]
+) -> tuple[str, Staged | None]:
+    """(outcome, message to publish): accepted, duplicate, or unknown (no such request)."""
+    async with sessions.begin() as session:
+        conn = await session.connection()
+        target = await find_for_event(conn, event.provider, event.document_key, event.external_id)
+        if target is None:
+            return "unknown", None
+        inbox_id = await record_event(
+            session,
+            provider=event.provider,
+            event_key=event.event_key,
+            payload=payload,
+            workspace_id=target.workspace_id,
+        )
+        if inbox_id is None:
+            return "duplicate", None
+        message = SignatureEvent(
+            provider=event.provider, inbox_id=inbox_id, request_id=target.request_id
+        )
+        return "accepted", await stage(session, SIGNATURES, message)
+
+
+async def receive(request: web.Request) -> web.Response:
+    provider = request.match_info["provider"]
+    if provider not in PROVIDERS:
+        raise not_found("signature provider", provider)
+    resources = request.app[RESOURCES]
+    counted = resources.metrics.signature_webhooks
+    body = await request.read()
+    if not authentic(provider, resources.settings, request.headers, body):
+        counted.labels(provider, "unauthorized").inc()
+        detail = (
+            f"{CLICKSIGN_SIGNATURE_HEADER} is missing or does not match"
+            if provider == "clicksign"
+            else f"{resources.settings.zapsign_webhook_header} is missing or does not match"
+        )
+        raise Problem(401, "unauthorized", detail)
+    try:
+        payload = json.loads(body)
+    except ValueError as e:
+        counted.labels(provider, "invalid").inc()
+        raise Problem(400, "malformed-json", f"the body is not valid JSON: {e}") from e
+    event = parse(provider, payload)
+    if event is None:
+        counted.labels(provider, "invalid").inc()
+        raise invalid("body", f"is not a {provider} event")
+    outcome, staged = await record(resources.sessions, event, payload)
+    counted.labels(provider, outcome).inc()
+    if staged is not None:
+        request.app[TASKS].spawn(
+            publish_staged(resources.sessions, resources.broker, [staged]),
+            name="publish-signature-event",
+        )
+    # 200 even for an unknown request: the provider would only retry it, to no avail.
+    return web.json_response({"status": outcome, "event": event.name})
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post(PATH, receive)
+
+
+def _problem(description: str) -> Schema:
+    return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
+
+
+def openapi_paths() -> dict[str, Any]:
+    answer = {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "enum": ["accepted", "duplicate", "unknown"]},
+            "event": STRING,
+        },
+        "required": ["status", "event"],
+    }
+    return {
+        PATH: {
+            "post": {
+                "operationId": "receiveSignatureEvent",
+                "summary": (
+                    "A ClickSign (Content-Hmac) or ZapSign (secret header) webhook; recorded "
+                    "once, applied by the executor"
+                ),
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "provider",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(PROVIDERS)},
+                    },
+                    {
+                        "name": CLICKSIGN_SIGNATURE_HEADER,
+                        "in": "header",
+                        "required": False,
+                        "schema": STRING,
+                        "description": "ClickSign: sha256=<hex HMAC-SHA256 of the raw body>",
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "Accepted, a duplicate, or about no known request",
+                        "content": {"application/json": {"schema": answer}},
+                    },
+                    "400": _problem("Malformed JSON"),
+                    "401": _problem("Missing or wrong signature (or secret header)"),
+                    "404": _problem("Unknown provider"),
+                    "422": _problem("Not an event of this provider"),
+                },
+            }
+        }
+    }
