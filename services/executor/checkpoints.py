@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.claims import Claim, record_transition
 from services.executor.nodes.base import CheckpointWrites, WaitSpec
+from services.executor.pg_checkpoint import commit_in_one_statement
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
@@ -69,6 +70,28 @@ async def commit(
         values["execution_time_ms"] = int((now - claim.started_at).total_seconds() * 1000)
     if checkpoint.error is not None:
         values["error"] = checkpoint.error
+    if _fits_one_statement(engine, checkpoint):
+        version = await commit_in_one_statement(
+            engine,
+            execution_id=claim.execution_id,
+            expected_version=claim.version,
+            context=values["context"],
+            current_node_id=checkpoint.current_node_id,
+            status=checkpoint.status.value,
+            lease_expires_at=values.get("lease_expires_at"),
+            finished_at=values.get("finished_at"),
+            execution_time_ms=values.get("execution_time_ms"),
+            error=checkpoint.error,
+            step=checkpoint.step,
+            step_id=checkpoint.step_id,
+            reason=checkpoint.reason or checkpoint.error or checkpoint.status.value,
+            owner=owner,
+            now=now,
+        )
+        if version is None:
+            raise StaleVersion(f"execution {claim.execution_id} moved past version {claim.version}")
+        _advance(claim, checkpoint, version)
+        return []
     async with engine.begin() as conn:
         version = await conn.scalar(
             update(Execution)
@@ -129,10 +152,23 @@ async def commit(
                 conn, claim.execution_id, S.RUNNING, checkpoint.status, reason, owner
             )
         staged = [await stage(conn, queue, message) for queue, message in checkpoint.outbox]
+    _advance(claim, checkpoint, version)
+    return staged
+
+
+def _fits_one_statement(engine: AsyncEngine, checkpoint: Checkpoint) -> bool:
+    return (
+        engine.dialect.name == "postgresql"
+        and checkpoint.wait is None
+        and not checkpoint.outbox
+        and checkpoint.writes is None
+    )
+
+
+def _advance(claim: Claim, checkpoint: Checkpoint, version: int) -> None:
     claim.version = version
     claim.context = checkpoint.context
     claim.current_node_id = checkpoint.current_node_id
-    return staged
 
 
 async def start_step(engine: AsyncEngine, claim: Claim, node_id: str, node_type: str) -> int:
