@@ -1,19 +1,27 @@
-"""A document node killed mid-way is re-run by another executor without a second copy."""
+"""A document node re-run after a crash reuses what it produced: no second copy."""
 
 import asyncio
 import re
 import signal
 
+import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from services.executor.nodes.base import Completed, NodeCall, NodeServices
+from services.executor.nodes.word import WordNode
+from services.executor.worker import ExecutorWorker
 from shared.connections.crypto import new_secret_key
+from shared.context import ExecutionContext
 from shared.db.tables import Document
-from shared.runtime import open_resources
+from shared.nodes.documents import MicrosoftWordConfig
+from shared.runtime import Resources, open_resources
 from shared.settings import Settings
+from tests.documents.builders import DEAL, docx_template
 from tests.documents.fakes import FakeGoogle
-from tests.documents.support import add_google, seed
+from tests.documents.support import add_google, add_template, run_to_end, seed
 from tests.documents.test_google import COPY_ID, DOCS_NODE, KEY, TRIGGER
+from tests.documents.test_word import CONTRACT
 from tests.processes import executor_processes, spawn, stop
 from tests.support import eventually, start_execution, steps_of, wait_for_status
 
@@ -60,3 +68,34 @@ async def test_kill_9_mid_export_then_a_rerun_uses_the_same_drive_copy_and_docum
 
 async def _count(google: FakeGoogle, pattern: str) -> int:
     return len([c for c in google.calls if re.fullmatch(pattern, c.path)])
+
+
+async def test_a_word_node_run_again_after_its_document_was_saved_returns_that_document(
+    resources: Resources, executor: ExecutorWorker
+) -> None:
+    """What a re-run finds when the first attempt died after saving, before its checkpoint."""
+    workspace_id, workflow_id = await seed(resources, CONTRACT)
+    await add_template(resources, workspace_id, "contract", "c.docx", docx_template())
+    done = await run_to_end(resources, workspace_id, workflow_id, {"deal": DEAL})
+    assert done.status == "completed", done.error
+    first = done.context["node_outputs"]["contract"]["document"]
+    before = {
+        **done.context,
+        "generated_documents": [],
+        "node_outputs": {k: v for k, v in done.context["node_outputs"].items() if k != "contract"},
+    }
+
+    async with aiohttp.ClientSession() as http:
+        call = NodeCall(
+            execution_id=done.id, workflow_id=workflow_id, workspace_id=workspace_id,
+            node_id="contract", attempt=2,
+            config=MicrosoftWordConfig.model_validate(CONTRACT["config"]),
+            context=ExecutionContext.model_validate(before), trigger_data={},
+            services=NodeServices(resources.settings, http, resources.engine),
+        )  # fmt: skip
+        again = await WordNode().run(call)
+
+    assert isinstance(again, Completed)
+    assert again.output["document"] == first
+    async with resources.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Document)) == 1

@@ -5,6 +5,7 @@ result is recorded as soon as it exists.
 """
 
 import posixpath
+from collections.abc import Awaitable, Callable
 
 from services.executor.nodes.base import NodeCall
 from services.executor.nodes.documents_common import connection_of, engine_of
@@ -28,9 +29,16 @@ class UploadMisconfigured(DocflowError):
 
 
 async def publish(
-    call: NodeCall, document: DocumentMeta, content: bytes, upload: GraphUpload, folder: str
+    call: NodeCall,
+    document: DocumentMeta,
+    content: Callable[[], Awaitable[bytes]],
+    upload: GraphUpload,
+    folder: str,
 ) -> tuple[DocumentMeta, DocumentMeta | None]:
-    """The document with its Graph copy recorded, and its PDF when `upload.pdf` asks for one."""
+    """The document with its Graph copy recorded, and its PDF when `upload.pdf` asks for one.
+
+    `content` reads the document's bytes, only when they still have to be uploaded.
+    """
     connection = await connection_of(call, upload.connection, MicrosoftConnection)
     if upload.drive_id is None and connection.user is None:
         raise UploadMisconfigured(
@@ -53,7 +61,7 @@ async def publish(
     if "graph" not in document.provider_ids:
         path = posixpath.join(folder.strip("/"), document.name)
         item = await (await graph()).upload(
-            path, content, document.content_type,
+            path, await content(), document.content_type,
             simple_max_bytes=call.services.settings.graph_simple_upload_max_bytes,
         )  # fmt: skip
         web = item.get("webUrl")

@@ -70,7 +70,7 @@ class OfficeNode(NodeType):
         async with engine.connect() as conn:
             document = await find_document(conn, key, digest, "document")
         if document is None:
-            content = await asyncio.to_thread(self.fill, template_bytes, names)
+            rendered = await asyncio.to_thread(self.fill, template_bytes, names)
             async with engine.begin() as conn:
                 document = await save_document(
                     conn,
@@ -78,13 +78,18 @@ class OfficeNode(NodeType):
                         workspace_id=call.workspace_id, execution_id=call.execution_id,
                         node_id=call.node_id, idempotency_key=key, input_sha256=digest,
                         variant="document", name=filename,
-                        content_type=CONTENT_TYPES[self.kind], content=content, template=template,
+                        content_type=CONTENT_TYPES[self.kind], content=rendered, template=template,
                     ),
                 )  # fmt: skip
         if config.upload is None:
             return documents_completed(call, document)
-        async with engine.connect() as conn:
-            _, content = await load_document(conn, call.workspace_id, document.id)
+        saved = document
+
+        async def content() -> bytes:
+            # The saved bytes, which may be an earlier attempt's rendering, not this one's.
+            async with engine.connect() as conn:
+                return (await load_document(conn, call.workspace_id, saved.id))[1]
+
         document, pdf = await publish(call, document, content, config.upload, folder)
         return documents_completed(call, document, pdf)
 
