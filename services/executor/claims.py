@@ -117,6 +117,50 @@ async def _mark_interrupted(conn: AsyncConnection, execution_id: uuid.UUID, now:
     )
 
 
+async def _waiting_step(
+    conn: AsyncConnection, execution_id: uuid.UUID, node_id: str
+) -> Row[int, int] | None:
+    return (
+        await conn.execute(
+            select(ExecutionStep.id, ExecutionStep.attempt)
+            .where(
+                ExecutionStep.execution_id == execution_id,
+                ExecutionStep.node_id == node_id,
+                ExecutionStep.status == "waiting",
+            )
+            .order_by(ExecutionStep.attempt.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def _continue_interrupted_resume(conn: AsyncConnection, claim: Claim, node_id: str) -> None:
+    """A worker that died after deciding a wait but before the node's checkpoint leaves the
+    node's step `waiting` and its wait `decided`: the new owner resumes the node with that
+    decision — it does not run the node again (which would, say, ask every approver anew)."""
+    step = await _waiting_step(conn, claim.execution_id, node_id)
+    wait_row = None
+    if step is not None:
+        wait_row = (
+            await conn.execute(
+                select(Wait.__table__)
+                .where(
+                    Wait.execution_id == claim.execution_id,
+                    Wait.node_id == node_id,
+                    Wait.status == "decided",
+                    Wait.kind != "retry",
+                )
+                .order_by(Wait.decided_at.desc())
+                .limit(1)
+            )
+        ).first()
+    if step is None or wait_row is None:
+        claim.attempt = await _next_attempt(conn, claim.execution_id, node_id)
+        return
+    claim.wait = _wait_record(wait_row, wait_row.decision)
+    claim.open_step_id, claim.attempt = step.id, step.attempt
+
+
 async def claim_run(
     engine: AsyncEngine,
     execution_id: uuid.UUID,
@@ -167,7 +211,7 @@ async def claim_run(
             claim.first_claim = not reclaim
             if reclaim:
                 await _mark_interrupted(conn, execution_id, now)
-                claim.attempt = await _next_attempt(conn, execution_id, current)
+                await _continue_interrupted_resume(conn, claim, current)
             return claim
     except _Conflict:
         return None
@@ -275,18 +319,7 @@ async def claim_resume(
                 claim.attempt = await _next_attempt(conn, execution_id, row.current_node_id)
             else:
                 claim.wait = _wait_record(wait_row, decision)
-                step = (
-                    await conn.execute(
-                        select(ExecutionStep.id, ExecutionStep.attempt)
-                        .where(
-                            ExecutionStep.execution_id == execution_id,
-                            ExecutionStep.node_id == row.current_node_id,
-                            ExecutionStep.status == "waiting",
-                        )
-                        .order_by(ExecutionStep.attempt.desc())
-                        .limit(1)
-                    )
-                ).first()
+                step = await _waiting_step(conn, execution_id, row.current_node_id)
                 if step is not None:
                     claim.open_step_id, claim.attempt = step.id, step.attempt
             return claim
