@@ -55,5 +55,13 @@ async def trigger_resources(trigger_settings: Settings) -> AsyncIterator[Resourc
         yield resources
 
 
+@pytest.fixture
+async def both_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """On PostgreSQL + RabbitMQ and on the embedded backends."""
+    update = {"secret_key": new_secret_key(), "public_url": PUBLIC_URL}
+    async with open_resources(settings.model_copy(update=update)) as resources:
+        yield resources
+
+
 def now_ms() -> float:
     return time.time() * 1000

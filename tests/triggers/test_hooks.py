@@ -86,8 +86,9 @@ async def test_a_created_secret_is_shown_once_and_stored_sealed(
 
 
 async def test_a_signed_call_starts_one_run_with_its_body_as_the_source_even_when_repeated(
-    trigger_resources: Resources,
+    both_resources: Resources,
 ) -> None:
+    trigger_resources = both_resources
     async with trigger_gateway(trigger_resources) as gateway:
         workflow = await gateway.create_workflow(HOOK_WORKFLOW)
         secret = (await new_secret(gateway, workflow["id"]))["secret"]
