@@ -59,7 +59,6 @@ async def commit(
     values: dict[str, Any] = {
         "context": snapshot(checkpoint.context),
         "current_node_id": checkpoint.current_node_id,
-        "version": Execution.version + 1,
     }
     if checkpoint.status == S.RUNNING:
         values["lease_expires_at"] = now + timedelta(seconds=lease_seconds)
@@ -92,6 +91,7 @@ async def commit(
             raise StaleVersion(f"execution {claim.execution_id} moved past version {claim.version}")
         _advance(claim, checkpoint, version)
         return []
+    values["version"] = Execution.version + 1
     async with engine.begin() as conn:
         version = await conn.scalar(
             update(Execution)
