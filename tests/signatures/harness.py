@@ -66,7 +66,7 @@ def first_signer(provider: str) -> dict[str, str]:
 
 
 def signature_workflow(
-    provider: str, signers: list[dict[str, Any]], **config: Any
+    provider: str, signers: list[dict[str, Any]] | str, **config: Any
 ) -> dict[str, Any]:
     """trigger → signature → a node that reads the signed document from the context."""
     node_config: dict[str, Any] = {

@@ -3,8 +3,17 @@
 import hashlib
 
 from shared.esign.model import SignerStatus
+from shared.settings import Settings
+from tests.signatures.fake_clicksign import FakeClickSign
 from tests.signatures.fake_server import signed_pdf
-from tests.signatures.harness import SECOND_SIGNER, Stack, first_signer, signature_workflow
+from tests.signatures.fake_zapsign import FakeZapSign
+from tests.signatures.harness import (
+    SECOND_SIGNER,
+    Stack,
+    first_signer,
+    running_stack,
+    signature_workflow,
+)
 from tests.signatures.providers import (
     CLICKSIGN_DOCUMENT_KEY,
     CLICKSIGN_SIGNER_EMAIL,
@@ -69,3 +78,22 @@ async def test_two_signers_all_the_first_sign_keeps_the_run_paused_the_second_re
     assert download.status == 200
     assert await download.read() == expected
     assert download.headers["ETag"] == f'"{signed["sha256"]}"'
+
+
+async def test_one_signer_runs_to_completion_on_both_backends(
+    settings: Settings, clicksign: FakeClickSign, zapsign: FakeZapSign
+) -> None:
+    """The same code in `docflow dev` (SQLite, in-process broker) as on PostgreSQL/RabbitMQ."""
+    async with running_stack(settings, clicksign, zapsign) as stack:
+        execution_id = await stack.run(signature_workflow("clicksign", [first_signer("clicksign")]))
+        await stack.paused(execution_id)
+        clicksign.sign(CLICKSIGN_DOCUMENT_KEY, CLICKSIGN_SIGNER_EMAIL)
+        vector = clicksign_vector("clicksign_sign.json")
+        assert (
+            await stack.post_clicksign(raw("clicksign_sign.json"), "sign", vector)
+        ).status == 200
+        done = await wait_for_status(stack.resources, execution_id, "completed", "failed")
+        assert done.status == "completed", done.error
+        assert await stack.resumes(execution_id) == 1
+        signed = done.context["signature_requests"]["sign"]["signed_document"]
+        assert signed["sha256"] == hashlib.sha256(signed_pdf(CLICKSIGN_DOCUMENT_KEY)).hexdigest()

@@ -105,7 +105,13 @@ def result_of(call: NodeCall, decision: dict[str, Any]) -> NodeResult:
     }
     signed_document = decision.get("signed_document")
     if signed_document:
-        entry = {**signed_document, "node_id": call.node_id, "kind": "signed"}
+        # Shaped like the documents capability's entries (name, variant) so pickers read it.
+        entry = {
+            **signed_document,
+            "name": signed_document["filename"],
+            "node_id": call.node_id,
+            "variant": "signed",
+        }
         update["generated_documents"] = [*call.context.generated_documents, entry]
     return Completed(output=summary, context=call.context.model_copy(update=update))
 
