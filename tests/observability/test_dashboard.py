@@ -146,6 +146,7 @@ async def _drive(stack: Stack, target_url: str) -> None:
     await stack.call("POST", webhook, headers={"Authorization": "Bearer forged"})
 
 
+@pytest.mark.slow
 async def test_every_dashboard_panel_query_returns_data_from_a_real_prometheus(
     pg_settings: Settings, tmp_path: Path, prometheus_binary: str
 ) -> None:

@@ -6,6 +6,7 @@ import signal
 import uuid
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from services.executor.worker import ExecutorWorker
@@ -26,6 +27,8 @@ from tests.support import (
 
 #: Far longer than any test here: a run that continues did not wait for a lease to expire.
 LONG_LEASE = 120.0
+
+pytestmark = pytest.mark.slow
 
 
 async def _executors(

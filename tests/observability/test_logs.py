@@ -8,6 +8,8 @@ import sys
 import uuid
 from typing import Any
 
+import pytest
+
 from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.processes import consumer_count, service_env
@@ -21,6 +23,8 @@ WORKFLOW = {
         {"id": "broken", "type": "set", "position": 2, "config": {"values": {"y": "{{ 1 / 0 }}"}}},
     ],
 }
+
+pytestmark = pytest.mark.slow
 
 
 async def _run_logged(settings: Settings, level: str) -> tuple[uuid.UUID, uuid.UUID, list[str]]:
