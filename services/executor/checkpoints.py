@@ -167,6 +167,7 @@ def _fits_one_statement(engine: AsyncEngine, checkpoint: Checkpoint) -> bool:
 
 def _advance(claim: Claim, checkpoint: Checkpoint, version: int) -> None:
     claim.version = version
+    claim.holding = checkpoint.status == S.RUNNING
     claim.context = checkpoint.context
     claim.current_node_id = checkpoint.current_node_id
 

@@ -5,6 +5,7 @@ execution moved on, or the message is a duplicate. The caller acknowledges the m
 it: that is the normal outcome of at-least-once delivery, not an error.
 """
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ class Claim:
     open_step_id: int | None = None
     first_claim: bool = False
     lost: bool = field(default=False)
+    #: False once a checkpoint paused, finished or failed the run: nothing left to heartbeat.
+    holding: bool = True
+    #: Serializes the heartbeat with checkpoints, so a heartbeat never mistakes our own
+    #: checkpoint (which moved `version`) for another writer.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class _Conflict(Exception):

@@ -366,9 +366,14 @@ class Runner:
         await emit(self._broker, *events)
 
     async def _commit(self, claim: Claim, checkpoint: Checkpoint) -> None:
-        staged = await checkpoints.commit(
-            self._engine, claim, checkpoint, owner=self._owner, lease_seconds=self._lease_seconds
-        )
+        async with claim.write_lock:
+            staged = await checkpoints.commit(
+                self._engine,
+                claim,
+                checkpoint,
+                owner=self._owner,
+                lease_seconds=self._lease_seconds,
+            )
         if staged:
             await publish_staged(self._sessions, self._broker, staged)
 
@@ -382,9 +387,15 @@ class Runner:
             while True:
                 await asyncio.sleep(self._lease_seconds / 3)
                 try:
-                    held = await checkpoints.extend_lease(
-                        self._engine, claim, owner=self._owner, lease_seconds=self._lease_seconds
-                    )
+                    async with claim.write_lock:
+                        if not claim.holding:
+                            return
+                        held = await checkpoints.extend_lease(
+                            self._engine,
+                            claim,
+                            owner=self._owner,
+                            lease_seconds=self._lease_seconds,
+                        )
                 except Exception as e:  # a database blip: try again next beat
                     log.warning("heartbeat_failed", error=repr(e))
                     continue
