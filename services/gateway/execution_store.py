@@ -1,4 +1,5 @@
-"""Execution rows as the gateway sees them: it inserts queued runs and stages requests.
+"""Execution rows as the gateway sees them: it reads them and stages requests (a new run is
+inserted by run_requests.py).
 
 The gateway never moves an execution's status; cancel and retry are messages for the
 executor, staged in the outbox in the same transaction that read the status.
@@ -10,29 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.paging import Cursor
 from services.gateway.signature_requests import signature_requests_of
-from services.gateway.workflow_store import current_version
 from shared.broker import topology
-from shared.context import ExecutionContext, snapshot
-from shared.db.tables import Approval, Execution, ExecutionStep, ExecutionTransition, Wait
-from shared.db.types import utcnow
+from shared.db.tables import Approval, Execution, ExecutionStep, Wait
 from shared.errors import NotFound
-from shared.messages import CancelExecution, Message, RetryExecution, RunExecution
+from shared.messages import CancelExecution, Message, RetryExecution
 from shared.outbox import Staged, stage
 from shared.status import FINAL_STATUSES, ExecutionStatus
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@dataclass(frozen=True)
-class Queued:
-    execution: Execution
-    #: None when an earlier request with the same idempotency key already queued it.
-    staged: Staged | None
 
 
 @dataclass(frozen=True)
@@ -44,76 +34,6 @@ class ExecutionDetail:
     approvals: Sequence[Approval] = ()
     #: Each signature request with its signers, shaped for the API already.
     signature_requests: Sequence[dict[str, Any]] = ()
-
-
-async def queue_execution(
-    sessions: Sessions,
-    workspace_id: uuid.UUID,
-    workflow_id: uuid.UUID,
-    trigger_data: dict[str, Any],
-    idempotency_key: str | None,
-) -> Queued:
-    """Insert a queued execution pinned to the workflow's current version, its first transition
-    and its run message, in one transaction. A repeated idempotency key returns the first."""
-    try:
-        async with sessions.begin() as session:
-            if idempotency_key is not None:
-                existing = await _by_idempotency_key(
-                    session, workspace_id, workflow_id, idempotency_key
-                )
-                if existing is not None:
-                    return Queued(existing, None)
-            version = await current_version(session, workspace_id, workflow_id)
-            execution = Execution(
-                id=uuid.uuid4(),
-                workspace_id=workspace_id,
-                workflow_id=workflow_id,
-                workflow_version=version,
-                status=ExecutionStatus.QUEUED.value,
-                version=0,
-                context=snapshot(ExecutionContext()),
-                trigger_data=trigger_data,
-                idempotency_key=idempotency_key,
-                created_at=utcnow(),
-            )
-            session.add(execution)
-            # Flushed here so a concurrent twin's unique violation surfaces inside the try.
-            await session.flush()
-            session.add(
-                ExecutionTransition(
-                    execution_id=execution.id,
-                    from_status=None,
-                    to_status=ExecutionStatus.QUEUED.value,
-                    reason="requested over the API",
-                    at=execution.created_at,
-                )
-            )
-            staged = await stage(session, topology.RUN, RunExecution(execution_id=execution.id))
-        return Queued(execution, staged)
-    except IntegrityError:
-        # A concurrent request with the same key committed first (unique constraint on
-        # workspace, workflow and key): answer with its execution.
-        if idempotency_key is None:
-            raise
-        async with sessions() as session:
-            existing = await _by_idempotency_key(
-                session, workspace_id, workflow_id, idempotency_key
-            )
-        if existing is None:
-            raise
-        return Queued(existing, None)
-
-
-async def _by_idempotency_key(
-    session: AsyncSession, workspace_id: uuid.UUID, workflow_id: uuid.UUID, key: str
-) -> Execution | None:
-    return await session.scalar(
-        select(Execution).where(
-            Execution.workspace_id == workspace_id,
-            Execution.workflow_id == workflow_id,
-            Execution.idempotency_key == key,
-        )
-    )
 
 
 async def get_execution(

@@ -13,13 +13,13 @@ from services.gateway.execution_store import (
     RequestRefused,
     get_execution,
     list_executions,
-    queue_execution,
     request_cancel,
     request_retry,
 )
 from services.gateway.keys import RESOURCES, TASKS, workspace_of
 from services.gateway.paging import decode_cursor
 from services.gateway.problems import Problem, invalid
+from services.gateway.run_requests import queue_execution
 from shared.outbox import Staged, publish_staged
 from shared.status import ExecutionStatus
 
@@ -53,20 +53,19 @@ async def start(request: web.Request) -> web.Response:
     if unknown:
         raise invalid(unknown[0], "is not a known field")
     queued = await queue_execution(
-        request.app[RESOURCES].sessions, workspace_of(request), workflow_id, trigger_data, key
+        request.app[RESOURCES].engine, workspace_of(request), workflow_id, trigger_data, key
     )
     if queued.staged is not None:
         _publish_later(request, queued.staged)
-    execution = queued.execution
     return web.json_response(
         {
-            "execution_id": str(execution.id),
-            "status": execution.status,
-            "workflow_id": str(execution.workflow_id),
-            "workflow_version": execution.workflow_version,
+            "execution_id": str(queued.execution_id),
+            "status": queued.status,
+            "workflow_id": str(queued.workflow_id),
+            "workflow_version": queued.workflow_version,
         },
         status=202,
-        headers={"Location": _location(request, execution.id)},
+        headers={"Location": _location(request, queued.execution_id)},
     )
 
 
