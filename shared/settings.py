@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     #: Largest accepted HTTP request body.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: How long the gateway trusts an API key it has read (a revoked key works that much longer
+    #: on each gateway process); 0 reads the key on every request.
+    auth_cache_seconds: float = Field(default=10.0, ge=0)
     #: How often the scheduler looks for due timers, expired leases and stranded outbox rows.
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     #: Outbox rows older than this are relayed by the scheduler (younger ones are in flight).

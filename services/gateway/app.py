@@ -19,10 +19,19 @@ from services.gateway import (
 )
 from services.gateway.auth import API_PREFIX, require_api_key
 from services.gateway.event_hub import EventHub
-from services.gateway.keys import EVENT_HUB, OPENAPI, READINESS, REGISTRY, RESOURCES, TASKS
+from services.gateway.keys import (
+    API_KEYS,
+    EVENT_HUB,
+    OPENAPI,
+    READINESS,
+    REGISTRY,
+    RESOURCES,
+    TASKS,
+)
 from services.gateway.middleware import observe, problems
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
+from shared.api_keys import KeyCache
 from shared.nodes.registry import build_config_registry
 from shared.runtime import Resources
 
@@ -44,6 +53,7 @@ def create_app(resources: Resources) -> web.Application:
     app[RESOURCES] = resources
     app[REGISTRY] = registry
     app[TASKS] = BackgroundTasks()
+    app[API_KEYS] = KeyCache(resources.sessions, resources.settings.auth_cache_seconds)
     app[OPENAPI] = openapi.build_document(registry)
     app[EVENT_HUB] = EventHub(resources.broker)
     app[READINESS] = Readiness()

@@ -4,10 +4,9 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.gateway.keys import RESOURCES, WORKSPACE
+from services.gateway.keys import API_KEYS, WORKSPACE
 from services.gateway.problems import Problem
 from services.gateway.routing import route_template
-from shared.api_keys import authenticate
 
 API_PREFIX = "/api/v1"
 #: Routes under the API prefix that anyone may read.
@@ -41,7 +40,7 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
     raw_key = _bearer_token(request.headers.get("Authorization", ""))
     workspace_id = None
     if raw_key:
-        workspace_id = await authenticate(request.app[RESOURCES].sessions, raw_key)
+        workspace_id = await request.app[API_KEYS].workspace_of(raw_key)
     if workspace_id is None:
         detail = "a valid API key is required: Authorization: Bearer <key>"
         raise Problem(401, "unauthorized", detail, headers=_CHALLENGE)

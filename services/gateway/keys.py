@@ -8,6 +8,7 @@ from aiohttp import web
 from services.gateway.event_hub import EventHub
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
+from shared.api_keys import KeyCache
 from shared.nodes.registry import ConfigRegistry
 from shared.runtime import Resources
 
@@ -17,6 +18,8 @@ TASKS = web.AppKey("background_tasks", BackgroundTasks)
 OPENAPI = web.AppKey("openapi_document", dict[str, Any])
 #: Wakes live event streams (streams.py) when their execution publishes an event.
 EVENT_HUB = web.AppKey("event_hub", EventHub)
+#: API keys read recently, so a request usually needs no database read to authenticate.
+API_KEYS = web.AppKey("api_key_cache", KeyCache)
 #: False readiness once the process was told to stop (set by `docflow gateway`).
 READINESS = web.AppKey("readiness", Readiness)
 
