@@ -46,6 +46,19 @@ async def publish_staged(
 
     A failure leaves the rest for the scheduler's relay; it never raises.
     """
+    published = await publish_in_order(broker, staged)
+    if published:
+        try:
+            async with sessions.begin() as session:
+                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
+        except Exception as e:  # the rows are published; a relay would repeat them harmlessly
+            log.warning("outbox_delete_failed", error=repr(e))
+    return len(published)
+
+
+async def publish_in_order(broker: Broker, staged: Sequence[Staged]) -> list[int]:
+    """Publish until the broker refuses one; the outbox ids it confirmed, which the caller
+    deletes (the rest are left for the scheduler's relay). Never raises."""
     published: list[int] = []
     for item in staged:
         try:
@@ -54,13 +67,7 @@ async def publish_staged(
             log.warning("outbox_publish_deferred", queue=item.queue, error=str(e))
             break
         published.append(item.id)
-    if published:
-        try:
-            async with sessions.begin() as session:
-                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
-        except Exception as e:  # the rows are published; a relay would repeat them harmlessly
-            log.warning("outbox_delete_failed", error=repr(e))
-    return len(published)
+    return published
 
 
 async def relay_stranded(

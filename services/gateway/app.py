@@ -23,12 +23,14 @@ from services.gateway.keys import (
     API_KEYS,
     EVENT_HUB,
     OPENAPI,
+    OUTBOX,
     READINESS,
     REGISTRY,
     RESOURCES,
     TASKS,
 )
 from services.gateway.middleware import observe, problems
+from services.gateway.outbox_publisher import OutboxPublisher
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
@@ -53,6 +55,7 @@ def create_app(resources: Resources) -> web.Application:
     app[RESOURCES] = resources
     app[REGISTRY] = registry
     app[TASKS] = BackgroundTasks()
+    app[OUTBOX] = OutboxPublisher(resources.broker, resources.engine)
     app[API_KEYS] = KeyCache(resources.sessions, resources.settings.auth_cache_seconds)
     app[OPENAPI] = openapi.build_document(registry)
     app[EVENT_HUB] = EventHub(resources.broker)
@@ -60,6 +63,8 @@ def create_app(resources: Resources) -> web.Application:
     # On shutdown, before the server waits for open requests: live streams end at once.
     app.on_shutdown.append(_close_event_hub)
     app.on_cleanup.append(_drain_background_tasks)
+    # After the drain: the publishes it let finish hand their rows to this last delete.
+    app.on_cleanup.append(_close_outbox_publisher)
     _add_routes(app.router)
     return app
 
@@ -73,6 +78,10 @@ async def _drain_background_tasks(app: web.Application) -> None:
     # the scheduler's relay.
     timeout = app[RESOURCES].settings.publish_timeout_seconds + DRAIN_GRACE_SECONDS
     await app[TASKS].close(timeout)
+
+
+async def _close_outbox_publisher(app: web.Application) -> None:
+    await app[OUTBOX].close()
 
 
 def _add_routes(router: web.UrlDispatcher) -> None:

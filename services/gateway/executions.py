@@ -16,11 +16,11 @@ from services.gateway.execution_store import (
     request_cancel,
     request_retry,
 )
-from services.gateway.keys import RESOURCES, TASKS, workspace_of
+from services.gateway.keys import OUTBOX, RESOURCES, TASKS, workspace_of
 from services.gateway.paging import decode_cursor
 from services.gateway.problems import Problem, invalid
 from services.gateway.run_requests import queue_execution
-from shared.outbox import Staged, publish_staged
+from shared.outbox import Staged
 from shared.status import ExecutionStatus
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -31,10 +31,8 @@ MAX_PAGE = 200
 
 
 def _publish_later(request: web.Request, staged: Staged) -> None:
-    resources = request.app[RESOURCES]
     request.app[TASKS].spawn(
-        publish_staged(resources.sessions, resources.broker, [staged]),
-        name=f"publish-{type(staged.message).__name__}",
+        request.app[OUTBOX].publish([staged]), name=f"publish-{type(staged.message).__name__}"
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from aiohttp import web
 
 from services.gateway.event_hub import EventHub
+from services.gateway.outbox_publisher import OutboxPublisher
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
@@ -18,6 +19,8 @@ TASKS = web.AppKey("background_tasks", BackgroundTasks)
 OPENAPI = web.AppKey("openapi_document", dict[str, Any])
 #: Wakes live event streams (streams.py) when their execution publishes an event.
 EVENT_HUB = web.AppKey("event_hub", EventHub)
+#: Publishes what run, cancel and retry requests committed, and deletes their rows in batches.
+OUTBOX = web.AppKey("outbox_publisher", OutboxPublisher)
 #: API keys read recently, so a request usually needs no database read to authenticate.
 API_KEYS = web.AppKey("api_key_cache", KeyCache)
 #: False readiness once the process was told to stop (set by `docflow gateway`).
