@@ -28,9 +28,12 @@ class Resources:
 
 @contextlib.asynccontextmanager
 async def open_resources(
-    settings: Settings, *, pool_size: int = 10, start_broker: bool = True
+    settings: Settings, *, pool_size: int | None = None, start_broker: bool = True
 ) -> AsyncIterator[Resources]:
-    engine = create_engine(settings.database_url, pool_size=pool_size)
+    # Every execution a worker holds may need a connection at once (a checkpoint, a heartbeat);
+    # a pool smaller than that makes connections churn, each one a new TLS probe and login.
+    size = pool_size if pool_size is not None else max(10, settings.prefetch + 4)
+    engine = create_engine(settings.database_url, pool_size=size)
     broker = create_broker(settings)
     try:
         if start_broker:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor.nodes.base import WaitRecord
+from services.executor.pg_claim import claim_queued_in_one_statement
 from shared.context import ExecutionContext, restore
 from shared.db.tables import Execution, ExecutionStep, ExecutionTransition, Wait
 from shared.db.types import utcnow
@@ -177,6 +178,24 @@ async def claim_run(
 ) -> Claim | None:
     """Claim a queued execution, or a running one whose worker lost its lease."""
     now = utcnow()
+    if engine.dialect.name == "postgresql":
+        claimed = await claim_queued_in_one_statement(
+            engine, execution_id, owner=owner, lease_seconds=lease_seconds, now=now
+        )
+        if claimed is not None:
+            claim = Claim(
+                execution_id=claimed["id"],
+                workspace_id=claimed["workspace_id"],
+                workflow_id=claimed["workflow_id"],
+                workflow_version=claimed["workflow_version"],
+                version=claimed["version"],
+                current_node_id=claimed["current_node_id"],
+                context=restore(claimed["context"]),
+                trigger_data=claimed["trigger_data"] or {},
+                started_at=claimed["started_at"],
+            )
+            claim.first_claim = True
+            return claim
     try:
         async with engine.begin() as conn:
             row = await _load(conn, execution_id)

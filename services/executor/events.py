@@ -1,5 +1,6 @@
 """Execution events, published after the commit they describe, best effort."""
 
+import logging
 import uuid
 from typing import Any
 
@@ -52,11 +53,15 @@ async def emit(broker: Broker, *events: ExecutionEvent) -> None:
 
 def _log(item: ExecutionEvent) -> None:
     """Every event is also a log line (`node_completed`, `execution_paused`, …)."""
+    failed = item.event.endswith("failed")
+    # Two events per node: skip building the line when its level is filtered out anyway.
+    if not failed and not log.is_enabled_for(logging.INFO):
+        return
     details = item.model_dump(
         include={"status", "node_type", "attempt", "duration_ms", "error"}, exclude_none=True
     )
     ids = {"execution_id": str(item.execution_id), "workflow_id": str(item.workflow_id)}
     if item.node_id is not None:
         ids["node_id"] = item.node_id
-    method = log.warning if item.event.endswith("failed") else log.info
+    method = log.warning if failed else log.info
     method(item.event.replace(".", "_"), **ids, **details)
