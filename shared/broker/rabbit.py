@@ -116,21 +116,32 @@ class RabbitBroker(Broker):
     async def publish(self, queue: str, message: Message) -> None:
         if self._confirmed is None:
             raise BrokerUnavailable("broker not started")
-        outgoing = aio_pika.Message(
-            encode(message),
+        properties = Basic.Properties(
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            type=getattr(message, "type", None),
+            delivery_mode=2,
+            message_type=getattr(message, "type", None),
         )
         try:
-            await asyncio.wait_for(
-                self._confirmed.default_exchange.publish(
-                    outgoing, routing_key=self._names.queue(queue), mandatory=True
+            channel = cast(aiormq.Channel, await self._confirmed.get_underlay_channel())
+            # wait=False: the channel lock is released once the frame is queued, not after the
+            # socket drained, so concurrent publishes overlap instead of queueing behind each
+            # other; the broker's confirm is still awaited below.
+            confirmation = await asyncio.wait_for(
+                channel.basic_publish(
+                    encode(message),
+                    exchange="",
+                    routing_key=self._names.queue(queue),
+                    properties=properties,
+                    mandatory=True,
+                    wait=False,
                 ),
                 timeout=self._publish_timeout,
             )
         except Exception as e:
             raise BrokerUnavailable(f"publish to {queue} not confirmed: {e!r}") from e
+        if not isinstance(confirmation, Basic.Ack):
+            name = type(confirmation).__name__
+            raise BrokerUnavailable(f"publish to {queue} was not accepted ({name})")
 
     async def publish_event(self, event: ExecutionEvent) -> None:
         if self._events_channel is None:
