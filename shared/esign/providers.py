@@ -45,13 +45,12 @@ class Providers:
     def client(self, provider: str) -> Client:
         return self.clicksign if provider == "clicksign" else self.zapsign
 
-    async def observe_event(self, request: RequestRow, payload: dict[str, Any]) -> Observation:
+    async def observe_event(self, provider: str, payload: dict[str, Any]) -> Observation:
         """What a stored webhook means. ZapSign's is unsigned, so its document is re-read and
-        only that answer is believed."""
-        if request.provider == "clicksign":
+        only that answer is believed (the event names the document by its token)."""
+        if provider == "clicksign":
             return Observation(interpret.clicksign_event(payload))
-        token = request.provider_request_id or str(payload.get("token") or "")
-        document = await self.zapsign.document(token)
+        document = await self.zapsign.document(str(payload.get("token") or ""))
         event_type = payload.get("event_type")
         return Observation(
             interpret.zapsign_document(document, str(event_type) if event_type else None),

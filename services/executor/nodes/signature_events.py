@@ -52,29 +52,28 @@ class SignatureEvents:
                     )
                 )
             ).first()
-            request = await store.load(conn, message.request_id)
-        if inbox is None or request is None:
+            applied = inbox is not None and inbox.processed_at is not None
+            request = await store.load(conn, message.request_id) if applied else None
+        if inbox is None:
             log.warning("signature_event_unknown", inbox_id=message.inbox_id)
             return
+        if request is None:
+            try:
+                observation = await self._providers.observe_event(message.provider, inbox.payload)
+            except ProviderError as e:
+                if e.retryable:
+                    raise  # redelivered; reconciliation polls the request if all fail
+                log.warning("signature_event_unreadable", error=str(e))
+                return
+            request = await apply_observation(
+                self._engine, self._providers, message.request_id, observation,
+                inbox_id=message.inbox_id,
+            )  # fmt: skip
+        else:
+            # Applied already (a redelivery): only the signed file or the resume may be missing.
+            request = await collect_signed_document(self._engine, self._providers, request)
         with structlog.contextvars.bound_contextvars(
             execution_id=str(request.execution_id), node_id=request.node_id
         ):
-            if inbox.processed_at is None:
-                try:
-                    observation = await self._providers.observe_event(request, inbox.payload)
-                except ProviderError as e:
-                    if e.retryable:
-                        raise  # redelivered; reconciliation polls the request if all fail
-                    log.warning("signature_event_unreadable", error=str(e))
-                    return
-                request = await apply_observation(
-                    self._engine,
-                    self._providers,
-                    request.id,
-                    observation,
-                    inbox_id=message.inbox_id,
-                )
-            else:
-                request = await collect_signed_document(self._engine, self._providers, request)
             log.info("signature_event_applied", provider=message.provider, status=request.status)
             await self._resume(request.execution_id, request.wait_id, "fact")
