@@ -30,10 +30,10 @@ class Resources:
 async def open_resources(
     settings: Settings, *, pool_size: int | None = None, start_broker: bool = True
 ) -> AsyncIterator[Resources]:
-    # Every execution a worker holds may need a connection at once (a checkpoint, a heartbeat);
-    # a pool smaller than that makes connections churn, each one a new TLS probe and login.
-    size = pool_size if pool_size is not None else max(10, settings.prefetch + 4)
-    engine = create_engine(settings.database_url, pool_size=size)
+    # At most 20 connections a process (10 kept, 10 more under load): five services and two
+    # executors then stay well inside PostgreSQL's default 100. Runs beyond that wait briefly
+    # for a connection, which costs less than the connections would.
+    engine = create_engine(settings.database_url, pool_size=pool_size or 10)
     broker = create_broker(settings)
     try:
         if start_broker:

@@ -15,7 +15,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     # that died (a database restart) fails its first statement instead; SQLAlchemy then discards
     # it, and the message being handled is requeued and retried on a fresh connection.
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size // 4 + 2, pool_recycle=1800
+        database_url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
 
 
