@@ -60,6 +60,7 @@ SIGNER = "signer@bench.test"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     add = parser.add_argument
+    add("--phases", default="ingest,latency", help="phases to run (default ingest,latency)")
     add("--events", type=int, default=5000, help="distinct events, each sent twice (5000)")
     add("--in-flight", type=int, default=64, help="concurrent webhook POSTs (default 64)")
     add("--completions", type=int, default=400, help="runs completed in phase 2 (400)")
@@ -81,7 +82,9 @@ def provider_env(fake: FakeClickSign) -> dict[str, str]:
     }
 
 
-async def wait_for(probe: Any, *, within: float, what: str, services: list[Service]) -> Any:
+async def wait_for(
+    probe: Any, *, within: float, what: str, services: list[Service], interval: float = 0.2
+) -> Any:
     deadline = time.monotonic() + within
     while True:
         for service in services:
@@ -92,7 +95,7 @@ async def wait_for(probe: Any, *, within: float, what: str, services: list[Servi
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not reached within {within:.0f}s")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(interval)
 
 
 async def ready(base_url: str) -> bool:
@@ -328,17 +331,21 @@ async def latency(args: argparse.Namespace, target: Target, log_dir: Path) -> li
 
             runs = await asyncio.gather(*(start() for _ in range(args.completions)))
 
-            async def all_paused() -> list[asyncpg.Record]:
+            async def all_settled() -> list[asyncpg.Record]:
                 rows = await db.fetch(
-                    "SELECT r.execution_id, r.provider_document_id FROM signature_requests r"
-                    " JOIN executions e ON e.id = r.execution_id"
-                    " WHERE e.status = 'paused' AND r.execution_id = ANY($1::uuid[])",
+                    "SELECT e.id AS execution_id, e.status, e.error, r.provider_document_id"
+                    " FROM executions e LEFT JOIN signature_requests r ON r.execution_id = e.id"
+                    " WHERE e.id = ANY($1::uuid[]) AND e.status IN ('paused', 'failed')",
                     list(runs),
                 )
                 return rows if len(rows) == len(runs) else []
 
-            paused = await wait_for(all_paused, within=600, what="every run paused",
-                                    services=services)  # fmt: skip
+            settled = await wait_for(all_settled, within=600, what="every run paused",
+                                     services=services, interval=1.0)  # fmt: skip
+            paused = [r for r in settled if r["status"] == "paused"]
+            for failed in [r for r in settled if r["status"] != "paused"][:3]:
+                print(f"   a run failed before pausing: {failed['error']}", flush=True)
+            print(f"   {len(paused)} runs paused; completing them at {args.rate:g}/s", flush=True)
             sent = await complete_steadily(http, base_url, fake, paused, args.rate)
         measured, parts = await resume_times(db, sent, services)
     finally:
@@ -405,7 +412,7 @@ async def resume_times(
         return rows if len(rows) == len(sent) else []
 
     rows = await wait_for(all_started, within=300, what="every next node started",
-                          services=services)  # fmt: skip
+                          services=services, interval=1.0)  # fmt: skip
 
     def ms(later: datetime, earlier: datetime) -> float:
         return (later - earlier).total_seconds() * 1000
@@ -436,8 +443,11 @@ async def main(args: argparse.Namespace) -> None:
         try:
             async with own_database(target), own_queues(target):
                 await upgrade_async(target.database_url)
-                await ingestion(args, target, log_dir)
-                await latency(args, target, log_dir)
+                phases = set(args.phases.split(","))
+                if "ingest" in phases:
+                    await ingestion(args, target, log_dir)
+                if "latency" in phases:
+                    await latency(args, target, log_dir)
         finally:
             if args.keep_logs is not None:
                 shutil.copytree(log_dir, args.keep_logs, dirs_exist_ok=True)

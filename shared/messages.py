@@ -101,6 +101,8 @@ class SignatureEvent(Message):
     provider: str
     inbox_id: int
     request_id: uuid.UUID
+    #: The event as the provider sent it (also kept in the inbox).
+    payload: dict[str, Any]
 
 
 class ExecutionEvent(Message):

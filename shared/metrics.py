@@ -126,21 +126,9 @@ class Metrics:
             registry=registry,
         )
 
-    # E-signature: requests made, webhooks taken in, polls of quiet requests.
+    # E-signature: polls of requests whose webhooks went quiet (webhooks themselves are
+    # counted at the edge, in `webhook_events`).
     def _signatures(self, registry: CollectorRegistry) -> None:
-        self.signature_requests = Counter(
-            "docflow_signature_requests_total",
-            "Signature nodes that sent a request (created) or found theirs (reused)",
-            ["provider", "outcome"],
-            registry=registry,
-        )
-        self.signature_webhooks = Counter(
-            "docflow_signature_webhooks_total",
-            "Signature webhooks by provider and outcome (accepted, duplicate, unauthorized, "
-            "unknown, invalid)",
-            ["provider", "outcome"],
-            registry=registry,
-        )
         self.signature_polls = Counter(
             "docflow_signature_polls_total",
             "Quiet signature requests polled from their provider, by outcome (changed, "

@@ -18,6 +18,7 @@ from services.gateway.openapi_schemas import STRING, Schema, ref
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.problems import Problem, invalid, not_found
 from services.gateway.signature_webhooks_pg import record_in_one_statement
+from services.gateway.webhook_metrics import WEBHOOK_OUTCOME
 from shared.broker.topology import SIGNATURES
 from shared.db.types import utcnow
 from shared.esign.store import find_for_event
@@ -66,7 +67,10 @@ async def record(
         if inbox_id is None:
             return "duplicate", None
         message = SignatureEvent(
-            provider=event.provider, inbox_id=inbox_id, request_id=target.request_id
+            provider=event.provider,
+            inbox_id=inbox_id,
+            request_id=target.request_id,
+            payload=payload,
         )
         return "accepted", await stage(session, SIGNATURES, message)
 
@@ -76,10 +80,8 @@ async def receive(request: web.Request) -> web.Response:
     if provider not in PROVIDERS:
         raise not_found("signature provider", provider)
     resources = request.app[RESOURCES]
-    counted = resources.metrics.signature_webhooks
     body = await request.read()
     if not authentic(provider, resources.settings, request.headers, body):
-        counted.labels(provider, "unauthorized").inc()
         detail = (
             f"{CLICKSIGN_SIGNATURE_HEADER} is missing or does not match"
             if provider == "clicksign"
@@ -89,22 +91,24 @@ async def receive(request: web.Request) -> web.Response:
     try:
         payload = json.loads(body)
     except ValueError as e:
-        counted.labels(provider, "invalid").inc()
         raise Problem(400, "malformed-json", f"the body is not valid JSON: {e}") from e
     event = parse(provider, payload)
     if event is None:
-        counted.labels(provider, "invalid").inc()
         raise invalid("body", f"is not a {provider} event")
     if resources.settings.is_embedded_database:
         outcome, staged = await record(resources.sessions, event, payload)
     else:
         # Stored as the provider sent it; JSON that is not UTF-8 is stored re-encoded.
         text = body.decode() if body.isascii() or _is_utf8(body) else json.dumps(payload)
-        outcome, staged = await record_in_one_statement(resources.engine, event, text, utcnow())
+        outcome, staged = await record_in_one_statement(
+            resources.engine, event, text, payload, utcnow()
+        )
         if outcome == "unknown" and event.external_id:
             # Only ZapSign's `external_id` can still name it: the general path looks that up.
             outcome, staged = await record(resources.sessions, event, payload)
-    counted.labels(provider, outcome).inc()
+    # Counted at the edge (webhook_metrics); a redelivery or a stranger is named as such.
+    if outcome != "accepted":
+        request[WEBHOOK_OUTCOME] = outcome
     if staged is not None:
         request.app[TASKS].spawn(
             request.app[OUTBOX].publish([staged]), name="publish-signature-event"

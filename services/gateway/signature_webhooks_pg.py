@@ -9,6 +9,7 @@ statement building. The general path in signature_webhooks.py does the same in a
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,7 +33,7 @@ WITH target AS (
     INSERT INTO outbox (queue, body, created_at)
     SELECT $6, json_build_object(
         'schema_version', 1, 'type', 'signature.event', 'provider', $1::text,
-        'inbox_id', event.id, 'request_id', target.id
+        'inbox_id', event.id, 'request_id', target.id, 'payload', $4::json
     ), $5
     FROM event, target
     RETURNING id
@@ -43,7 +44,7 @@ FROM target LEFT JOIN event ON true LEFT JOIN message ON true
 
 
 async def record_in_one_statement(
-    engine: AsyncEngine, event: ParsedEvent, body: str, now: datetime
+    engine: AsyncEngine, event: ParsedEvent, body: str, payload: dict[str, Any], now: datetime
 ) -> tuple[str, Staged | None]:
     """(outcome, message to publish), as `signature_webhooks.record` answers."""
     async with engine.connect() as conn:
@@ -66,5 +67,6 @@ async def record_in_one_statement(
         provider=event.provider,
         inbox_id=row["inbox_id"],
         request_id=uuid.UUID(str(row["request_id"])),
+        payload=payload,
     )
     return "accepted", Staged(row["outbox_id"], SIGNATURES, message)

@@ -44,13 +44,22 @@ async def apply_facts(
 ) -> RequestRow:
     """Apply `facts` inside the caller's transaction; the request as it is afterwards.
 
-    The row is read once (locked) and the changes are worked out here, so applying an event
-    costs one statement per changed row.
+    With `inbox_id`, the event is marked processed first; one that was processed already (a
+    redelivered message) changes nothing. The row is read once (locked) and the changes are
+    worked out here, so applying an event costs one statement per changed row.
     """
     now = utcnow()
+    first_time = inbox_id is None or await conn.scalar(
+        update(InboxEvent)
+        .where(InboxEvent.id == inbox_id, InboxEvent.processed_at.is_(None))
+        .values(processed_at=now)
+        .returning(InboxEvent.id)
+    )
     request = await store.load(conn, request_id, for_update=True)
     if request is None:
         raise LookupError(f"signature request {request_id} does not exist")
+    if not first_time:
+        return request
     signers = list(request.signers)
     for fact in facts.signers:
         signer = _match(tuple(signers), fact)
@@ -80,10 +89,6 @@ async def apply_facts(
     await conn.execute(
         update(SignatureRequest).where(SignatureRequest.id == request_id).values(**values)
     )
-    if inbox_id is not None:
-        await conn.execute(
-            update(InboxEvent).where(InboxEvent.id == inbox_id).values(processed_at=now)
-        )
     return replace(
         updated,
         status=values.get("status", updated.status),

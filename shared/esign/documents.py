@@ -2,38 +2,15 @@
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db.tables import SignatureRequest, SignedDocument
+from shared.db.tables import SignedDocument
 from shared.db.types import utcnow
-from shared.esign.model import SignedFile
+from shared.esign.model import SignedDocumentInfo, SignedFile
 from shared.esign.store import RequestRow
-
-
-@dataclass(frozen=True)
-class SignedDocumentInfo:
-    id: uuid.UUID
-    request_id: uuid.UUID
-    filename: str
-    content_type: str
-    size_bytes: int
-    sha256: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "signature_request_id": str(self.request_id),
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "size": self.size_bytes,
-            "sha256": self.sha256,
-        }
-
 
 _INFO = (
     SignedDocument.id,
@@ -45,46 +22,47 @@ _INFO = (
 )
 
 
-async def store_signed(engine: AsyncEngine, request: RequestRow, file: SignedFile) -> uuid.UUID:
-    """Keep the file (the first one stored for the request wins) and link it to the request."""
-    document_id = uuid.uuid4()
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(SignedDocument).values(
-                    id=document_id,
-                    workspace_id=request.workspace_id,
-                    execution_id=request.execution_id,
-                    request_id=request.id,
-                    filename=file.filename,
-                    content_type=file.content_type,
-                    size_bytes=len(file.content),
-                    sha256=hashlib.sha256(file.content).hexdigest(),
-                    content=file.content,
-                    source_url=file.source_url,
-                    created_at=utcnow(),
-                )
-            )
-            await conn.execute(
-                update(SignatureRequest)
-                .where(SignatureRequest.id == request.id)
-                .values(signed_document_id=document_id, updated_at=utcnow())
-            )
-    except IntegrityError:
-        # Stored meanwhile by another worker (a webhook and a poll at once): keep theirs.
-        async with engine.connect() as conn:
-            existing = await conn.scalar(
-                select(SignedDocument.id).where(SignedDocument.request_id == request.id)
-            )
-        if existing is None:
-            raise
-        return existing
-    return document_id
-
-
-async def info(conn: AsyncConnection, document_id: uuid.UUID) -> SignedDocumentInfo | None:
-    row = (await conn.execute(select(*_INFO).where(SignedDocument.id == document_id))).first()
-    return SignedDocumentInfo(*row) if row is not None else None
+async def store_signed(
+    engine: AsyncEngine, request: RequestRow, file: SignedFile
+) -> SignedDocumentInfo:
+    """Keep the file; the first one stored for the request wins (a webhook and a poll may
+    both fetch it), and that one is returned."""
+    info = SignedDocumentInfo(
+        id=uuid.uuid4(),
+        request_id=request.id,
+        filename=file.filename,
+        content_type=file.content_type,
+        size_bytes=len(file.content),
+        sha256=hashlib.sha256(file.content).hexdigest(),
+    )
+    insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
+    statement = (
+        insert(SignedDocument)
+        .values(
+            id=info.id,
+            workspace_id=request.workspace_id,
+            execution_id=request.execution_id,
+            request_id=request.id,
+            filename=info.filename,
+            content_type=info.content_type,
+            size_bytes=info.size_bytes,
+            sha256=info.sha256,
+            content=file.content,
+            source_url=file.source_url,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(SignedDocument.id)
+    )
+    async with engine.connect() as conn:
+        # One statement is atomic by itself: autocommit spares a BEGIN and a COMMIT.
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if await autocommit.scalar(statement) is not None:
+            return info
+        row = (
+            await autocommit.execute(select(*_INFO).where(SignedDocument.request_id == request.id))
+        ).one()
+    return SignedDocumentInfo(*row)
 
 
 async def content_for(

@@ -1,5 +1,6 @@
 """What DocFlow asks of a provider, and what a provider tells DocFlow (facts)."""
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -144,6 +145,28 @@ class Facts:
     signed_file_url: str | None = None
     #: The signed file can be fetched now (ClickSign `document_closed`, `auto_close`, `close`).
     document_ready: bool = False
+
+
+@dataclass(frozen=True)
+class SignedDocumentInfo:
+    """A stored signed file, without its bytes: what the context and the API show of it."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": str(self.id),
+            "signature_request_id": str(self.request_id),
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size_bytes,
+            "sha256": self.sha256,
+        }
 
 
 @dataclass(frozen=True)

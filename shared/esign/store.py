@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db.tables import SignatureRequest, Signer
+from shared.db.tables import SignatureRequest, SignedDocument, Signer
 from shared.db.types import utcnow
 from shared.esign.model import (
     REUSABLE_REQUEST_STATUSES,
     CreationState,
     RequestStatus,
+    SignedDocumentInfo,
     SignerSpec,
 )
 
@@ -54,10 +55,15 @@ class RequestRow:
     provider_done: bool
     reason: str | None
     expires_at: datetime | None
-    signed_document_id: uuid.UUID | None
     created_at: datetime
     completed_at: datetime | None
     signers: tuple[SignerRow, ...]
+    #: The signed file, once downloaded.
+    signed_document: SignedDocumentInfo | None = None
+
+    @property
+    def signed_document_id(self) -> uuid.UUID | None:
+        return self.signed_document.id if self.signed_document is not None else None
 
     @property
     def required(self) -> int:
@@ -74,43 +80,67 @@ class RequestRow:
         )
 
 
-_SIGNER_FIELDS = [c for c in SignerRow.__dataclass_fields__]
-_REQUEST_FIELDS = [c for c in RequestRow.__dataclass_fields__ if c != "signers"]
+_SIGNER_FIELDS = list(SignerRow.__dataclass_fields__)
+_REQUEST_FIELDS = [
+    c for c in RequestRow.__dataclass_fields__ if c not in ("signers", "signed_document")
+]
+_DOCUMENT_FIELDS = ("id", "request_id", "filename", "content_type", "size_bytes", "sha256")
+
+
+def _query() -> Select[Any]:
+    """A request with its signers (one row each) and its signed file's description, in one
+    round trip."""
+    request, signer = SignatureRequest.__table__, Signer.__table__
+    document = SignedDocument.__table__
+    return (
+        select(
+            *(request.c[f] for f in _REQUEST_FIELDS),
+            *(signer.c[f].label(f"signer_{f}") for f in _SIGNER_FIELDS),
+            *(document.c[f].label(f"document_{f}") for f in _DOCUMENT_FIELDS),
+        )
+        .select_from(
+            request.outerjoin(signer, signer.c.request_id == request.c.id).outerjoin(
+                document, document.c.request_id == request.c.id
+            )
+        )
+        .order_by(signer.c.position)
+    )
+
+
+async def _fetch(conn: AsyncConnection, query: Select[Any]) -> RequestRow | None:
+    rows = (await conn.execute(query)).mappings().all()
+    if not rows:
+        return None
+    first = rows[0]
+    document = None
+    if first["document_id"] is not None:
+        document = SignedDocumentInfo(*(first[f"document_{f}"] for f in _DOCUMENT_FIELDS))
+    return RequestRow(
+        **{f: first[f] for f in _REQUEST_FIELDS},
+        signers=tuple(
+            SignerRow(**{f: row[f"signer_{f}"] for f in _SIGNER_FIELDS})
+            for row in rows
+            if row["signer_id"] is not None
+        ),
+        signed_document=document,
+    )
 
 
 async def load(
     conn: AsyncConnection, request_id: uuid.UUID, *, for_update: bool = False
 ) -> RequestRow | None:
-    query = select(*(SignatureRequest.__table__.c[f] for f in _REQUEST_FIELDS)).where(
-        SignatureRequest.id == request_id
-    )
     if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        return None
-    signers = (
-        (
-            await conn.execute(
-                select(*(Signer.__table__.c[f] for f in _SIGNER_FIELDS))
-                .where(Signer.request_id == request_id)
-                .order_by(Signer.position)
-            )
+        # Locked first, read after, in two statements: a reader that waited for the lock then
+        # sees the signers as the previous holder left them (one statement would read them
+        # from before its wait).
+        await conn.execute(
+            select(SignatureRequest.id).where(SignatureRequest.id == request_id).with_for_update()
         )
-        .mappings()
-        .all()
-    )
-    return RequestRow(
-        **{f: row[f] for f in _REQUEST_FIELDS},
-        signers=tuple(SignerRow(**dict(s)) for s in signers),
-    )
+    return await _fetch(conn, _query().where(SignatureRequest.id == request_id))
 
 
 async def by_wait(conn: AsyncConnection, wait_id: uuid.UUID) -> RequestRow | None:
-    request_id = await conn.scalar(
-        select(SignatureRequest.id).where(SignatureRequest.wait_id == wait_id)
-    )
-    return await load(conn, request_id) if request_id is not None else None
+    return await _fetch(conn, _query().where(SignatureRequest.wait_id == wait_id))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,6 @@ async def collect_signed_document(
     if file is None:
         log.info("signed_document_not_ready", request_id=str(request.id))
         return request
-    document_id = await store_signed(engine, request, file)
+    stored = await store_signed(engine, request, file)
     log.info("signed_document_stored", request_id=str(request.id), bytes=len(file.content))
-    return replace(request, signed_document_id=document_id)
+    return replace(request, signed_document=stored)

@@ -4,8 +4,10 @@ from tests.signatures.harness import SECOND_SIGNER, Stack, first_signer, signatu
 from tests.signatures.providers import (
     CLICKSIGN_DOCUMENT_KEY,
     CLICKSIGN_SIGNER_EMAIL,
+    ZAPSIGN_DOC_TOKEN,
     clicksign_vector,
     raw,
+    zapsign_event,
 )
 from tests.support import wait_for_status
 
@@ -57,3 +59,17 @@ async def test_clicksigns_deadline_event_expires_the_request(stack: Stack) -> No
     failed = await wait_for_status(stack.resources, execution_id, "failed", "completed")
     assert failed.status == "failed"
     assert failed.error is not None and "ClickSign's deadline was reached" in failed.error
+
+
+async def test_zapsigns_doc_expired_is_checked_with_zapsign_and_expires_the_request(
+    stack: Stack,
+) -> None:
+    execution_id = await stack.run(signature_workflow("zapsign", [first_signer("zapsign")]))
+    await stack.paused(execution_id)
+    # The documented body names a placeholder document; this one names ours.
+    body = zapsign_event("doc_expired", token=ZAPSIGN_DOC_TOKEN)
+    assert (await stack.post_zapsign(body)).status == 200
+    failed = await wait_for_status(stack.resources, execution_id, "failed", "completed")
+    assert failed.status == "failed"
+    assert failed.error is not None and "ZapSign's deadline was reached" in failed.error
+    assert stack.zapsign.calls_to("GET", f"/api/v1/docs/{ZAPSIGN_DOC_TOKEN}/")

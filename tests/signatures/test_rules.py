@@ -1,5 +1,7 @@
 """`any` and `quorum` over signers, refusals, and events that come after the wait decided."""
 
+import asyncio
+
 from tests.signatures.harness import (
     SECOND_SIGNER,
     THIRD_SIGNER,
@@ -45,6 +47,19 @@ async def test_rule_any_resumes_on_the_first_signature_and_a_later_one_changes_n
     assert [s.status for s in request.signers] == ["signed", "signed"]
     assert await stack.resumes(execution_id) == 1
     assert await stack.step_runs(execution_id, "after") == 1
+
+
+async def test_two_signers_signing_at_the_same_moment_both_count(stack: Stack) -> None:
+    signers = [first_signer("clicksign"), SECOND_SIGNER]
+    execution_id = await stack.run(signature_workflow("clicksign", signers))
+    await stack.paused(execution_id)
+    await asyncio.gather(
+        _sign(stack, CLICKSIGN_SIGNER_EMAIL, "2030-01-01T10:00:00-03:00"),
+        _sign(stack, SECOND_SIGNER["email"], "2030-01-01T10:00:00-03:00"),
+    )
+    done = await wait_for_status(stack.resources, execution_id, "completed", "failed")
+    assert done.status == "completed", done.error
+    assert await stack.resumes(execution_id) == 1
 
 
 async def test_quorum_two_of_three_waits_for_the_second_signature_and_ignores_a_late_refusal(

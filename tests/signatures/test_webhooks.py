@@ -60,6 +60,10 @@ async def test_every_documented_clicksign_body_with_its_documented_hmac_is_accep
     )
     assert (await redelivered.json())["status"] == "duplicate"
     assert await _inbox(ingest) == len(VECTORS["files"])
+    counted = ingest.resources.metrics.registry.get_sample_value
+    labels = {"provider": "clicksign"}
+    assert counted("docflow_webhook_events_total", {**labels, "outcome": "accepted"}) == 7
+    assert counted("docflow_webhook_events_total", {**labels, "outcome": "duplicate"}) == 1
 
 
 @pytest.mark.parametrize(
@@ -85,6 +89,9 @@ async def test_a_forged_altered_or_unsigned_clicksign_body_gets_401_and_changes_
     response = await stack.post_clicksign(body, "sign", headers)
 
     assert response.status == 401
+    assert stack.resources.metrics.registry.get_sample_value(
+        "docflow_webhook_events_total", {"provider": "clicksign", "outcome": "rejected"}
+    )
     problem = await response.json()
     assert problem["status"] == 401 and "Content-Hmac" in problem["detail"]
     assert await _inbox(stack) == 0

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, WaitRecord
 from shared.db.tables import SignatureRequest
 from shared.db.types import utcnow
-from shared.esign import documents, store
+from shared.esign import store
 from shared.esign.model import FINAL_REQUEST_STATUSES, RequestStatus, SignerStatus
 from shared.esign.store import RequestRow
 from shared.nodes.signature import SignatureConfig
@@ -29,9 +29,9 @@ async def settle(conn: AsyncConnection, wait: WaitRecord, reason: str) -> dict[s
     if request.status == RequestStatus.SIGNED:
         if request.provider_done and request.signed_document_id is None and reason != "expired":
             return None  # finished at the provider: wait for its signed file
-        return await _decision(conn, request, "signed", reason)
+        return _decision(request, "signed", reason)
     if request.status in FINAL_REQUEST_STATUSES:
-        return await _decision(conn, request, request.status, reason)
+        return _decision(request, request.status, reason)
     if reason == "expired":
         await conn.execute(
             update(SignatureRequest)
@@ -48,17 +48,13 @@ async def settle(conn: AsyncConnection, wait: WaitRecord, reason: str) -> dict[s
         )
         expired = await store.load(conn, request.id)
         assert expired is not None
-        return await _decision(conn, expired, "expired", reason)
+        return _decision(expired, "expired", reason)
     return None
 
 
-async def _decision(
-    conn: AsyncConnection, request: RequestRow, outcome: str, seen_on: str
-) -> dict[str, Any]:
-    signed_document = None
-    if request.signed_document_id is not None:
-        stored = await documents.info(conn, request.signed_document_id)
-        signed_document = stored.as_json() if stored is not None else None
+def _decision(request: RequestRow, outcome: str, seen_on: str) -> dict[str, Any]:
+    stored = request.signed_document
+    signed_document = stored.as_json() if stored is not None else None
     refused = [s for s in request.signers if s.status == SignerStatus.REFUSED]
     return {
         "outcome": outcome,

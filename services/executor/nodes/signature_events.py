@@ -1,9 +1,9 @@
 """The `signatures.events` consumer: apply a verified provider webhook, then try the wait.
 
-The gateway only verified and stored the event; here it is read (ZapSign's document is re-read
-from ZapSign first, since its webhooks are unsigned), applied to the signer rows, the signed
-file fetched if the request just finished, and the wait offered a decision. Everything is
-idempotent, so a redelivered message repeats harmlessly.
+The gateway only verified and stored the event (the message carries it too); here it is read
+(ZapSign's document is re-read from ZapSign first, since its webhooks are unsigned), applied to
+the signer rows, the signed file fetched if the request just finished, and the wait offered a
+decision. Everything is idempotent, so a redelivered message repeats harmlessly.
 """
 
 import uuid
@@ -11,14 +11,11 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db.tables import InboxEvent
-from shared.esign import store
 from shared.esign.errors import ProviderError
 from shared.esign.providers import Providers
-from shared.esign.sync import apply_observation, collect_signed_document
+from shared.esign.sync import apply_observation
 from shared.messages import Message, SignatureEvent
 from shared.settings import Settings
 
@@ -44,34 +41,19 @@ class SignatureEvents:
         if not isinstance(message, SignatureEvent):
             log.warning("message_ignored", message_type=getattr(message, "type", None))
             return
-        async with self._engine.connect() as conn:
-            inbox = (
-                await conn.execute(
-                    select(InboxEvent.payload, InboxEvent.processed_at).where(
-                        InboxEvent.id == message.inbox_id
-                    )
-                )
-            ).first()
-            applied = inbox is not None and inbox.processed_at is not None
-            request = await store.load(conn, message.request_id) if applied else None
-        if inbox is None:
-            log.warning("signature_event_unknown", inbox_id=message.inbox_id)
+        try:
+            observation = await self._providers.observe_event(message.provider, message.payload)
+        except ProviderError as e:
+            if e.retryable:
+                raise  # redelivered; reconciliation polls the request if all fail
+            log.warning("signature_event_unreadable", error=str(e))
             return
-        if request is None:
-            try:
-                observation = await self._providers.observe_event(message.provider, inbox.payload)
-            except ProviderError as e:
-                if e.retryable:
-                    raise  # redelivered; reconciliation polls the request if all fail
-                log.warning("signature_event_unreadable", error=str(e))
-                return
-            request = await apply_observation(
-                self._engine, self._providers, message.request_id, observation,
-                inbox_id=message.inbox_id,
-            )  # fmt: skip
-        else:
-            # Applied already (a redelivery): only the signed file or the resume may be missing.
-            request = await collect_signed_document(self._engine, self._providers, request)
+        # Marks the inbox row processed; a redelivery finds it so and applies nothing again,
+        # but still fetches a signed file that is due and offers the wait its decision.
+        request = await apply_observation(
+            self._engine, self._providers, message.request_id, observation,
+            inbox_id=message.inbox_id,
+        )  # fmt: skip
         with structlog.contextvars.bound_contextvars(
             execution_id=str(request.execution_id), node_id=request.node_id
         ):

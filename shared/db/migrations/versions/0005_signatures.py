@@ -43,7 +43,6 @@ def upgrade() -> None:
         sa.Column("provider_done", sa.Boolean(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         _time("expires_at", nullable=True),
-        sa.Column("signed_document_id", sa.Uuid(), nullable=True),
         _time("created_at", nullable=False),
         _time("updated_at", nullable=False),
         _time("completed_at", nullable=True),
