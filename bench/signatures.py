@@ -63,6 +63,7 @@ def parse_args() -> argparse.Namespace:
     add("--phases", default="ingest,latency", help="phases to run (default ingest,latency)")
     add("--events", type=int, default=5000, help="distinct events, each sent twice (5000)")
     add("--in-flight", type=int, default=64, help="concurrent webhook POSTs (default 64)")
+    add("--gateways", type=int, default=1, help="gateway processes in phase 1 (default 1)")
     add("--completions", type=int, default=400, help="runs completed in phase 2 (400)")
     add("--rate", type=float, default=20.0, help="completions per second (default 20)")
     add("--executors", type=int, default=2, help="executor processes (default 2)")
@@ -179,62 +180,70 @@ def signed_deliveries(keys: list[str]) -> list[tuple[bytes, dict[str, str]]]:
 
 
 async def post_all(
-    base_url: str, deliveries: list[tuple[bytes, dict[str, str]]], in_flight: int
+    base_urls: list[str], deliveries: list[tuple[bytes, dict[str, str]]], in_flight: int
 ) -> dict[str, int]:
+    """POST every delivery, `in_flight` at once, spread over the gateways in turn."""
     outcomes: dict[str, int] = {}
     queue = iter(deliveries)
-    url = f"{base_url}/api/v1/webhooks/signature/clicksign"
+    urls = [f"{base}/api/v1/webhooks/signature/clicksign" for base in base_urls]
     connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(connector=connector) as http:
 
-        async def worker() -> None:
+        async def worker(index: int) -> None:
+            url = urls[index % len(urls)]
             for body, headers in queue:
                 async with http.post(url, data=body, headers=headers) as response:
                     answer = await response.json()
                     key = answer.get("status") if response.status == 200 else str(response.status)
                     outcomes[key] = outcomes.get(key, 0) + 1
 
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        await asyncio.gather(*(worker(i) for i in range(in_flight)))
     return outcomes
 
 
 async def ingestion(args: argparse.Namespace, target: Target, log_dir: Path) -> float:
     fake = FakeClickSign()
     await fake.start()
-    port = free_port()
-    env = service_env(target, DOCFLOW_HTTP_PORT=str(port), **provider_env(fake))
-    gateway = await spawn("gateway-ingest", cli("gateway"), env, log_dir)
-    base_url = f"http://127.0.0.1:{port}"
+    gateways: list[Service] = []
+    base_urls: list[str] = []
+    for index in range(args.gateways):
+        port = free_port()
+        env = service_env(target, DOCFLOW_HTTP_PORT=str(port), **provider_env(fake))
+        gateways.append(await spawn(f"gateway-ingest-{index}", cli("gateway"), env, log_dir))
+        base_urls.append(f"http://127.0.0.1:{port}")
     db = await asyncpg.connect(target.dsn())
     try:
-        await wait_for(lambda: ready(base_url), within=READY_WITHIN_SECONDS, what="gateway",
-                       services=[gateway])  # fmt: skip
+
+        async def all_ready() -> bool:
+            return all([await ready(base) for base in base_urls])
+
+        await wait_for(all_ready, within=READY_WITHIN_SECONDS, what="gateways", services=gateways)
         warm_keys = await seed_requests(db, 200, "warm")
         keys = await seed_requests(db, args.events, "doc")
-        await post_all(base_url, signed_deliveries(warm_keys), args.in_flight)
+        await post_all(base_urls, signed_deliveries(warm_keys), args.in_flight)
         deliveries = signed_deliveries(keys)
-        cpu_before = process_seconds(gateway.pid)
+        cpu_before = [process_seconds(g.pid) for g in gateways]
         started = time.perf_counter()
-        outcomes = await post_all(base_url, deliveries, args.in_flight)
+        outcomes = await post_all(base_urls, deliveries, args.in_flight)
         seconds = time.perf_counter() - started
-        cpu_after = process_seconds(gateway.pid)
+        cpu_after = [process_seconds(g.pid) for g in gateways]
         stored = await db.fetchval(
             "SELECT count(*) FROM inbox WHERE event_key LIKE 'sign:bench-doc-%'"
         )
 
         left = await outbox_after_drain(db, within=30.0)
-        await stop(gateway)
+        await asyncio.gather(*(stop(g) for g in gateways))
         # Phase 1's requests have no runs: nothing of it may reach phase 2's executors (the
         # gateway is stopped first, so none of its publishes can come after the purge).
         await db.execute("DELETE FROM outbox")
         queued = await purge_signature_events(target)
     finally:
         await db.close()
-        await stop(gateway)
+        await asyncio.gather(*(stop(g) for g in gateways))
         await fake.stop()
     rate = len(deliveries) / seconds
     heading(f"Ingestion: {args.events} distinct events, each delivered twice, "
-            f"{args.in_flight} in flight, one gateway")  # fmt: skip
+            f"{args.in_flight} in flight, {args.gateways} gateway process(es)")  # fmt: skip
     line("webhooks answered", f"{len(deliveries)}", f"in {seconds:.2f} s")
     line("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     line("inbox rows / events", f"{stored} / {args.events}")
@@ -242,10 +251,12 @@ async def ingestion(args: argparse.Namespace, target: Target, log_dir: Path) -> 
     met = verdict(rate >= INGEST_TARGET_PER_SECOND)
     line("verified events/s", f"{rate:,.0f}", f"target >= {INGEST_TARGET_PER_SECOND:,.0f}: {met}")
     line("distinct events/s", f"{args.events / seconds:,.0f}")
-    if cpu_before is not None and cpu_after is not None:
-        used = (cpu_after - cpu_before).total
+    before = [c for c in cpu_before if c is not None]
+    after = [c for c in cpu_after if c is not None]
+    if len(before) == len(after) == len(gateways):
+        used = sum((a - b).total for a, b in zip(after, before, strict=True))
         line("gateway CPU per webhook", f"{1000 * used / len(deliveries):.2f} ms",
-             "the rate on a quiet machine is about 1 / this")  # fmt: skip
+             "one gateway process tops out near 1 / this")  # fmt: skip
     return rate
 
 
