@@ -2,13 +2,15 @@
 and bodies derived from them (another signer, another document) re-signed the documented way."""
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from shared.esign.webhooks import clicksign_signature
 
-PROVIDERS_DIR = Path(os.environ.get("DOCFLOW_PROVIDER_FIXTURES", "/work/shared/providers"))
+#: Copies of ../shared/providers/ (the documented bodies), byte for byte.
+PROVIDERS_DIR = Path(__file__).parent / "fixtures"
+#: Where they were copied from, when it is next to the repository.
+DOCUMENTED_DIR = Path(__file__).parents[3] / "shared" / "providers"
 VECTORS = json.loads((PROVIDERS_DIR / "clicksign_hmac_vectors.json").read_bytes())
 #: The test-only secret the documented HMAC vectors were computed with.
 CLICKSIGN_SECRET: str = VECTORS["secret"]

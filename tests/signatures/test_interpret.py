@@ -10,12 +10,23 @@ from tests.signatures.providers import (
     CLICKSIGN_DOCUMENT_KEY,
     CLICKSIGN_SECRET,
     CLICKSIGN_SIGN_SIGNER_KEY,
+    DOCUMENTED_DIR,
+    PROVIDERS_DIR,
     VECTORS,
     ZAPSIGN_DOC_TOKEN,
     clicksign_vector,
     document,
     raw,
 )
+
+
+def test_the_fixtures_are_the_documented_bodies_byte_for_byte() -> None:
+    if not DOCUMENTED_DIR.is_dir():
+        pytest.skip(f"{DOCUMENTED_DIR} is not next to this repository")
+    names = sorted(p.name for p in PROVIDERS_DIR.glob("*.json"))
+    assert len(names) == 14
+    for name in names:
+        assert (PROVIDERS_DIR / name).read_bytes() == (DOCUMENTED_DIR / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS["files"]))
