@@ -1,6 +1,7 @@
 """Broker messages: versioned pydantic models told apart by `type`, validated at the consumer."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -123,6 +124,20 @@ class ExecutionEvent(Message):
     at: datetime
 
 
+class ExecutionEventBatch(Message):
+    """Several events of one name in one broker message, routed by that name.
+
+    The executor publishes what its runs emitted during one turn of the event loop together:
+    one AMQP message costs about as much CPU as a whole batch, and a 10-node run emits 22
+    events. Grouping by name keeps topic bindings such as `node.completed` meaningful; the
+    order of events inside a batch is the order they were emitted.
+    """
+
+    type: Literal["execution.events"] = "execution.events"
+    event: str
+    events: list[ExecutionEvent]
+
+
 AnyMessage = Annotated[
     RunExecution
     | RetryExecution
@@ -131,7 +146,8 @@ AnyMessage = Annotated[
     | SendEmail
     | ApprovalEmail
     | SignatureEvent
-    | ExecutionEvent,
+    | ExecutionEvent
+    | ExecutionEventBatch,
     Field(discriminator="type"),
 ]
 
@@ -151,3 +167,20 @@ def decode(body: bytes | str | dict[str, Any]) -> Message:
     except ValidationError as e:
         raise UndecodableMessage(str(e)) from e
     return decoded
+
+
+def unbatched(message: Message) -> list[ExecutionEvent]:
+    """The execution events a message on the events exchange carries (none when it is not one)."""
+    if isinstance(message, ExecutionEventBatch):
+        return message.events
+    if isinstance(message, ExecutionEvent):
+        return [message]
+    return []
+
+
+def batches_by_name(events: Sequence[ExecutionEvent]) -> list[ExecutionEventBatch]:
+    """One batch per event name, in the order each name first appears."""
+    grouped: dict[str, list[ExecutionEvent]] = {}
+    for item in events:
+        grouped.setdefault(item.event, []).append(item)
+    return [ExecutionEventBatch(event=name, events=items) for name, items in grouped.items()]

@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.executor import cancellation, claims
 from services.executor.claims import Claim
 from services.executor.definitions import Definitions
-from services.executor.events import emit, event, execution_event
+from services.executor.events import Events, event, execution_event
 from services.executor.nodes.base import WaitRecord
 from services.executor.runner import Runner
-from shared.broker.base import Broker
 from shared.db.tables import Execution
 from shared.db.types import utcnow
 from shared.messages import (
@@ -36,14 +35,14 @@ class Handlers:
         self,
         *,
         engine: AsyncEngine,
-        broker: Broker,
+        events: Events,
         definitions: Definitions,
         runner: Runner,
         metrics: Metrics,
         settings: Settings,
     ) -> None:
         self._engine = engine
-        self._broker = broker
+        self._events = events
         self._definitions = definitions
         self._runner = runner
         self._metrics = metrics
@@ -84,9 +83,9 @@ class Handlers:
                 return self._conflict("run")
             if claim.first_claim:
                 self._metrics.executions_started.labels(workflow_id=str(claim.workflow_id)).inc()
-                await emit(self._broker, event(claim, "execution.started", S.RUNNING))
+                self._events.emit(event(claim, "execution.started", S.RUNNING))
             else:
-                await emit(self._broker, event(claim, "execution.resumed", S.RUNNING))
+                self._events.emit(event(claim, "execution.resumed", S.RUNNING))
             await self._run(claim)
 
     async def retry(self, execution_id: uuid.UUID) -> None:
@@ -96,7 +95,7 @@ class Handlers:
             )
             if claim is None:
                 return self._conflict("retry")
-            await emit(self._broker, event(claim, "execution.resumed", S.RUNNING))
+            self._events.emit(event(claim, "execution.resumed", S.RUNNING))
             await self._run(claim)
 
     async def resume(
@@ -135,8 +134,7 @@ class Handlers:
             if claim is None:
                 return self._conflict("resume")
             self._observe_resume(seen[-1], reason, requested_at)
-            await emit(
-                self._broker,
+            self._events.emit(
                 event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
             )
             await self._run(claim)
@@ -148,8 +146,7 @@ class Handlers:
             )
             if row is None:
                 return self._conflict("cancel")
-            await emit(
-                self._broker,
+            self._events.emit(
                 execution_event(
                     "execution.cancelled",
                     S.CANCELLED,

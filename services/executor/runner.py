@@ -21,7 +21,7 @@ from services.executor.backoff import backoff_seconds
 from services.executor.checkpoints import Checkpoint, StepRecord
 from services.executor.claims import Claim
 from services.executor.definitions import PreparedNode, PreparedWorkflow
-from services.executor.events import emit, event
+from services.executor.events import Events, event
 from services.executor.nodes.base import (
     Completed,
     Failed,
@@ -68,6 +68,7 @@ class Runner:
         engine: AsyncEngine,
         sessions: async_sessionmaker[AsyncSession],
         broker: Broker,
+        events: Events,
         services: NodeServices,
         metrics: Metrics,
         owner: str,
@@ -76,6 +77,7 @@ class Runner:
         self._engine = engine
         self._sessions = sessions
         self._broker = broker
+        self._events = events
         self._services = services
         self._metrics = metrics
         self._owner = owner
@@ -164,8 +166,7 @@ class Runner:
                     step_id = await checkpoints.start_step(
                         self._engine, claim, node.id, node.type_name
                     )
-                await emit(
-                    self._broker,
+                self._events.emit(
                     event(
                         claim,
                         "node.started",
@@ -272,7 +273,7 @@ class Runner:
             self._metrics.executions_finished.labels(
                 workflow_id=str(claim.workflow_id), status=S.COMPLETED
             ).inc()
-        await emit(self._broker, *events)
+        self._events.emit(*events)
         return not finished
 
     async def _paused(
@@ -292,8 +293,7 @@ class Runner:
             writes=result.writes,
         )
         await self._commit(claim, checkpoint)
-        await emit(
-            self._broker,
+        self._events.emit(
             event(
                 claim,
                 "node.waiting",
@@ -363,7 +363,7 @@ class Runner:
             self._metrics.executions_finished.labels(
                 workflow_id=str(claim.workflow_id), status=S.FAILED
             ).inc()
-        await emit(self._broker, *events)
+        self._events.emit(*events)
 
     async def _commit(self, claim: Claim, checkpoint: Checkpoint) -> None:
         async with claim.write_lock:

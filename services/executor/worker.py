@@ -12,6 +12,7 @@ import aiohttp
 import structlog
 
 from services.executor.definitions import Definitions
+from services.executor.events import Events
 from services.executor.handlers import Handlers
 from services.executor.nodes.base import NodeServices, NodeType
 from services.executor.nodes.registry import build_node_registry, core_node_types
@@ -37,6 +38,7 @@ class ExecutorWorker:
         self._subscriptions: list[Subscription] = []
         self._http: aiohttp.ClientSession | None = None
         self._runner: Runner | None = None
+        self._events: Events | None = None
         self._stopping = False
 
     async def start(self) -> None:
@@ -44,10 +46,12 @@ class ExecutorWorker:
         settings = r.settings
         self._stopping = False
         self._http = aiohttp.ClientSession()
+        self._events = Events(r.broker)
         self._runner = Runner(
             engine=r.engine,
             sessions=r.sessions,
             broker=r.broker,
+            events=self._events,
             services=NodeServices(settings=settings, http=self._http, engine=r.engine),
             metrics=r.metrics,
             owner=settings.worker_id,
@@ -55,7 +59,7 @@ class ExecutorWorker:
         )
         handlers = Handlers(
             engine=r.engine,
-            broker=r.broker,
+            events=self._events,
             definitions=Definitions(r.engine, self._registry),
             runner=self._runner,
             metrics=r.metrics,
@@ -106,6 +110,8 @@ class ExecutorWorker:
             interrupted = self._runner.abandon() if self._runner is not None else 0
             log.warning("executor_grace_expired", interrupted=interrupted)
             await cancelling
+        if self._events is not None:
+            await self._events.flush()
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -2,7 +2,7 @@
 
 import abc
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
@@ -56,8 +56,9 @@ class Broker(abc.ABC):
         """Persistent and confirmed; raises BrokerUnavailable when it cannot be confirmed."""
 
     @abc.abstractmethod
-    async def publish_event(self, event: ExecutionEvent) -> None:
-        """Best effort on the events exchange; never raises (the steps table is the record)."""
+    async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
+        """Best effort on the events exchange, one message per event name (routing key = the
+        name); never raises (the steps table is the record)."""
 
     @abc.abstractmethod
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription: ...

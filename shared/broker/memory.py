@@ -8,14 +8,21 @@ outbox and the scheduler cover that, as they do for a lost RabbitMQ message.
 import asyncio
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from shared.broker.base import Broker, EventHandler, Handler, Outcome, Subscription, deliver
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.errors import BrokerUnavailable
-from shared.messages import ExecutionEvent, Message, decode, encode
+from shared.messages import (
+    ExecutionEvent,
+    Message,
+    batches_by_name,
+    decode,
+    encode,
+    unbatched,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -93,16 +100,18 @@ class MemoryBroker(Broker):
             raise BrokerUnavailable("in-process broker is closed")
         self._queues[queue].put_nowait((encode(message), 0))
 
-    async def publish_event(self, event: ExecutionEvent) -> None:
-        body = encode(event)
-        for pattern, handler in list(self._subscribers):
-            if topic_matches(pattern, event.event):
-                decoded = decode(body)
-                assert isinstance(decoded, ExecutionEvent)
-                try:
-                    await handler(decoded)
-                except Exception as e:
-                    log.warning("event_handler_failed", error=repr(e))
+    async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
+        for batch in batches_by_name(events):
+            # Through the wire format, as RabbitMQ would carry it.
+            body = encode(batch)
+            for pattern, handler in list(self._subscribers):
+                if not topic_matches(pattern, batch.event):
+                    continue
+                for item in unbatched(decode(body)):
+                    try:
+                        await handler(item)
+                    except Exception as e:
+                        log.warning("event_handler_failed", error=repr(e))
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
         source = self._queues[queue]

@@ -1,6 +1,7 @@
 """RabbitMQ adapter (aio-pika): quorum queues, confirms, manual acks, robust reconnect."""
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, cast
 
 import aio_pika
@@ -17,7 +18,7 @@ from pamqp.commands import Basic
 from shared.broker.base import Broker, EventHandler, Handler, Outcome, Subscription, deliver
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.errors import BrokerUnavailable, UndecodableMessage
-from shared.messages import ExecutionEvent, Message, decode, encode
+from shared.messages import ExecutionEvent, Message, batches_by_name, decode, encode, unbatched
 
 log = structlog.get_logger(__name__)
 
@@ -143,23 +144,29 @@ class RabbitBroker(Broker):
             name = type(confirmation).__name__
             raise BrokerUnavailable(f"publish to {queue} was not accepted ({name})")
 
-    async def publish_event(self, event: ExecutionEvent) -> None:
+    async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
         if self._events_channel is None:
             return
-        try:
-            # Two events per node make this the hottest publish: straight to the AMQP channel,
-            # without waiting for the socket to drain, transient, unconfirmed, and not
-            # mandatory (nobody may be listening; an unrouted event is simply dropped).
-            channel = cast(aiormq.Channel, await self._events_channel.get_underlay_channel())
-            await channel.basic_publish(
-                encode(event),
-                exchange=self._names.events_exchange,
-                routing_key=event.event,
-                properties=self._event_properties,
-                wait=False,
-            )
-        except Exception as e:
-            log.warning("event_publish_failed", event_name=event.event, error=repr(e))
+        for batch in batches_by_name(events):
+            try:
+                # The hottest publish: straight to the AMQP channel, without waiting for the
+                # socket to drain, transient, unconfirmed, and not mandatory (nobody may be
+                # listening; an unrouted event is simply dropped).
+                channel = cast(aiormq.Channel, await self._events_channel.get_underlay_channel())
+                await channel.basic_publish(
+                    encode(batch),
+                    exchange=self._names.events_exchange,
+                    routing_key=batch.event,
+                    properties=self._event_properties,
+                    wait=False,
+                )
+            except Exception as e:
+                log.warning(
+                    "event_publish_failed",
+                    event_name=batch.event,
+                    count=len(batch.events),
+                    error=repr(e),
+                )
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
         channel = await self._require_connection().channel()
@@ -195,10 +202,10 @@ class RabbitBroker(Broker):
         async def on_message(incoming: AbstractIncomingMessage) -> None:
             async with incoming.process(requeue=False, ignore_processed=True):
                 try:
-                    event = decode(incoming.body)
+                    message = decode(incoming.body)
                 except UndecodableMessage:
                     return
-                if isinstance(event, ExecutionEvent):
+                for event in unbatched(message):
                     await handler(event)
 
         subscription = _ConsumerSubscription(channel, queue)

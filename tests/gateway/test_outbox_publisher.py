@@ -3,7 +3,7 @@ batched, a full batch goes at once, and closing deletes whatever waits."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -47,7 +47,7 @@ class ScriptedBroker(Broker):
     async def close(self) -> None:
         pass
 
-    async def publish_event(self, event: ExecutionEvent) -> None:
+    async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
         pass
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:

@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
@@ -177,8 +178,8 @@ class StallingBroker(Broker):
     async def close(self) -> None:
         await self.inner.close()
 
-    async def publish_event(self, event: ExecutionEvent) -> None:
-        await self.inner.publish_event(event)
+    async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
+        await self.inner.publish_events(events)
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
         return await self.inner.consume(queue, handler, prefetch=prefetch)

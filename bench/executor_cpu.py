@@ -1,0 +1,125 @@
+"""The executor alone: CPU per node transition, `.venv/bin/python bench/executor_cpu.py --help`.
+
+Queues `--executions` runs of a chain of `set` nodes straight into PostgreSQL and RabbitMQ (no
+gateway), then starts ONE executor worker inside this process and times how long it takes, in
+wall clock and in this process's CPU, to run them all. CPU per transition does not depend on
+what else the machine runs, so it is the figure to watch while changing the hot path;
+`--profile` adds a cProfile (timed by CPU) of the worker.
+
+It creates and drops its own database and deletes its own queues.
+"""
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import time
+
+import asyncpg
+from api import chain_of_set_nodes
+from figures import heading, line
+from target import Target, own_database, own_queues
+
+from services.executor.worker import ExecutorWorker
+from services.gateway.run_requests import queue_execution
+from services.gateway.workflow_store import create_workflow
+from shared.api_keys import create_api_key
+from shared.broker.topology import RUN
+from shared.db.migrate import upgrade_async
+from shared.logging import configure_logging
+from shared.outbox import publish_staged
+from shared.runtime import Resources, open_resources
+from shared.workflows import WorkflowDefinition
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    add = parser.add_argument
+    add("--executions", type=int, default=500)
+    add("--nodes", type=int, default=10)
+    add("--prefetch", type=int, default=None, help="DOCFLOW_PREFETCH (default: the setting's)")
+    add("--profile", action="store_true", help="print a cProfile of the worker, timed by CPU")
+    add("--within", type=float, default=300.0, help="seconds the runs may take")
+    return parser.parse_args()
+
+
+async def bench(args: argparse.Namespace) -> None:
+    pid = os.getpid()
+    target = Target(
+        pg_host="127.0.0.1",
+        pg_port=5432,
+        pg_user="postgres",
+        amqp_url="amqp://guest:guest@127.0.0.1:5672/",
+        database=f"docflow_executor_cpu_{pid}",
+        queue_prefix=f"executor-cpu-{pid}.",
+    )
+    overrides = {} if args.prefetch is None else {"prefetch": args.prefetch}
+    settings = target.settings().model_copy(update=overrides)
+    async with own_database(target), own_queues(target):
+        await upgrade_async(target.database_url)
+        async with open_resources(settings) as resources:
+            await _queue_runs(resources, args)
+            worker = ExecutorWorker(resources)
+            profiler = cProfile.Profile(time.process_time) if args.profile else None
+            cpu, wall = time.process_time(), time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
+            await worker.start()
+            try:
+                await _all_completed(target, args.executions, within=args.within)
+            finally:
+                if profiler is not None:
+                    profiler.disable()
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                await worker.stop()
+    transitions = args.executions * args.nodes
+    heading(f"executor alone: {args.executions} runs of {args.nodes} set nodes, one worker")
+    line("node transitions/s", f"{transitions / wall:,.0f}")
+    line("executor CPU per transition", f"{cpu / transitions * 1000:.3f} ms")
+    line("executor CPU busy", f"{cpu / wall:.0%} of one core")
+    if profiler is not None:
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(35)
+            print(out.getvalue())
+
+
+async def _queue_runs(resources: Resources, args: argparse.Namespace) -> None:
+    workspace_id, _ = await create_api_key(resources.sessions, "bench")
+    definition = WorkflowDefinition.model_validate(chain_of_set_nodes(args.nodes))
+    workflow = await create_workflow(resources.sessions, workspace_id, definition)
+    staged = []
+    for _ in range(args.executions):
+        queued = await queue_execution(resources.engine, workspace_id, workflow.id, {}, None)
+        assert queued.staged is not None and queued.staged.queue == RUN
+        staged.append(queued.staged)
+    await publish_staged(resources.sessions, resources.broker, staged)
+
+
+async def _all_completed(target: Target, count: int, *, within: float) -> None:
+    deadline = time.monotonic() + within
+    connection = await asyncpg.connect(target.dsn())
+    try:
+        while True:
+            done = await connection.fetchval(
+                "SELECT count(*) FROM executions WHERE status IN ('completed', 'failed')"
+            )
+            if done >= count:
+                failed = await connection.fetchval(
+                    "SELECT count(*) FROM executions WHERE status = 'failed'"
+                )
+                if failed:
+                    raise RuntimeError(f"{failed} executions failed")
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{done} of {count} finished within {within}s")
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
+if __name__ == "__main__":
+    configure_logging("WARNING")
+    asyncio.run(bench(parse_args()))
