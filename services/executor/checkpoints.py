@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.claims import Claim, record_transition
 from services.executor.nodes.base import CheckpointWrites, WaitSpec
-from services.executor.pg_checkpoint import commit_in_one_statement
+from services.executor.pg_checkpoint import CheckpointRow, CheckpointWriter, write_checkpoints
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
@@ -49,11 +49,18 @@ class Checkpoint:
 
 
 async def commit(
-    engine: AsyncEngine, claim: Claim, checkpoint: Checkpoint, *, owner: str, lease_seconds: float
+    engine: AsyncEngine,
+    claim: Claim,
+    checkpoint: Checkpoint,
+    *,
+    owner: str,
+    lease_seconds: float,
+    writer: CheckpointWriter | None = None,
 ) -> list[Staged]:
     """Write the checkpoint; raise StaleVersion when another writer moved the execution first.
 
-    On StaleVersion nothing was written: the caller must stop without further effects.
+    On StaleVersion nothing was written: the caller must stop without further effects. With a
+    `writer`, a checkpoint that fits one statement is group-committed with other runs' ones.
     """
     now = utcnow()
     values: dict[str, Any] = {
@@ -70,8 +77,8 @@ async def commit(
     if checkpoint.error is not None:
         values["error"] = checkpoint.error
     if _fits_one_statement(engine, checkpoint):
-        version = await commit_in_one_statement(
-            engine,
+        step = checkpoint.step
+        row = CheckpointRow(
             execution_id=claim.execution_id,
             expected_version=claim.version,
             context=values["context"],
@@ -81,12 +88,23 @@ async def commit(
             finished_at=values.get("finished_at"),
             execution_time_ms=values.get("execution_time_ms"),
             error=checkpoint.error,
-            step=checkpoint.step,
+            node_id=step.node_id,
+            node_type=step.node_type,
+            attempt=step.attempt,
+            step_status=step.status,
+            started_at=step.started_at,
+            completed_at=step.completed_at,
+            duration_ms=step.duration_ms,
+            step_error=step.error,
+            output_summary=step.output_summary,
             step_id=checkpoint.step_id,
             reason=checkpoint.reason or checkpoint.error or checkpoint.status.value,
-            owner=owner,
-            now=now,
+            at=now,
         )
+        if writer is not None:
+            version = await writer.commit(row)
+        else:
+            version = (await write_checkpoints(engine, [row], owner=owner)).get(row.execution_id)
         if version is None:
             raise StaleVersion(f"execution {claim.execution_id} moved past version {claim.version}")
         _advance(claim, checkpoint, version)

@@ -1,99 +1,209 @@
-"""The common checkpoint as ONE PostgreSQL statement: the per-node hot path.
+"""The common checkpoint as ONE PostgreSQL statement, and many of them in one commit.
 
 Most checkpoints only move the execution on (or finish or fail it) and log the step: no wait to
 open, no outbox, no rows of the node's own. On PostgreSQL those are written by one statement
-whose data-modifying CTEs all hang off the version-guarded UPDATE: when the guard matches
-nothing, no step and no transition is written either, exactly as in the general transaction in
-checkpoints.py (which SQLite and every other checkpoint use). One statement is one implicit
-transaction and one round trip, and skipping SQLAlchemy's statement building here cuts the
-executor's CPU per node several-fold (see bench/).
+whose data-modifying CTEs all hang off the version-guarded UPDATE: a row whose guard matches
+nothing gets no step and no transition either, exactly as in the general transaction in
+checkpoints.py (which SQLite and every other checkpoint use).
+
+The statement takes its rows as arrays, so the checkpoints that the runs of one worker reach
+during the same few milliseconds are written together: one round trip and one commit (one WAL
+flush) for all of them. That is group commit: each run still waits for its own checkpoint to be
+durable before its next node starts, and a lone checkpoint goes out at once.
 """
 
+import asyncio
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-CHECKPOINT_SQL = """
-WITH moved AS (
-    UPDATE executions
-    SET context = $3::json,
-        current_node_id = $4,
-        version = version + 1,
-        status = $5::varchar,
-        lease_owner = CASE WHEN $5::varchar = 'running' THEN lease_owner END,
-        lease_expires_at = $6,
-        finished_at = $7,
-        execution_time_ms = $8,
-        error = coalesce($9, error)
-    WHERE id = $1 AND version = $2 AND status = 'running'
-    RETURNING version
+log = structlog.get_logger(__name__)
+
+CHECKPOINTS_SQL = """
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+        $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[],
+        $13::text[], $14::timestamptz[], $15::timestamptz[], $16::int[], $17::text[],
+        $18::text[], $19::bigint[], $20::text[], $21::timestamptz[]
+    ) AS i(id, expected_version, context, current_node_id, status, lease_expires_at,
+           finished_at, execution_time_ms, error, node_id, node_type, attempt, step_status,
+           started_at, completed_at, duration_ms, step_error, output_summary, step_id,
+           reason, at)
+), moved AS (
+    UPDATE executions AS e
+    SET context = i.context::json,
+        current_node_id = i.current_node_id,
+        version = e.version + 1,
+        status = i.status,
+        lease_owner = CASE WHEN i.status = 'running' THEN e.lease_owner END,
+        lease_expires_at = i.lease_expires_at,
+        finished_at = i.finished_at,
+        execution_time_ms = i.execution_time_ms,
+        error = coalesce(i.error, e.error)
+    FROM input AS i
+    WHERE e.id = i.id AND e.version = i.expected_version AND e.status = 'running'
+    RETURNING e.id, e.version
 ), new_step AS (
     INSERT INTO execution_steps (execution_id, node_id, node_type, attempt, status,
                                  started_at, completed_at, duration_ms, error, output_summary)
-    SELECT $1, $10, $11, $12, $13, $14, $15, $16, $17, $18::json
-    FROM moved WHERE $19::bigint IS NULL
+    SELECT i.id, i.node_id, i.node_type, i.attempt, i.step_status, i.started_at,
+           i.completed_at, i.duration_ms, i.step_error, i.output_summary::json
+    FROM input AS i JOIN moved AS m ON m.id = i.id
+    WHERE i.step_id IS NULL
 ), old_step AS (
-    UPDATE execution_steps
-    SET status = $13, completed_at = $15, duration_ms = $16, error = $17, output_summary = $18::json
-    WHERE id = $19 AND EXISTS (SELECT 1 FROM moved)
+    UPDATE execution_steps AS s
+    SET status = i.step_status, completed_at = i.completed_at, duration_ms = i.duration_ms,
+        error = i.step_error, output_summary = i.output_summary::json
+    FROM input AS i JOIN moved AS m ON m.id = i.id
+    WHERE s.id = i.step_id
 ), transition AS (
     INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, worker, at)
-    SELECT $1, 'running', $5::varchar, $20, $21, $22
-    FROM moved WHERE $5::varchar <> 'running'
+    SELECT i.id, 'running', i.status, i.reason, $22, i.at
+    FROM input AS i JOIN moved AS m ON m.id = i.id
+    WHERE i.status <> 'running'
 )
-SELECT version FROM moved
+SELECT id, version FROM moved
 """
 
 
-async def commit_in_one_statement(
-    engine: AsyncEngine,
-    *,
-    execution_id: uuid.UUID,
-    expected_version: int,
-    context: dict[str, Any],
-    current_node_id: str | None,
-    status: str,
-    lease_expires_at: datetime | None,
-    finished_at: datetime | None,
-    execution_time_ms: int | None,
-    error: str | None,
-    step: Any,
-    step_id: int | None,
-    reason: str,
-    owner: str,
-    now: datetime,
-) -> int | None:
-    """The new version, or None when the guard matched nothing (nothing was written)."""
-    summary = None if step.output_summary is None else json.dumps(step.output_summary)
+@dataclass(frozen=True)
+class CheckpointRow:
+    """One execution's checkpoint: the execution's new state and its step."""
+
+    execution_id: uuid.UUID
+    expected_version: int
+    context: dict[str, Any]
+    current_node_id: str | None
+    status: str
+    lease_expires_at: datetime | None
+    finished_at: datetime | None
+    execution_time_ms: int | None
+    error: str | None
+    node_id: str
+    node_type: str
+    attempt: int
+    step_status: str
+    started_at: datetime
+    completed_at: datetime | None
+    duration_ms: int | None
+    step_error: str | None
+    output_summary: dict[str, Any] | None
+    #: Complete this step row instead of inserting one.
+    step_id: int | None
+    #: Why the status changed (a transition row is written when it leaves `running`).
+    reason: str
+    at: datetime
+
+
+async def write_checkpoints(
+    engine: AsyncEngine, rows: Sequence[CheckpointRow], *, owner: str
+) -> dict[uuid.UUID, int]:
+    """Write the rows in one statement; the new version of each execution whose guard matched.
+    An execution missing from the result was moved on by someone else: nothing of it was
+    written."""
+    columns = _columns(rows)
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         # The driver connection directly: asyncpg prepares the statement once per connection.
-        version: int | None = await raw.driver_connection.fetchval(  # type: ignore[union-attr]  # asyncpg's connection is untyped here
-            CHECKPOINT_SQL,
-            execution_id,
-            expected_version,
-            json.dumps(context),
-            current_node_id,
-            status,
-            lease_expires_at,
-            finished_at,
-            execution_time_ms,
-            error,
-            step.node_id,
-            step.node_type,
-            step.attempt,
-            step.status,
-            step.started_at,
-            step.completed_at,
-            step.duration_ms,
-            step.error,
-            summary,
-            step_id,
-            reason,
-            owner,
-            now,
-        )
-    return version
+        found = await raw.driver_connection.fetch(CHECKPOINTS_SQL, *columns, owner)  # type: ignore[union-attr]  # asyncpg's connection is untyped here
+    return {record["id"]: record["version"] for record in found}
+
+
+def _columns(rows: Sequence[CheckpointRow]) -> list[list[Any]]:
+    return [
+        [r.execution_id for r in rows],
+        [r.expected_version for r in rows],
+        [json.dumps(r.context) for r in rows],
+        [r.current_node_id for r in rows],
+        [r.status for r in rows],
+        [r.lease_expires_at for r in rows],
+        [r.finished_at for r in rows],
+        [r.execution_time_ms for r in rows],
+        [r.error for r in rows],
+        [r.node_id for r in rows],
+        [r.node_type for r in rows],
+        [r.attempt for r in rows],
+        [r.step_status for r in rows],
+        [r.started_at for r in rows],
+        [r.completed_at for r in rows],
+        [r.duration_ms for r in rows],
+        [r.step_error for r in rows],
+        [None if r.output_summary is None else json.dumps(r.output_summary) for r in rows],
+        [r.step_id for r in rows],
+        [r.reason for r in rows],
+        [r.at for r in rows],
+    ]
+
+
+class CheckpointWriter:
+    """Group commit for one worker's runs: `commit` waits until its row is durable.
+
+    Rows queue up while earlier batches are on their way; each of at most `concurrency`
+    flushers takes everything queued (up to `max_batch`) and writes it in one statement. When
+    a batch fails (a deadlock between two workers' batches, one row PostgreSQL refuses), its
+    rows are written one by one, so each run gets its own outcome and no run fails for another.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, owner: str, concurrency: int = 2, max_batch: int = 200
+    ) -> None:
+        self._engine = engine
+        self._owner = owner
+        self._concurrency = concurrency
+        self._max_batch = max_batch
+        self._queued: list[tuple[CheckpointRow, asyncio.Future[int | None]]] = []
+        self._flushers: set[asyncio.Task[None]] = set()
+
+    async def commit(self, row: CheckpointRow) -> int | None:
+        """The execution's new version, or None when its guard matched nothing."""
+        done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._queued.append((row, done))
+        if len(self._flushers) < self._concurrency:
+            flusher = asyncio.create_task(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        return await done
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch = self._queued[: self._max_batch]
+            del self._queued[: self._max_batch]
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[CheckpointRow, asyncio.Future[int | None]]]) -> None:
+        try:
+            versions = await write_checkpoints(
+                self._engine, [row for row, _ in batch], owner=self._owner
+            )
+        except Exception as e:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=e)
+                return
+            log.warning("checkpoint_batch_failed", rows=len(batch), error=repr(e))
+            for item in batch:
+                await self._write([item])
+            return
+        for row, done in batch:
+            _settle(done, version=versions.get(row.execution_id))
+
+
+def _settle(
+    done: "asyncio.Future[int | None]",
+    *,
+    version: int | None = None,
+    error: BaseException | None = None,
+) -> None:
+    # A run cancelled while waiting (lease lost, worker stopping) no longer wants the outcome.
+    if done.done():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(version)

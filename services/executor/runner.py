@@ -31,6 +31,7 @@ from services.executor.nodes.base import (
     Wait,
     WaitSpec,
 )
+from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
@@ -82,6 +83,9 @@ class Runner:
         self._metrics = metrics
         self._owner = owner
         self._lease_seconds = lease_seconds
+        self._checkpoints = (
+            CheckpointWriter(engine, owner=owner) if engine.dialect.name == "postgresql" else None
+        )
         self._draining = False
         #: Runs in progress by the task running them; the subset inside a node call, and
         #: those abandon() interrupted.
@@ -373,6 +377,7 @@ class Runner:
                 checkpoint,
                 owner=self._owner,
                 lease_seconds=self._lease_seconds,
+                writer=self._checkpoints,
             )
         if staged:
             await publish_staged(self._sessions, self._broker, staged)
