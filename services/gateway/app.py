@@ -27,10 +27,12 @@ from services.gateway.keys import (
     READINESS,
     REGISTRY,
     RESOURCES,
+    SIGNATURE_INBOX,
     TASKS,
 )
 from services.gateway.middleware import observe, problems
 from services.gateway.outbox_publisher import OutboxPublisher
+from services.gateway.signature_webhooks_pg import InboxWriter
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
@@ -56,6 +58,7 @@ def create_app(resources: Resources) -> web.Application:
     app[REGISTRY] = registry
     app[TASKS] = BackgroundTasks()
     app[OUTBOX] = OutboxPublisher(resources.broker, resources.engine)
+    app[SIGNATURE_INBOX] = InboxWriter(resources.engine)
     app[API_KEYS] = KeyCache(resources.sessions, resources.settings.auth_cache_seconds)
     app[OPENAPI] = openapi.build_document(registry)
     app[EVENT_HUB] = EventHub(resources.broker)

@@ -13,11 +13,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway.keys import OUTBOX, RESOURCES, TASKS
+from services.gateway.keys import OUTBOX, RESOURCES, SIGNATURE_INBOX, TASKS
 from services.gateway.openapi_schemas import STRING, Schema, ref
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.problems import Problem, invalid, not_found
-from services.gateway.signature_webhooks_pg import record_in_one_statement
 from services.gateway.webhook_metrics import WEBHOOK_OUTCOME
 from shared.broker.topology import SIGNATURES
 from shared.db.types import utcnow
@@ -89,7 +88,7 @@ async def receive(request: web.Request) -> web.Response:
         )
         raise Problem(401, "unauthorized", detail)
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_not_json)
     except ValueError as e:
         raise Problem(400, "malformed-json", f"the body is not valid JSON: {e}") from e
     event = parse(provider, payload)
@@ -100,9 +99,7 @@ async def receive(request: web.Request) -> web.Response:
     else:
         # Stored as the provider sent it; JSON that is not UTF-8 is stored re-encoded.
         text = body.decode() if body.isascii() or _is_utf8(body) else json.dumps(payload)
-        outcome, staged = await record_in_one_statement(
-            resources.engine, event, text, payload, utcnow()
-        )
+        outcome, staged = await request.app[SIGNATURE_INBOX].record(event, text, payload, utcnow())
         if outcome == "unknown" and event.external_id:
             # Only ZapSign's `external_id` can still name it: the general path looks that up.
             outcome, staged = await record(resources.sessions, event, payload)
@@ -115,6 +112,11 @@ async def receive(request: web.Request) -> web.Response:
         )
     # 200 even for an unknown request: the provider would only retry it, to no avail.
     return web.json_response({"status": outcome, "event": event.name})
+
+
+def _not_json(constant: str) -> Any:
+    # Python reads NaN and Infinity, which JSON (and PostgreSQL's `json`) does not have.
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def _is_utf8(body: bytes) -> bool:
