@@ -88,11 +88,18 @@ async def open_gates(
 
     tokens = await wait_for(printed, within=300, what=f"{count} e-mails printed")
     by_hash = {token_hash(t): t for t in tokens}
-    rows = await db.fetch(
-        "SELECT a.execution_id, t.token_hash FROM approval_tokens t "
-        "JOIN approvals a ON a.id = t.approval_id WHERE t.token_hash = ANY($1::text[])",
-        list(by_hash),
-    )
+
+    async def committed() -> list[asyncpg.Record]:
+        # The console transport prints inside the delivery's transaction: a link can be in the
+        # log a moment before its token row is committed.
+        rows = await db.fetch(
+            "SELECT a.execution_id, t.token_hash FROM approval_tokens t "
+            "JOIN approvals a ON a.id = t.approval_id WHERE t.token_hash = ANY($1::text[])",
+            list(by_hash),
+        )
+        return rows if len(rows) == len(by_hash) else []
+
+    rows = await wait_for(committed, within=30, what="every printed link committed")
     gates = {row["execution_id"]: by_hash[row["token_hash"]] for row in rows}
     assert set(gates) == started, "every run has its link"
     return gates
@@ -211,39 +218,46 @@ async def main(args: argparse.Namespace) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="docflow-bench-approvals-") as logs:
         log_dir = Path(logs)
-        async with own_database(target), own_queues(target):
-            await upgrade_async(target.database_url)
-            async with running_stack(
-                target, executors=args.executors, prefetch=None, log_dir=log_dir, cprofile_to=None
-            ) as stack:
-                notifier = await spawn("notifier", cli("notifier"), service_env(target), log_dir)
+        try:
+            await measure(args, target, log_dir)
+        finally:
+            # Kept on failure too: that is when the logs are wanted.
+            if args.keep_logs is not None:
+                shutil.copytree(log_dir, args.keep_logs, dirs_exist_ok=True)
+
+
+async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> None:
+    async with own_database(target), own_queues(target):
+        await upgrade_async(target.database_url)
+        async with running_stack(
+            target, executors=args.executors, prefetch=None, log_dir=log_dir, cprofile_to=None
+        ) as stack:
+            notifier = await spawn("notifier", cli("notifier"), service_env(target), log_dir)
+            try:
+                key = await new_api_key(target.settings())
+                db = await asyncpg.connect(target.dsn())
                 try:
-                    key = await new_api_key(target.settings())
-                    db = await asyncpg.connect(target.dsn())
-                    try:
-                        async with aiohttp.ClientSession() as http:
-                            api = Api(http, stack.base_url, key)
-                            workflow_id = await api.create_workflow(gate_workflow())
-                            steady = await open_gates(
-                                api, workflow_id, args.gates, notifier.log_path, db
-                            )
-                            await phase(
-                                f"Steady: {args.gates} gates at {args.rate:g}/s",
-                                steady, stack.base_url, db, rate=args.rate,
-                            )  # fmt: skip
-                            burst = await open_gates(
-                                api, workflow_id, args.gates, notifier.log_path, db
-                            )
-                            await phase(
-                                f"Burst: {args.gates} gates decided at once",
-                                burst, stack.base_url, db, rate=None,
-                            )  # fmt: skip
-                    finally:
-                        await db.close()
+                    async with aiohttp.ClientSession() as http:
+                        api = Api(http, stack.base_url, key)
+                        workflow_id = await api.create_workflow(gate_workflow())
+                        steady = await open_gates(
+                            api, workflow_id, args.gates, notifier.log_path, db
+                        )
+                        await phase(
+                            f"Steady: {args.gates} gates at {args.rate:g}/s",
+                            steady, stack.base_url, db, rate=args.rate,
+                        )  # fmt: skip
+                        burst = await open_gates(
+                            api, workflow_id, args.gates, notifier.log_path, db
+                        )
+                        await phase(
+                            f"Burst: {args.gates} gates decided at once",
+                            burst, stack.base_url, db, rate=None,
+                        )  # fmt: skip
                 finally:
-                    await stop(notifier)
-        if args.keep_logs is not None:
-            shutil.copytree(log_dir, args.keep_logs, dirs_exist_ok=True)
+                    await db.close()
+            finally:
+                await stop(notifier)
 
 
 def parse_args() -> argparse.Namespace:
