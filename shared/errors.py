@@ -50,3 +50,10 @@ class UndecodableMessage(DocflowError):
 
 class BrokerUnavailable(DocflowError):
     retryable = True
+
+
+class DatabaseUnavailable(DocflowError):
+    """The database refused or dropped the connection, or a lock could not be had, even after
+    a few tries: the server is overloaded or restarting, and the request may be made again."""
+
+    retryable = True

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.approval_gates import GateView, load_gate
 from shared.approval_links import token_hash
 from shared.broker.topology import RESUME
+from shared.db.errors import retrying
 from shared.db.tables import Approval, ApprovalToken, Wait
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, stage
@@ -56,8 +57,15 @@ async def find(
 ) -> Found | None:
     """The gate a link points to and whether it could still decide; None for an unknown link.
 
-    Reads only: a page view (GET, HEAD, a mail scanner) never changes anything.
+    Reads only: a page view (GET, HEAD, a mail scanner) never changes anything. Raises
+    `DatabaseUnavailable` when the database cannot be reached even after a few tries.
     """
+    return await retrying(lambda: _find_once(sessions, token, now), what="approval page")
+
+
+async def _find_once(
+    sessions: async_sessionmaker[AsyncSession], token: str, now: datetime
+) -> Found | None:
     async with sessions() as session:
         link = (
             await session.execute(
@@ -97,7 +105,39 @@ async def record(
     user_agent: str | None,
     now: datetime,
 ) -> Recorded | Refusal:
+    """Record one decision; tried again while the database refuses or drops the connection
+    (an overloaded server, a burst beyond the pool), then `DatabaseUnavailable`.
+
+    Repeating is safe: a try that failed before its commit changed nothing, and one whose
+    commit went through but whose answer was lost is recognised by its `decided_at` (this
+    request's `now`) and answered as recorded; its resume waits in the outbox for the relay.
+    """
     assert decision in ("approved", "rejected")
+
+    async def attempt() -> Recorded | Refusal:
+        return await _record_once(
+            sessions,
+            token,
+            decision=decision,
+            comment=comment,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            now=now,
+        )
+
+    return await retrying(attempt, what="approval decision")
+
+
+async def _record_once(
+    sessions: async_sessionmaker[AsyncSession],
+    token: str,
+    *,
+    decision: str,
+    comment: str | None,
+    client_ip: str | None,
+    user_agent: str | None,
+    now: datetime,
+) -> Recorded | Refusal:
     async with sessions.begin() as session:
         link = (
             await session.execute(
@@ -105,6 +145,8 @@ async def record(
                     ApprovalToken.revoked_at,
                     Approval.id,
                     Approval.status,
+                    Approval.late,
+                    Approval.decided_at,
                     Approval.wait_id,
                     Approval.execution_id,
                 )
@@ -124,6 +166,9 @@ async def record(
             )
         ).one()
         expires_at = wait.expires_at
+        if link.status == decision and link.decided_at == now:
+            # Our own earlier try committed; only its answer was lost.
+            return Recorded(decision, link.late, None)
         if link.status in ("approved", "rejected"):
             return Refusal.USED
         if link.status != "pending" or wait.status == "cancelled":

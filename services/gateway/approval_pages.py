@@ -18,8 +18,10 @@ from aiohttp import web
 from services.gateway import approval_decisions as decisions
 from services.gateway.approval_decisions import Found, Recorded, Refusal
 from services.gateway.keys import RESOURCES, TASKS
+from services.gateway.problems import RETRY_AFTER_SECONDS
 from shared.approval_gates import GateView
 from shared.db.types import utcnow
+from shared.errors import DatabaseUnavailable
 from shared.outbox import publish_staged
 
 log = structlog.get_logger(__name__)
@@ -103,6 +105,19 @@ def _result(
     )
 
 
+def _busy() -> web.Response:
+    """The database could not be reached even after a few tries: nothing was recorded, and
+    the approver is told so and when to try again (not a 500, which reads as "broken")."""
+    response = _result(
+        503,
+        "Please try again in a moment",
+        "We are very busy and could not record your decision just now: nothing was recorded. "
+        "Go back and press your button again in a few seconds.",
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _refused(refusal: Refusal, gate: GateView | None = None) -> web.Response:
     status, heading, text = _REFUSALS[refusal]
     return _result(status, heading, text, gate)
@@ -168,15 +183,19 @@ async def decide(request: web.Request) -> web.Response:
     if decision is None or len(comment) > decisions.MAX_COMMENT_CHARS:
         return _result(400, "Nothing was recorded", "Choose Approve or Reject and try again.")
     resources = request.app[RESOURCES]
-    outcome = await decisions.record(
-        resources.sessions,
-        token,
-        decision=decision,
-        comment=comment,
-        client_ip=request.remote,
-        user_agent=request.headers.get("User-Agent"),
-        now=utcnow(),
-    )
+    try:
+        outcome = await decisions.record(
+            resources.sessions,
+            token,
+            decision=decision,
+            comment=comment,
+            client_ip=request.remote,
+            user_agent=request.headers.get("User-Agent"),
+            now=utcnow(),
+        )
+    except DatabaseUnavailable:
+        log.warning("approval_not_recorded_database_unavailable")
+        return _busy()
     if isinstance(outcome, Refusal):
         return _refused(outcome)
     _publish(request, outcome)
@@ -193,7 +212,10 @@ async def decide(request: web.Request) -> web.Response:
 async def _find(request: web.Request, token: str) -> Found | web.Response:
     if not _TOKEN_SHAPE.match(token):
         return _refused(Refusal.UNKNOWN)
-    found = await decisions.find(request.app[RESOURCES].sessions, token, utcnow())
+    try:
+        found = await decisions.find(request.app[RESOURCES].sessions, token, utcnow())
+    except DatabaseUnavailable:
+        return _busy()
     if found is None:
         return _refused(Refusal.UNKNOWN)
     return found

@@ -6,8 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.db.errors import is_transient
 from shared.errors import (
     BrokerUnavailable,
+    DatabaseUnavailable,
     DocflowError,
     IllegalTransition,
     InvalidInput,
@@ -18,6 +20,8 @@ from shared.errors import (
 
 CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "urn:docflow:problem:"
+#: How long a 503 asks the client to wait before trying again.
+RETRY_AFTER_SECONDS = 2
 
 
 class Problem(Exception):
@@ -85,11 +89,19 @@ def from_exception(error: BaseException) -> Problem | None:
         return Problem(409, "conflict", str(error))
     if isinstance(error, TemplateError):
         return Problem(422, "template-error", str(error))
-    if isinstance(error, BrokerUnavailable):
-        return Problem(503, "unavailable", str(error))
+    if isinstance(error, BrokerUnavailable | DatabaseUnavailable):
+        return unavailable(str(error))
+    if is_transient(error):
+        # A driver error that says "overloaded or restarting", not "bad request": the client
+        # may try again. Its text is not shown (it may carry SQL).
+        return unavailable("the database is unavailable; try again shortly")
     if isinstance(error, DocflowError):
         return Problem(400, "bad-request", str(error))
     return None
+
+
+def unavailable(detail: str) -> Problem:
+    return Problem(503, "unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _from_http(error: web.HTTPException) -> Problem:

@@ -1,0 +1,80 @@
+"""Which database errors are the server's momentary state, not the request's fault.
+
+A refused or lost connection, a full server, a deadlock or a lock that could not be had says
+nothing about the statement: the same transaction, tried again a moment later, may well
+succeed. Callers translate these into `DatabaseUnavailable` (a 503 with Retry-After at the
+HTTP edge) instead of letting them surface as unexpected errors.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import sqlalchemy.exc
+import structlog
+
+from shared.errors import DatabaseUnavailable
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+#: SQLSTATE classes and codes that mean "try again": 08 connection exception, 53 insufficient
+#: resources (53300 too many connections), 57P01-57P03 shutdown / cannot connect now,
+#: 40001 serialization failure, 40P01 deadlock, 55P03 lock not available.
+_TRANSIENT_CLASSES = ("08", "53")
+_TRANSIENT_CODES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "55P03"})
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE the driver reported, looked for along the chain of causes."""
+    seen: BaseException | None = error
+    for _ in range(8):  # a bounded walk: wrappers nest a few levels deep at most
+        if seen is None:
+            break
+        code = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, sqlalchemy.exc.TimeoutError):
+        # The pool had no connection to give within its timeout.
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        code = sqlstate(error)
+        return code is not None and (
+            code.startswith(_TRANSIENT_CLASSES) or code in _TRANSIENT_CODES
+        )
+    # Opening a connection fails with a bare OSError (refused, reset, timed out): the driver
+    # raises it before SQLAlchemy has a DBAPI error to wrap it in.
+    return isinstance(error, OSError)
+
+
+#: Pauses between tries of a transaction the database could not take: about 1.5 s in all,
+#: long enough for a burst to hand connections back, short enough for a person waiting.
+RETRY_DELAYS_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    delays: Sequence[float] = RETRY_DELAYS_SECONDS,
+) -> T:
+    """Run `attempt` (one whole transaction) again while it fails transiently; then raise
+    `DatabaseUnavailable`. Only for transactions that are safe to repeat."""
+    for delay in (*delays, None):
+        try:
+            return await attempt()
+        except Exception as e:
+            if not is_transient(e):
+                raise
+            if delay is None:
+                raise DatabaseUnavailable(f"{what}: the database is unavailable") from e
+            log.warning("database_retry", what=what, error=type(e).__name__, sqlstate=sqlstate(e))
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the last try returns or raises")
