@@ -72,6 +72,7 @@ def openapi_paths() -> dict[str, dict[str, Schema]]:
     refused = {
         "404": _html("Unknown link"),
         "410": _html("Used, replaced, expired or withdrawn link"),
+        "503": _html("The database is unavailable; nothing was recorded, try after Retry-After"),
     }
     return {
         "/approve/{token}": {
