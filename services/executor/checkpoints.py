@@ -54,7 +54,6 @@ async def commit(
     checkpoint: Checkpoint,
     *,
     owner: str,
-    lease_seconds: float,
     writer: CheckpointWriter | None = None,
 ) -> list[Staged]:
     """Write the checkpoint; raise StaleVersion when another writer moved the execution first.
@@ -67,9 +66,9 @@ async def commit(
         "context": snapshot(checkpoint.context),
         "current_node_id": checkpoint.current_node_id,
     }
-    if checkpoint.status == S.RUNNING:
-        values["lease_expires_at"] = now + timedelta(seconds=lease_seconds)
-    else:
+    # A run that goes on keeps its lease as it is: the heartbeat extends it. Leaving the lease
+    # column alone lets PostgreSQL update the row in place (HOT), with no index entries.
+    if checkpoint.status != S.RUNNING:
         values.update(status=checkpoint.status.value, lease_owner=None, lease_expires_at=None)
     if checkpoint.status in FINAL_STATUSES:
         values["finished_at"] = now
@@ -84,7 +83,6 @@ async def commit(
             context=values["context"],
             current_node_id=checkpoint.current_node_id,
             status=checkpoint.status.value,
-            lease_expires_at=values.get("lease_expires_at"),
             finished_at=values.get("finished_at"),
             execution_time_ms=values.get("execution_time_ms"),
             error=checkpoint.error,

@@ -4,7 +4,9 @@ Most checkpoints only move the execution on (or finish or fail it) and log the s
 open, no outbox, no rows of the node's own. On PostgreSQL those are written by one statement
 whose data-modifying CTEs all hang off the version-guarded UPDATE: a row whose guard matches
 nothing gets no step and no transition either, exactly as in the general transaction in
-checkpoints.py (which SQLite and every other checkpoint use).
+checkpoints.py (which SQLite and every other checkpoint use). A run that goes on keeps its
+lease as it is (the heartbeat extends it), so no indexed column changes and PostgreSQL can
+update the row in place (a HOT update, no index entries).
 
 The statement takes its rows as arrays, so the checkpoints that the runs of one worker reach
 during the same few milliseconds are written together: one round trip and one commit (one WAL
@@ -29,13 +31,12 @@ CHECKPOINTS_SQL = """
 WITH input AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-        $7::timestamptz[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[],
-        $13::text[], $14::timestamptz[], $15::timestamptz[], $16::int[], $17::text[],
-        $18::text[], $19::bigint[], $20::text[], $21::timestamptz[]
-    ) AS i(id, expected_version, context, current_node_id, status, lease_expires_at,
-           finished_at, execution_time_ms, error, node_id, node_type, attempt, step_status,
-           started_at, completed_at, duration_ms, step_error, output_summary, step_id,
-           reason, at)
+        $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[],
+        $13::timestamptz[], $14::timestamptz[], $15::int[], $16::text[], $17::text[],
+        $18::bigint[], $19::text[], $20::timestamptz[]
+    ) AS i(id, expected_version, context, current_node_id, status, finished_at,
+           execution_time_ms, error, node_id, node_type, attempt, step_status, started_at,
+           completed_at, duration_ms, step_error, output_summary, step_id, reason, at)
 ), moved AS (
     UPDATE executions AS e
     SET context = i.context::json,
@@ -43,7 +44,7 @@ WITH input AS (
         version = e.version + 1,
         status = i.status,
         lease_owner = CASE WHEN i.status = 'running' THEN e.lease_owner END,
-        lease_expires_at = i.lease_expires_at,
+        lease_expires_at = CASE WHEN i.status = 'running' THEN e.lease_expires_at END,
         finished_at = i.finished_at,
         execution_time_ms = i.execution_time_ms,
         error = coalesce(i.error, e.error)
@@ -65,7 +66,7 @@ WITH input AS (
     WHERE s.id = i.step_id
 ), transition AS (
     INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, worker, at)
-    SELECT i.id, 'running', i.status, i.reason, $22, i.at
+    SELECT i.id, 'running', i.status, i.reason, $21, i.at
     FROM input AS i JOIN moved AS m ON m.id = i.id
     WHERE i.status <> 'running'
 )
@@ -82,7 +83,6 @@ class CheckpointRow:
     context: dict[str, Any]
     current_node_id: str | None
     status: str
-    lease_expires_at: datetime | None
     finished_at: datetime | None
     execution_time_ms: int | None
     error: str | None
@@ -123,7 +123,6 @@ def _columns(rows: Sequence[CheckpointRow]) -> list[list[Any]]:
         [json.dumps(r.context) for r in rows],
         [r.current_node_id for r in rows],
         [r.status for r in rows],
-        [r.lease_expires_at for r in rows],
         [r.finished_at for r in rows],
         [r.execution_time_ms for r in rows],
         [r.error for r in rows],

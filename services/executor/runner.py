@@ -376,7 +376,6 @@ class Runner:
                 claim,
                 checkpoint,
                 owner=self._owner,
-                lease_seconds=self._lease_seconds,
                 writer=self._checkpoints,
             )
         if staged:

@@ -60,7 +60,6 @@ def _row(execution_id: uuid.UUID, version: int, now: datetime, **changes: object
         "context": {"node_outputs": {"a": {"x": 1}}},
         "current_node_id": "a",
         "status": "completed",
-        "lease_expires_at": None,
         "finished_at": now,
         "execution_time_ms": 1,
         "error": None,

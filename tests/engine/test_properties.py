@@ -73,7 +73,6 @@ async def test_a_context_checkpointed_in_the_database_reads_back_equal(
         claim,
         _checkpoint(context, ExecutionStatus.RUNNING),
         owner="w",
-        lease_seconds=5,
     )
     row = await execution_row(resources, execution_id)
     assert restore(row.context) == context
@@ -182,7 +181,6 @@ async def _apply(
             held,
             _checkpoint(held.context, status),
             owner=held_owner(held),
-            lease_seconds=30,
         )
     except StaleVersion:
         return held, False
