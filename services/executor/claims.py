@@ -53,6 +53,10 @@ class Claim:
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+#: The statuses of a wait `claim_resume` settled (the others: `open`, `cancelled`).
+SETTLED_WAIT_STATUSES = ("decided", "expired")
+
+
 class _Conflict(Exception):
     """Rolls back a claim transaction whose compare-and-set matched nothing."""
 
@@ -154,7 +158,7 @@ async def _continue_interrupted_resume(conn: AsyncConnection, claim: Claim, node
                 .where(
                     Wait.execution_id == claim.execution_id,
                     Wait.node_id == node_id,
-                    Wait.status == "decided",
+                    Wait.status.in_(SETTLED_WAIT_STATUSES),
                     Wait.kind != "retry",
                 )
                 .order_by(Wait.decided_at.desc())
@@ -293,11 +297,13 @@ async def claim_resume(
     owner: str,
     lease_seconds: float,
     settle: Callable[[AsyncConnection, str, WaitRecord], Awaitable[dict[str, Any] | None]],
+    wait_status: Callable[[str, dict[str, Any]], str] = lambda _node_id, _decision: "decided",
 ) -> Claim | None:
     """Decide a wait and move its execution paused → running, both or neither.
 
     `settle(conn, node_id, wait)` applies the node type's rule to the wait's facts, inside this
-    transaction; None keeps the wait open.
+    transaction; None keeps the wait open. `wait_status(node_id, decision)` is the status the
+    decided wait is stored with (`decided`, or `expired` for a deadline the run fails on).
     A second resume of the same wait finds it decided and does nothing: exactly once.
     """
     now = utcnow()
@@ -321,7 +327,11 @@ async def claim_resume(
             decided = await conn.execute(
                 update(Wait)
                 .where(Wait.id == wait_id, Wait.status == "open")
-                .values(status="decided", decision=decision, decided_at=now)
+                .values(
+                    status=wait_status(wait_row.node_id, decision),
+                    decision=decision,
+                    decided_at=now,
+                )
             )
             if decided.rowcount != 1:
                 raise _Conflict

@@ -130,6 +130,9 @@ class Handlers:
                 owner=self._owner,
                 lease_seconds=self._lease,
                 settle=settle,
+                wait_status=lambda node_id, decision: workflow.node(node_id).node_type.wait_status(
+                    decision
+                ),
             )
             if claim is None:
                 return self._conflict("resume")

@@ -28,12 +28,12 @@ async def resumes(resources: Resources, execution_id: uuid.UUID) -> int:
 
 
 @pytest.mark.parametrize(
-    ("on_timeout", "on_reject", "status", "outcome"),
+    ("on_timeout", "on_reject", "status", "outcome", "wait_status"),
     [
-        ("approve", "fail", "completed", "approved"),
-        ("reject", "continue", "completed", "rejected"),
-        ("reject", "fail", "failed", "rejected"),
-        ("fail", "fail", "failed", "expired"),
+        ("approve", "fail", "completed", "approved", "decided"),
+        ("reject", "continue", "completed", "rejected", "decided"),
+        ("reject", "fail", "failed", "rejected", "decided"),
+        ("fail", "fail", "failed", "expired", "expired"),
     ],
 )
 async def test_an_expired_gate_applies_on_timeout_once(
@@ -43,6 +43,7 @@ async def test_an_expired_gate_applies_on_timeout_once(
     on_reject: str,
     status: str,
     outcome: str,
+    wait_status: str,
 ) -> None:
     execution_id = await harness.start(
         gate_workflow(strategy="all", expires_in=1, on_timeout=on_timeout, on_reject=on_reject)
@@ -56,17 +57,24 @@ async def test_an_expired_gate_applies_on_timeout_once(
 
     assert done.status == status
     [wait] = await waits_of(harness.resources, execution_id)
+    assert wait.status == wait_status
     assert wait.decision is not None
     assert (wait.decision["outcome"], wait.decision["by"]) == (outcome, "timeout")
     assert (wait.decision["approved"], wait.decision["pending"]) == (1, 2)
+    counts = "(1 approved, 0 rejected, 2 pending, 3 required)"
+    failed = "node 'gate' (human-in-loop) failed on attempt 1: approval gate 'gate'"
     if status == "completed":
+        assert done.error is None
         assert done.context["approvals"]["gate"]["outcome"] == outcome
         assert done.context["node_outputs"]["after"] == {"seen": outcome}
     elif outcome == "expired":
-        assert done.error is not None
-        assert "expired" in done.error and "on_timeout is 'fail'" in done.error
+        assert wait.expires_at is not None
+        assert done.error == (
+            f"{failed} expired at {wait.expires_at.isoformat()} without a decision {counts}; "
+            "on_timeout is 'fail'"
+        )
     else:
-        assert done.error is not None and "rejected" in done.error
+        assert done.error == f"{failed} was rejected {counts}"
     assert await resumes(harness.resources, execution_id) == 1
 
 

@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.executor.nodes import approval_rows as rows
 from services.executor.nodes.approval_request import GateError, render_gate
-from services.executor.nodes.approval_rule import Tally, decision, outcome, timeout_outcome
+from services.executor.nodes.approval_rule import (
+    EXPIRED,
+    Tally,
+    decision,
+    outcome,
+    timeout_outcome,
+)
 from services.executor.nodes.base import (
     Completed,
     Failed,
@@ -105,6 +111,10 @@ class ApprovalNode(NodeType):
             return decision(wait.rule, tally, on_timeout, by="timeout", at=now, approvers=approvers)
         return None
 
+    def wait_status(self, decision: dict[str, Any]) -> str:
+        # Only `on_timeout: fail` decides `expired`; approve / reject on timeout are decisions.
+        return "expired" if decision.get("outcome") == EXPIRED else "decided"
+
     async def resume(self, call: NodeCall, wait: WaitRecord) -> NodeResult:
         decided = wait.decision or {}
         result = decided.get("outcome")
@@ -112,7 +122,7 @@ class ApprovalNode(NodeType):
             f"{decided.get('approved', 0)} approved, {decided.get('rejected', 0)} rejected, "
             f"{decided.get('pending', 0)} pending, {decided.get('required')} required"
         )
-        if result == "expired":
+        if result == EXPIRED:
             deadline = wait.expires_at.isoformat() if wait.expires_at else "its deadline"
             return Failed(
                 f"approval gate {call.node_id!r} expired at {deadline} without a decision "

@@ -47,10 +47,14 @@ def outcome(required: int, tally: Tally) -> Outcome | None:
     return None
 
 
+#: The outcome of a gate whose deadline passed with `on_timeout: fail`.
+EXPIRED = "expired"
+
+
 def timeout_outcome(on_timeout: str) -> str:
     """What an expired gate decides when the rule has not: approve, reject, or `expired`
-    (which the node turns into a failed execution)."""
-    return {"approve": "approved", "reject": "rejected"}.get(on_timeout, "expired")
+    (which the node turns into a failed execution, and the wait's status)."""
+    return {"approve": "approved", "reject": "rejected"}.get(on_timeout, EXPIRED)
 
 
 def decision(

@@ -139,6 +139,11 @@ class NodeType(abc.ABC):
             return {"outcome": "timer_due"}
         return None
 
+    def wait_status(self, decision: dict[str, Any]) -> str:
+        """The status the wait is stored with once `settle` decided it: `decided`, or
+        `expired` when the deadline ended it without a decision and the run fails for it."""
+        return "decided"
+
     async def resume(self, call: NodeCall, wait: WaitRecord) -> NodeResult:
         """Called once when this node's wait decided; the default completes with the decision."""
         return Completed(output=wait.decision)
