@@ -9,12 +9,11 @@ lease as it is (the heartbeat extends it), so no indexed column changes and Post
 update the row in place (a HOT update, no index entries).
 
 The statement takes its rows as arrays, so the checkpoints that the runs of one worker reach
-during the same few milliseconds are written together: one round trip and one commit (one WAL
-flush) for all of them. That is group commit: each run still waits for its own checkpoint to be
-durable before its next node starts, and a lone checkpoint goes out at once.
+during the same few milliseconds are written together (shared/group_commit.py): one round trip
+and one commit (one WAL flush) for all of them. Each run still waits for its own checkpoint to
+be durable before its next node starts, and a lone checkpoint goes out at once.
 """
 
-import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -22,10 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-log = structlog.get_logger(__name__)
+from shared.group_commit import GroupCommit
 
 CHECKPOINTS_SQL = """
 WITH input AS (
@@ -142,67 +140,24 @@ def _columns(rows: Sequence[CheckpointRow]) -> list[list[Any]]:
 
 
 class CheckpointWriter:
-    """Group commit for one worker's runs: `commit` waits until its row is durable.
+    """Group commit for one worker's runs: `commit` returns once its row is durable, written
+    with the rows other runs reached meanwhile."""
 
-    Rows queue up while earlier batches are on their way; each of at most `concurrency`
-    flushers takes everything queued (up to `max_batch`) and writes it in one statement. When
-    a batch fails (a deadlock between two workers' batches, one row PostgreSQL refuses), its
-    rows are written one by one, so each run gets its own outcome and no run fails for another.
-    """
-
-    def __init__(
-        self, engine: AsyncEngine, *, owner: str, concurrency: int = 2, max_batch: int = 200
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, *, owner: str) -> None:
         self._engine = engine
         self._owner = owner
-        self._concurrency = concurrency
-        self._max_batch = max_batch
-        self._queued: list[tuple[CheckpointRow, asyncio.Future[int | None]]] = []
-        self._flushers: set[asyncio.Task[None]] = set()
+        self._group: GroupCommit[CheckpointRow, int | None] = GroupCommit(
+            self._write, name="checkpoints"
+        )
+
+    @property
+    def statements(self) -> int:
+        return self._group.statements
 
     async def commit(self, row: CheckpointRow) -> int | None:
         """The execution's new version, or None when its guard matched nothing."""
-        done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._queued.append((row, done))
-        if len(self._flushers) < self._concurrency:
-            flusher = asyncio.create_task(self._flush())
-            self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
-        return await done
+        return await self._group.submit(row)
 
-    async def _flush(self) -> None:
-        while self._queued:
-            batch = self._queued[: self._max_batch]
-            del self._queued[: self._max_batch]
-            await self._write(batch)
-
-    async def _write(self, batch: list[tuple[CheckpointRow, asyncio.Future[int | None]]]) -> None:
-        try:
-            versions = await write_checkpoints(
-                self._engine, [row for row, _ in batch], owner=self._owner
-            )
-        except Exception as e:
-            if len(batch) == 1:
-                _settle(batch[0][1], error=e)
-                return
-            log.warning("checkpoint_batch_failed", rows=len(batch), error=repr(e))
-            for item in batch:
-                await self._write([item])
-            return
-        for row, done in batch:
-            _settle(done, version=versions.get(row.execution_id))
-
-
-def _settle(
-    done: "asyncio.Future[int | None]",
-    *,
-    version: int | None = None,
-    error: BaseException | None = None,
-) -> None:
-    # A run cancelled while waiting (lease lost, worker stopping) no longer wants the outcome.
-    if done.done():
-        return
-    if error is not None:
-        done.set_exception(error)
-    else:
-        done.set_result(version)
+    async def _write(self, rows: Sequence[CheckpointRow]) -> list[int | None]:
+        versions = await write_checkpoints(self._engine, rows, owner=self._owner)
+        return [versions.get(row.execution_id) for row in rows]

@@ -7,7 +7,6 @@ does not stop the others, and a row PostgreSQL refuses fails only its own run.
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -88,27 +87,15 @@ async def _steps(resources: Resources, execution_id: uuid.UUID) -> int:
     return int(count or 0)
 
 
-class _CountingWriter(CheckpointWriter):
-    """Records the size of each batch it writes."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.batches: list[int] = []
-
-    async def _write(self, batch: list[Any]) -> None:
-        self.batches.append(len(batch))
-        await super()._write(batch)
-
-
 async def test_concurrent_checkpoints_commit_together_each_with_its_own_step(
     resources: Resources,
 ) -> None:
     runs = await _claimed_runs(resources, 30)
-    writer = _CountingWriter(resources.engine, owner="w", concurrency=1)
+    writer = CheckpointWriter(resources.engine, owner="w")
     now = utcnow()
     versions = await asyncio.gather(*(writer.commit(_row(e, v, now)) for e, v in runs))
 
-    assert writer.batches == [30]
+    assert writer.statements == 1
     assert versions == [v + 1 for _, v in runs]
     for execution_id, version in runs:
         row = await execution_row(resources, execution_id)
@@ -121,7 +108,7 @@ async def test_a_stale_row_in_a_batch_writes_nothing_and_leaves_the_others_commi
 ) -> None:
     runs = await _claimed_runs(resources, 5)
     stale_id, _ = runs[2]
-    writer = CheckpointWriter(resources.engine, owner="w", concurrency=1)
+    writer = CheckpointWriter(resources.engine, owner="w")
     now = utcnow()
     rows = [_row(e, v - 1 if e == stale_id else v, now) for e, v in runs]
     versions = await asyncio.gather(*(writer.commit(row) for row in rows))
@@ -138,7 +125,7 @@ async def test_a_stale_row_in_a_batch_writes_nothing_and_leaves_the_others_commi
 async def test_a_row_the_database_refuses_fails_only_its_own_run(resources: Resources) -> None:
     runs = await _claimed_runs(resources, 4)
     bad_id, _ = runs[1]
-    writer = CheckpointWriter(resources.engine, owner="w", concurrency=1)
+    writer = CheckpointWriter(resources.engine, owner="w")
     now = utcnow()
     # An int column cannot hold 2**40: the whole batch statement is refused.
     rows = [_row(e, v, now, duration_ms=2**40 if e == bad_id else 1) for e, v in runs]

@@ -1,0 +1,101 @@
+"""Group commit: the writes that callers ask for together go to the database together.
+
+A hot path that writes one row per request (a checkpoint per node, a run per POST) spends most
+of its database cost per round trip and per commit, not per row. `GroupCommit` queues each
+caller's item; a flusher takes everything queued and writes it with ONE statement (the caller
+supplies it, typically over arrays), then answers every caller from its result. Each caller
+still waits for the commit that holds its item, so an answer means durable.
+
+An idle process writes an item alone and at once: the flusher starts on the next turn of the
+event loop. A busy one writes in batches that grow with the load, since items queue up while
+earlier batches are on their way. A batch whose statement fails is written again item by item,
+so the item at fault fails alone and every other caller gets its own outcome.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: Items per statement at most; more wait for the next one.
+BATCH = 200
+#: Statements in flight at once: while one commits, the next batch is already gathering.
+FLUSHERS = 2
+
+
+class GroupCommit(Generic[Item, Result]):
+    def __init__(
+        self,
+        write: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
+        *,
+        name: str,
+        batch: int = BATCH,
+        flushers: int = FLUSHERS,
+    ) -> None:
+        """`write(items)` writes the items in one transaction and returns one result per item,
+        in order; `name` says what is written, in logs."""
+        self._write_all = write
+        self._name = name
+        self._batch = batch
+        self._flushers = flushers
+        self._queued: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        #: Statements sent so far (items written / this = the mean batch).
+        self.statements = 0
+
+    async def submit(self, item: Item) -> Result:
+        """Write `item` with whatever else is queued; its result once that commit is done."""
+        done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, done))
+        if len(self._running) < self._flushers:
+            # A task, not an inline write: it starts on the next loop turn, by when the other
+            # callers of this turn have queued their items.
+            flusher = asyncio.create_task(self._flush())
+            # The loop keeps only a weak reference to a task.
+            self._running.add(flusher)
+            flusher.add_done_callback(self._running.discard)
+        return await done
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch = self._queued[: self._batch]
+            del self._queued[: self._batch]
+            try:
+                await self._write(batch)
+            except BaseException as e:  # cancelled at shutdown: nobody may wait forever
+                for _, done in batch:
+                    _fail(done, e)
+                raise
+
+    async def _write(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self._statement([item for item, _ in batch])
+        except Exception as e:
+            if len(batch) == 1:
+                _fail(batch[0][1], e)
+                return
+            log.warning(
+                "group_commit_batch_failed", writes=self._name, items=len(batch), error=repr(e)
+            )
+            for one in batch:
+                await self._write([one])
+            return
+        for (_, done), result in zip(batch, results, strict=True):
+            # A caller cancelled while waiting (its request went away) wants no outcome.
+            if not done.done():
+                done.set_result(result)
+
+    async def _statement(self, items: list[Item]) -> Sequence[Result]:
+        self.statements += 1
+        return await self._write_all(items)
+
+
+def _fail(done: asyncio.Future[Result], error: BaseException) -> None:
+    if not done.done():
+        done.set_exception(error)

@@ -1,0 +1,66 @@
+"""Group commit's own rules, with an in-memory write: batching, one outcome per caller."""
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from shared.group_commit import GroupCommit
+
+
+class _Writes:
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def write(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        await self.release.wait()
+        if any(item < 0 for item in items):
+            raise ValueError("negative")
+        return [item * 10 for item in items]
+
+
+async def test_callers_of_one_loop_turn_share_one_statement_and_get_their_own_result() -> None:
+    writes = _Writes()
+    group = GroupCommit(writes.write, name="numbers")
+    assert await asyncio.gather(*(group.submit(n) for n in range(5))) == [0, 10, 20, 30, 40]
+    assert writes.batches == [[0, 1, 2, 3, 4]]
+
+
+async def test_items_queued_while_a_batch_is_on_its_way_form_the_next_batch() -> None:
+    writes = _Writes()
+    writes.release.clear()
+    group = GroupCommit(writes.write, name="numbers", flushers=1)
+    first = asyncio.ensure_future(group.submit(1))
+    await asyncio.sleep(0)  # the flusher takes [1] and waits in the write
+    await asyncio.sleep(0)
+    later = [asyncio.ensure_future(group.submit(n)) for n in (2, 3, 4)]
+    await asyncio.sleep(0)
+    writes.release.set()
+    assert await first == 10
+    assert [await item for item in later] == [20, 30, 40]
+    assert writes.batches == [[1], [2, 3, 4]]
+
+
+async def test_a_failing_batch_is_written_item_by_item_and_only_the_bad_item_fails() -> None:
+    writes = _Writes()
+    group = GroupCommit(writes.write, name="numbers")
+    outcomes = await asyncio.gather(*(group.submit(n) for n in (1, -2, 3)), return_exceptions=True)
+    assert outcomes[0] == 10 and outcomes[2] == 30
+    assert isinstance(outcomes[1], ValueError)
+    assert writes.batches == [[1, -2, 3], [1], [-2], [3]]
+
+
+async def test_batches_are_capped() -> None:
+    writes = _Writes()
+    group = GroupCommit(writes.write, name="numbers", batch=2, flushers=1)
+    await asyncio.gather(*(group.submit(n) for n in range(5)))
+    assert writes.batches == [[0, 1], [2, 3], [4]]
+
+
+async def test_a_lone_failure_reaches_its_caller() -> None:
+    group = GroupCommit(_Writes().write, name="numbers")
+    with pytest.raises(ValueError):
+        await group.submit(-1)
