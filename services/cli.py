@@ -88,7 +88,9 @@ async def run_gateway(settings: Settings) -> None:
 
     async with open_resources(settings) as resources:
         app = create_app(resources)
-        async with serving(app, settings.http_host, settings.http_port):
+        async with serving(
+            app, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port
+        ):
             log.info("service_started", service="gateway")
             await wait_for_stop_signal()
             # Readiness first; leaving `serving` then ends live streams and lets open

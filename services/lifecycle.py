@@ -33,10 +33,12 @@ async def wait_for_stop_signal() -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[web.AppRunner]:
+async def serving(
+    app: web.Application, host: str, port: int, *, reuse_port: bool = False
+) -> AsyncIterator[web.AppRunner]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
     try:
         yield runner
     finally:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     queue_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    #: Lets several `docflow gateway` processes listen on one port (SO_REUSEPORT, Linux): the
+    #: kernel spreads connections over them, and a process that stops leaves the others serving.
+    http_reuse_port: bool = False
     #: Base URL that links in e-mails and pages are built from (never the request's Host).
     public_url: str = "http://127.0.0.1:8080"
     #: How long a claimed execution stays owned by a worker without a heartbeat.

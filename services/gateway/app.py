@@ -22,6 +22,7 @@ from services.gateway.event_hub import EventHub
 from services.gateway.keys import (
     API_KEYS,
     EVENT_HUB,
+    METRIC_CHILDREN,
     OPENAPI,
     OUTBOX,
     READINESS,
@@ -32,6 +33,7 @@ from services.gateway.keys import (
 )
 from services.gateway.middleware import observe, problems
 from services.gateway.outbox_publisher import OutboxPublisher
+from services.gateway.request_metrics import MetricChildren
 from services.gateway.signature_webhooks_pg import InboxWriter
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
@@ -56,6 +58,7 @@ def create_app(resources: Resources) -> web.Application:
     )
     app[RESOURCES] = resources
     app[REGISTRY] = registry
+    app[METRIC_CHILDREN] = MetricChildren(resources.metrics)
     app[TASKS] = BackgroundTasks()
     app[OUTBOX] = OutboxPublisher(resources.broker, resources.engine)
     app[SIGNATURE_INBOX] = InboxWriter(resources.engine)

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from services.gateway.event_hub import EventHub
 from services.gateway.outbox_publisher import OutboxPublisher
+from services.gateway.request_metrics import MetricChildren
 from services.gateway.signature_webhooks_pg import InboxWriter
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
@@ -22,6 +23,8 @@ OPENAPI = web.AppKey("openapi_document", dict[str, Any])
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 #: Publishes what run, cancel and retry requests committed, and deletes their rows in batches.
 OUTBOX = web.AppKey("outbox_publisher", OutboxPublisher)
+#: The request, duration and webhook series the middleware updates, looked up once each.
+METRIC_CHILDREN = web.AppKey("metric_children", MetricChildren)
 #: Records verified e-signature webhooks on PostgreSQL, many per statement under load.
 SIGNATURE_INBOX = web.AppKey("signature_inbox", InboxWriter)
 #: API keys read recently, so a request usually needs no database read to authenticate.

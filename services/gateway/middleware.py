@@ -1,12 +1,13 @@
 """Hooks around every handler: log context and metrics outside, problem documents inside."""
 
+import contextlib
 import time
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from services.gateway.keys import RESOURCES
+from services.gateway.keys import METRIC_CHILDREN
 from services.gateway.problems import from_exception, internal_error, render
 from services.gateway.routing import logged_path_params, route_template
 from services.gateway.webhook_metrics import webhook_outcome, webhook_provider
@@ -16,15 +17,19 @@ log = structlog.get_logger(__name__)
 #: The route label of requests the router matched to nothing, so scanners cannot mint labels.
 UNMATCHED = "unmatched"
 
+_NOTHING_BOUND = contextlib.nullcontext()
+
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind ids to the log context and record the request's count and duration by route."""
-    metrics = request.app[RESOURCES].metrics
-    route = route_template(request) or UNMATCHED
+    template = route_template(request)
+    route = template or UNMATCHED
     started = time.perf_counter()
     status = 500
-    with structlog.contextvars.bound_contextvars(**logged_path_params(request)):
+    params = logged_path_params(request)
+    # Entering an empty binding still copies the log context: most webhooks have no ids.
+    with structlog.contextvars.bound_contextvars(**params) if params else _NOTHING_BOUND:
         try:
             response = await handler(request)
             status = response.status
@@ -34,14 +39,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             status = e.status
             raise
         finally:
-            metrics.http_requests.labels(route, request.method, str(status)).inc()
-            metrics.http_duration.labels(route, request.method).observe(
-                time.perf_counter() - started
-            )
-            provider = webhook_provider(request, route_template(request))
+            children = request.app[METRIC_CHILDREN]
+            children.request(route, request.method, status).inc()
+            children.duration(route, request.method).observe(time.perf_counter() - started)
+            provider = webhook_provider(request, template)
             if provider is not None:
-                outcome = webhook_outcome(request, status)
-                metrics.webhook_events.labels(provider=provider, outcome=outcome).inc()
+                children.webhook(provider, webhook_outcome(request, status)).inc()
 
 
 @web.middleware
