@@ -20,6 +20,8 @@ the engine benchmark's sibling modules (target, stack, api, figures) by plain na
 import argparse
 import asyncio
 import base64
+import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -33,8 +35,10 @@ import aio_pika
 import aiohttp
 import asyncpg
 from api import Api, new_api_key
-from cpu import process_seconds
+from cpu import Seconds, process_seconds
 from figures import heading, line, percentile, verdict
+from gateway_post import print_cprofile
+from host_cpu import HostUse, measured
 from stack import REPO_ROOT, Service, cli, free_port, service_env, spawn, stop
 from target import Target, consumer_count, own_database, own_queues
 
@@ -64,6 +68,12 @@ def parse_args() -> argparse.Namespace:
     add("--events", type=int, default=5000, help="distinct events, each sent twice (5000)")
     add("--in-flight", type=int, default=64, help="concurrent webhook POSTs (default 64)")
     add("--gateways", type=int, default=1, help="gateway processes in phase 1 (default 1)")
+    add(
+        "--profile",
+        type=Path,
+        default=None,
+        help="phase 1: run the (first) gateway under a CPU-timed cProfile saved here, and print it",
+    )
     add("--completions", type=int, default=400, help="runs completed in phase 2 (400)")
     add("--rate", type=float, default=20.0, help="completions per second (default 20)")
     add("--executors", type=int, default=2, help="executor processes (default 2)")
@@ -205,12 +215,29 @@ async def ingestion(args: argparse.Namespace, target: Target, log_dir: Path) -> 
     fake = FakeClickSign()
     await fake.start()
     gateways: list[Service] = []
-    base_urls: list[str] = []
+    # Every gateway listens on the same port (DOCFLOW_HTTP_REUSE_PORT): the kernel spreads
+    # the client's connections over them, as it would in a deployment.
+    port = free_port()
+    env = service_env(
+        target,
+        DOCFLOW_HTTP_PORT=str(port),
+        DOCFLOW_HTTP_REUSE_PORT="true",
+        **provider_env(fake),
+    )
     for index in range(args.gateways):
-        port = free_port()
-        env = service_env(target, DOCFLOW_HTTP_PORT=str(port), **provider_env(fake))
-        gateways.append(await spawn(f"gateway-ingest-{index}", cli("gateway"), env, log_dir))
-        base_urls.append(f"http://127.0.0.1:{port}")
+        argv = cli("gateway")
+        if index == 0 and args.profile is not None:
+            profiled = Path(__file__).parent / "cpu_profiled.py"
+            argv = [sys.executable, str(profiled), str(args.profile), "gateway"]
+        gateways.append(await spawn(f"gateway-ingest-{index}", argv, env, log_dir))
+
+        # One at a time: each must be listening before the next binds beside it.
+        async def listening(pid: int = gateways[-1].pid) -> bool:
+            return _listening(pid, port)
+
+        await wait_for(listening, within=READY_WITHIN_SECONDS,
+                       what=f"gateway {index} listening", services=gateways)  # fmt: skip
+    base_urls = [f"http://127.0.0.1:{port}"]
     db = await asyncpg.connect(target.dsn())
     try:
 
@@ -223,9 +250,10 @@ async def ingestion(args: argparse.Namespace, target: Target, log_dir: Path) -> 
         await post_all(base_urls, signed_deliveries(warm_keys), args.in_flight)
         deliveries = signed_deliveries(keys)
         cpu_before = [process_seconds(g.pid) for g in gateways]
-        started = time.perf_counter()
-        outcomes = await post_all(base_urls, deliveries, args.in_flight)
-        seconds = time.perf_counter() - started
+        with measured(target.database) as host:
+            started = time.perf_counter()
+            outcomes = await post_all(base_urls, deliveries, args.in_flight)
+            seconds = time.perf_counter() - started
         cpu_after = [process_seconds(g.pid) for g in gateways]
         stored = await db.fetchval(
             "SELECT count(*) FROM inbox WHERE event_key LIKE 'sign:bench-doc-%'"
@@ -254,10 +282,49 @@ async def ingestion(args: argparse.Namespace, target: Target, log_dir: Path) -> 
     before = [c for c in cpu_before if c is not None]
     after = [c for c in cpu_after if c is not None]
     if len(before) == len(after) == len(gateways):
-        used = sum((a - b).total for a, b in zip(after, before, strict=True))
-        line("gateway CPU per webhook", f"{1000 * used / len(deliveries):.2f} ms",
-             "one gateway process tops out near 1 / this")  # fmt: skip
+        deltas = [a - b for a, b in zip(after, before, strict=True)]
+        used = Seconds(sum(d.user for d in deltas), sum(d.system for d in deltas))
+        line("gateway CPU per webhook", f"{1000 * used.total / len(deliveries):.2f} ms",
+             f"user {1000 * used.user / len(deliveries):.2f} + system "
+             f"{1000 * used.system / len(deliveries):.2f}; one gateway process tops out "
+             "near 1 / this")  # fmt: skip
+    host_lines(host, len(deliveries))
+    if args.profile is not None:
+        print_cprofile(args.profile)
     return rate
+
+
+def host_lines(host: HostUse, webhooks: int) -> None:
+    """Where the rest of the machine went: on 2 cores, 1,000 webhooks/s leaves 2 ms of CPU
+    per webhook for everything, the load generator included."""
+
+    def per(seconds: Seconds | None) -> str:
+        return f"{1000 * seconds.total / webhooks:.2f} ms" if seconds is not None else "n/a"
+
+    line("load generator CPU/webhook", per(host.load_generator), "this process (aiohttp client)")
+    line("PostgreSQL CPU/webhook", per(host.database), "backends of the bench database")
+    line("RabbitMQ CPU/webhook", per(host.broker), "the whole broker, shared with others")
+    if host.machine_busy is not None and host.machine_seconds is not None:
+        line("machine busy", f"{100 * host.machine_busy:.0f} %",
+             f"{1000 * host.machine_seconds * host.machine_busy / webhooks:.2f} ms of CPU per "
+             "webhook, other work on the machine included")  # fmt: skip
+
+
+def _listening(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a socket listening on `port` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == "0A":
+                    inodes.add(f"socket:[{fields[9]}]")
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return True
+    return False
 
 
 async def outbox_after_drain(db: asyncpg.Connection, *, within: float) -> int:
