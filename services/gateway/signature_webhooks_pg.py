@@ -7,16 +7,17 @@ one commit for every webhook that arrived while the previous statement was in fl
 commit). An idle gateway writes an event alone, at once; a busy one writes them together, so
 the database round trips, commits and pool checkouts per event fall as the load rises.
 
-Every caller still waits for the commit that holds its event before it answers, so a 200 means
-the event is durably recorded. A statement that fails (e.g. a body PostgreSQL's `json` refuses
-but Python accepted, such as `NaN`) is retried event by event, so one bad webhook fails alone.
+The batching is shared/group_commit.py's: every caller still waits for the commit that holds its
+event before it answers, so a 200 means the event is durably recorded, and a statement that
+fails is retried event by event, so one bad webhook fails alone.
+
 The general path in signature_webhooks.py does the same in a transaction (SQLite, and the rare
 event found only by ZapSign's `external_id`); both write the same rows.
 """
 
-import asyncio
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,13 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.broker.topology import SIGNATURES
 from shared.esign.webhooks import ParsedEvent
+from shared.group_commit import GroupCommit
 from shared.messages import SignatureEvent
 from shared.outbox import Staged
-
-#: Events per statement at most; more wait for the next one.
-BATCH = 200
-#: Statements in flight at once: while one commits, the next batch is already gathering.
-WRITERS = 2
 
 Outcome = tuple[str, Staged | None]
 
@@ -71,15 +68,12 @@ LEFT JOIN message ON message.inbox_id = event.id
 """
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Pending:
     event: ParsedEvent
     body: str
     payload: dict[str, Any]
     received_at: datetime
-    answer: asyncio.Future[Outcome]
-    #: Deliveries of the same event in the same batch: they share this one's fate.
-    repeats: list["_Pending"] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -87,73 +81,38 @@ class _Pending:
 
 
 class InboxWriter:
-    """Records verified webhooks, batching those that arrive together into one statement."""
+    """Records verified webhooks, those that arrive together in one statement."""
 
-    def __init__(self, engine: AsyncEngine, *, batch: int = BATCH, writers: int = WRITERS) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._batch = batch
-        self._writers = writers
-        self._running = 0
-        self._waiting: list[_Pending] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        #: Statements sent so far (their events / this = the mean batch).
-        self.statements = 0
+        self._commits = GroupCommit(self._write, name="signature inbox")
+
+    @property
+    def statements(self) -> int:
+        """Statements sent so far (events recorded / this = the mean batch)."""
+        return self._commits.statements
 
     async def record(
         self, event: ParsedEvent, body: str, payload: dict[str, Any], received_at: datetime
     ) -> Outcome:
         """(outcome, message to publish): accepted, duplicate, or unknown (no such request),
         once the statement holding the event committed; as `signature_webhooks.record`."""
-        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Pending(event, body, payload, received_at, answer))
-        if self._running < self._writers:
-            self._running += 1
-            # A task, not an inline write: it starts on the next loop turn, by when the other
-            # requests read in this turn have joined the batch.
-            task = asyncio.get_running_loop().create_task(self._write_while_waiting())
-            # The loop keeps only a weak reference to a task.
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await answer
+        return await self._commits.submit(_Pending(event, body, payload, received_at))
 
-    async def _write_while_waiting(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[: self._batch]
-                del self._waiting[: self._batch]
-                try:
-                    await self._write(batch)
-                except BaseException as e:  # cancelled at shutdown: nobody may wait forever
-                    for item in batch:
-                        _settle(item, e)
-                    raise
-        finally:
-            self._running -= 1
-
-    async def _write(self, batch: list[_Pending]) -> None:
-        leaders: dict[tuple[str, str], _Pending] = {}
-        for item in batch:
-            leader = leaders.setdefault(item.key, item)
-            if leader is not item:
-                leader.repeats.append(item)
-        unique = list(leaders.values())
-        outcomes: list[Outcome | BaseException]
-        try:
-            outcomes = list(await self._statement(unique))
-        except Exception:
-            # Find the event at fault: each is written alone, and only its own caller fails.
-            outcomes = [await self._alone(item) for item in unique]
-        for item, outcome in zip(unique, outcomes, strict=True):
-            _settle(item, outcome)
-
-    async def _alone(self, item: _Pending) -> Outcome | BaseException:
-        try:
-            return (await self._statement([item]))[0]
-        except Exception as e:
-            return e
+    async def _write(self, items: Sequence[_Pending]) -> list[Outcome]:
+        # Two deliveries of one event in one batch: only the first goes to the statement (the
+        # inbox would keep one row, but both would join it); the other is its duplicate.
+        first: dict[tuple[str, str], int] = {}
+        for index, item in enumerate(items):
+            first.setdefault(item.key, index)
+        unique = [items[index] for index in first.values()]
+        written = dict(zip(first, await self._statement(unique), strict=True))
+        return [
+            written[item.key] if first[item.key] == index else _repeat(written[item.key])
+            for index, item in enumerate(items)
+        ]
 
     async def _statement(self, items: list[_Pending]) -> list[Outcome]:
-        self.statements += 1
         async with self._engine.connect() as conn:
             raw = await conn.get_raw_connection()
             # The driver connection directly: asyncpg prepares the statement once per
@@ -186,14 +145,6 @@ def _outcome(item: _Pending, row: Any) -> Outcome:
     return "accepted", Staged(row["outbox_id"], SIGNATURES, message)
 
 
-def _settle(item: _Pending, result: Outcome | BaseException) -> None:
-    for waiting in (item, *item.repeats):
-        if waiting.answer.done():  # its request was cancelled meanwhile
-            continue
-        if isinstance(result, BaseException):
-            waiting.answer.set_exception(result)
-        elif waiting is item or result[0] == "unknown":
-            waiting.answer.set_result(result)
-        else:
-            # A repeat within the batch: its first delivery took the inbox key.
-            waiting.answer.set_result(("duplicate", None))
+def _repeat(first: Outcome) -> Outcome:
+    """What a second delivery in the same batch gets: the first one took the inbox key."""
+    return first if first[0] == "unknown" else ("duplicate", None)
