@@ -23,6 +23,7 @@ from figures import heading, line
 from target import Target, own_database, own_queues
 
 from services.executor.worker import ExecutorWorker
+from services.gateway.run_request_sql import RunInserts
 from services.gateway.run_requests import queue_execution
 from services.gateway.workflow_store import create_workflow
 from shared.api_keys import create_api_key
@@ -96,8 +97,9 @@ async def _queue_runs(resources: Resources, args: argparse.Namespace) -> None:
     definition = WorkflowDefinition.model_validate(chain_of_set_nodes(args.nodes))
     workflow = await create_workflow(resources.sessions, workspace_id, definition)
     staged = []
+    runs = RunInserts(resources.engine)
     for _ in range(args.executions):
-        queued = await queue_execution(resources.engine, workspace_id, workflow.id, {}, None)
+        queued = await queue_execution(runs, workspace_id, workflow.id, {}, None)
         assert queued.staged is not None and queued.staged.queue == RUN
         staged.append(queued.staged)
     await publish_staged(resources.sessions, resources.broker, staged)

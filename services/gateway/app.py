@@ -28,12 +28,14 @@ from services.gateway.keys import (
     READINESS,
     REGISTRY,
     RESOURCES,
+    RUNS,
     SIGNATURE_INBOX,
     TASKS,
 )
 from services.gateway.middleware import observe, problems
 from services.gateway.outbox_publisher import OutboxPublisher
 from services.gateway.request_metrics import MetricChildren
+from services.gateway.run_request_sql import RunInserts
 from services.gateway.signature_webhooks_pg import InboxWriter
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
@@ -62,6 +64,7 @@ def create_app(resources: Resources) -> web.Application:
     app[TASKS] = BackgroundTasks()
     app[OUTBOX] = OutboxPublisher(resources.broker, resources.engine)
     app[SIGNATURE_INBOX] = InboxWriter(resources.engine)
+    app[RUNS] = RunInserts(resources.engine)
     app[API_KEYS] = KeyCache(resources.sessions, resources.settings.auth_cache_seconds)
     app[OPENAPI] = openapi.build_document(registry)
     app[EVENT_HUB] = EventHub(resources.broker)

@@ -16,7 +16,7 @@ from services.gateway.execution_store import (
     request_cancel,
     request_retry,
 )
-from services.gateway.keys import OUTBOX, RESOURCES, TASKS, workspace_of
+from services.gateway.keys import OUTBOX, RESOURCES, RUNS, TASKS, workspace_of
 from services.gateway.paging import decode_cursor
 from services.gateway.problems import Problem, invalid
 from services.gateway.run_requests import queue_execution
@@ -51,7 +51,7 @@ async def start(request: web.Request) -> web.Response:
     if unknown:
         raise invalid(unknown[0], "is not a known field")
     queued = await queue_execution(
-        request.app[RESOURCES].engine, workspace_of(request), workflow_id, trigger_data, key
+        request.app[RUNS], workspace_of(request), workflow_id, trigger_data, key
     )
     if queued.staged is not None:
         _publish_later(request, queued.staged)

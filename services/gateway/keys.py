@@ -8,6 +8,7 @@ from aiohttp import web
 from services.gateway.event_hub import EventHub
 from services.gateway.outbox_publisher import OutboxPublisher
 from services.gateway.request_metrics import MetricChildren
+from services.gateway.run_request_sql import RunInserts
 from services.gateway.signature_webhooks_pg import InboxWriter
 from services.gateway.tasks import BackgroundTasks
 from services.lifecycle import Readiness
@@ -25,6 +26,8 @@ EVENT_HUB = web.AppKey("event_hub", EventHub)
 OUTBOX = web.AppKey("outbox_publisher", OutboxPublisher)
 #: The request, duration and webhook series the middleware updates, looked up once each.
 METRIC_CHILDREN = web.AppKey("metric_children", MetricChildren)
+#: Inserts accepted runs; on PostgreSQL, many per statement under load.
+RUNS = web.AppKey("run_inserts", RunInserts)
 #: Records verified e-signature webhooks on PostgreSQL, many per statement under load.
 SIGNATURE_INBOX = web.AppKey("signature_inbox", InboxWriter)
 #: API keys read recently, so a request usually needs no database read to authenticate.

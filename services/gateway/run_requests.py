@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.gateway.run_request_sql import insert_run
+from services.gateway.run_request_sql import RunInserts
 from shared.broker import topology
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import Execution
@@ -39,7 +39,7 @@ class Queued:
 
 
 async def queue_execution(
-    engine: AsyncEngine,
+    runs: RunInserts,
     workspace_id: uuid.UUID,
     workflow_id: uuid.UUID,
     trigger_data: dict[str, Any],
@@ -49,8 +49,7 @@ async def queue_execution(
     first run instead, also when two requests with it race."""
     execution_id = uuid.uuid4()
     message = RunExecution(execution_id=execution_id)
-    inserted = await insert_run(
-        engine,
+    inserted = await runs.insert(
         {
             "execution_id": execution_id,
             "workspace_id": workspace_id,
@@ -77,7 +76,7 @@ async def queue_execution(
     # Nothing inserted: the key was used before (that run is committed by now: a racing insert
     # waits for its twin's commit), or the workflow is not this workspace's.
     if idempotency_key is not None:
-        earlier = await _by_idempotency_key(engine, workspace_id, workflow_id, idempotency_key)
+        earlier = await _by_idempotency_key(runs.engine, workspace_id, workflow_id, idempotency_key)
         if earlier is not None:
             return earlier
     raise NotFound("workflow", workflow_id)

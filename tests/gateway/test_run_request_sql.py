@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.gateway.run_request_sql import (
     Inserted,
+    RunInserts,
     in_one_statement,
     insert_run,
     statement_by_statement,
@@ -245,3 +246,41 @@ async def test_connections_the_database_dropped_leave_the_pool_after_one_failure
     assert all(r is not None for r in await asyncio.gather(*(insert() for _ in range(10))))
     for _ in range(10):
         assert await insert() is not None
+
+
+async def test_runs_requested_together_go_in_with_one_statement_each_with_its_own_rows(
+    pg_resources: Resources,
+) -> None:
+    workspace_id, workflow_id = await _workflow(pg_resources)
+    stranger, _ = await create_api_key(pg_resources.sessions, "stranger")
+    runs = RunInserts(pg_resources.engine)
+    params = [_params(workspace_id, workflow_id, key=f"deal-{n}") for n in range(20)]
+    # Another workspace's workflow in the same batch inserts nothing, and only for itself.
+    foreign = _params(stranger, workflow_id)
+
+    inserted = await asyncio.gather(*(runs.insert(p) for p in [*params, foreign]))
+
+    assert runs.statements == 1
+    assert inserted[-1] is None
+    assert all(i is not None and i.workflow_version == 1 for i in inserted[:-1])
+    assert len({i.outbox_id for i in inserted[:-1] if i is not None}) == 20
+    for one in params:
+        rows = await _rows(pg_resources, one["execution_id"])
+        assert rows["execution"]["idempotency_key"] == one["idempotency_key"]
+        assert rows["transitions"] == [(None, "queued", "requested over the API", one["now"])]
+    for table in (Execution, ExecutionTransition, OutboxMessage):
+        assert await _count(pg_resources, table) == 20
+
+
+async def test_one_idempotency_key_repeated_within_a_batch_inserts_one_run(
+    pg_resources: Resources,
+) -> None:
+    workspace_id, workflow_id = await _workflow(pg_resources)
+    runs = RunInserts(pg_resources.engine)
+    inserted = await asyncio.gather(
+        *(runs.insert(_params(workspace_id, workflow_id, key="k")) for _ in range(20))
+    )
+    assert runs.statements == 1
+    assert len([i for i in inserted if i is not None]) == 1
+    for table in (Execution, ExecutionTransition, OutboxMessage):
+        assert await _count(pg_resources, table) == 1
