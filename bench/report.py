@@ -5,6 +5,7 @@ import os
 from cpu import CpuUse
 from figures import heading, line, percentile, spread_ms, verdict
 from floor import Floor
+from host_cpu import HostUse
 from phases import Burst, OneAtATime
 from readings import DatabaseCounters
 from target import Target
@@ -76,6 +77,19 @@ def cpu(use: CpuUse, executions: int, transitions: int) -> None:
                 f"{1000 * used.total / count:.2f} ms",
                 f"{100 * used.system / used.total:.0f} % of it in the kernel",
             )
+
+
+def host(use: HostUse, transitions: int) -> None:
+    """What the processes the services lean on used, per node transition."""
+    if not transitions:
+        return
+    for name, seconds, note in (
+        ("PostgreSQL", use.database, "backends of the bench database"),
+        ("RabbitMQ", use.broker, "the whole broker, shared with whatever else runs"),
+        ("load generator", use.load_generator, "this script: HTTP client and polling"),
+    ):
+        if seconds is not None:
+            line(f"{name} CPU per transition", f"{1000 * seconds.total / transitions:.2f} ms", note)
 
 
 def database(counters: DatabaseCounters, transitions: int) -> None:

@@ -29,6 +29,7 @@ from api import Api, chain_of_set_nodes, new_api_key
 from cpu import measured
 from figures import heading
 from floor import Floor, measure_floor
+from host_cpu import measured as host_measured
 from phases import Burst, burst, one_at_a_time
 from profiling import print_cprofile, print_py_spy, py_spy_output, sampled
 from readings import database_counters
@@ -102,7 +103,7 @@ async def _engine_phases(
     ):
         api = Api(http, stack.base_url, await new_api_key(target.settings()))
         workflow_id = await api.create_workflow(chain_of_set_nodes(args.nodes))
-        bursted = await _throughput(args, api, db, stack, workflow_id, floor, log_dir)
+        bursted = await _throughput(args, api, db, stack, workflow_id, floor, log_dir, target)
         heading(f"3. Low-load latency: {args.sequential} executions, one at a time")
         sequential = await one_at_a_time(
             api, db, workflow_id, count=args.sequential, each_within=30.0, check=stack.check
@@ -125,13 +126,14 @@ async def _throughput(
     workflow_id: str,
     floor: Floor,
     log_dir: Path,
+    target: Target,
 ) -> Burst:
     heading(
         f"2. Throughput: {args.executions} executions of {args.nodes} set nodes, "
         f"{args.in_flight} POSTs in flight, {args.executors} executors"
     )
     counters_before = await database_counters(db)
-    with measured(stack.services) as cpu:
+    with measured(stack.services) as cpu, host_measured(target.database) as host:
         async with _maybe_sampled(args.py_spy, stack, log_dir):
             result = await burst(
                 api,
@@ -144,6 +146,7 @@ async def _throughput(
             )
     report.burst(result, floor)
     report.cpu(cpu, result.requested, result.batch.steps)
+    report.host(host, result.batch.steps)
     report.database(await database_counters(db) - counters_before, result.batch.steps)
     return result
 
