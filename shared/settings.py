@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     #: Outbox rows older than this are relayed by the scheduler (younger ones are in flight).
     outbox_relay_after_seconds: float = Field(default=5.0, ge=0)
+    #: A paused run whose gate is decided (or whose fired deadline is still open) this long
+    #: after the fact gets its resume again: the first one was lost (dead-lettered).
+    stalled_resume_after_seconds: float = Field(default=60.0, gt=0)
     #: SMTP server for e-mail; empty means print e-mails to the console.
     smtp_host: str = ""
     smtp_port: int = 25

@@ -10,6 +10,16 @@ class CuttableProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self._trip_on: bytes | None = None
+        #: Set when the trip wire cut the connections.
+        self.tripped = asyncio.Event()
+
+    def cut_when_sent(self, marker: bytes) -> None:
+        """Cut (as `cut`) the moment a client sends bytes containing `marker` — e.g. a SQL
+        statement's text, which the PostgreSQL protocol carries in clear — before they reach
+        the server: the client loses its connection mid-transaction, at a chosen step."""
+        self._trip_on = marker
+        self.tripped.clear()
 
     async def start(self) -> "CuttableProxy":
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -37,12 +47,19 @@ class CuttableProxy:
             return
         self._pipes.update({writer, upstream_writer})
         await asyncio.gather(
-            self._pump(reader, upstream_writer), self._pump(upstream_reader, writer)
+            self._pump(reader, upstream_writer, watch=True), self._pump(upstream_reader, writer)
         )
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, watch: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if watch and self._trip_on is not None and self._trip_on in data:
+                    self._trip_on = None
+                    self.tripped.set()
+                    await self.cut()
+                    return
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -17,6 +17,7 @@ from services.scheduler.leases import fence_expired_leases
 from services.scheduler.reconcile import reconcile_signatures
 from services.scheduler.relay import relay_outbox
 from services.scheduler.reminders import send_reminders
+from services.scheduler.stalled_resumes import StalledResumes
 from services.scheduler.timers import fire_due_waits
 from shared.runtime import Resources
 
@@ -50,6 +51,7 @@ class Scheduler:
         batch: int = DEFAULT_BATCH,
         duties: Sequence[tuple[str, Duty]] = DUTIES,
         gauge_interval: float | None = DEFAULT_INTERVAL_SECONDS,
+        stalled_resumes: bool = True,
     ) -> None:
         self._resources = resources
         self._batch = batch
@@ -57,6 +59,9 @@ class Scheduler:
         if gauge_interval is not None:
             # Stateful (it remembers its last refresh), so built per scheduler, not in DUTIES.
             self._duties += (("gauges", GaugeRefresher(gauge_interval)),)
+        if stalled_resumes:
+            # Stateful too (it paces itself).
+            self._duties += (("stalled_resumes", StalledResumes()),)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: Completed passes over every duty; lets callers (and tests) wait for "one more pass".

@@ -12,9 +12,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from shared.db.tables import Approval, Execution
+from shared.approval_links import token_hash
+from shared.db.tables import Approval, ApprovalToken, Execution
 from shared.runtime import Resources
 from tests.support import eventually, seed_workflow, start_execution
 
@@ -99,7 +100,20 @@ class Harness:
             return len(self.transport.sent) >= after + count
 
         await eventually(arrived)
-        return {str(e["To"]): token_in(e) for e in self.transport.sent[after : after + count]}
+        links = {str(e["To"]): token_in(e) for e in self.transport.sent[after : after + count]}
+        hashes = [token_hash(token) for token in links.values()]
+
+        async def committed() -> bool:
+            # The transport is called inside the delivery's transaction: a link can be in hand
+            # a moment before its token row is committed.
+            async with self.resources.sessions() as session:
+                found = await session.scalar(
+                    select(func.count()).where(ApprovalToken.token_hash.in_(hashes))
+                )
+            return found == len(hashes)
+
+        await eventually(committed)
+        return links
 
     async def open_page(self, token: str) -> tuple[int, str, str | None]:
         """(status, html, csrf value) of the approver's page."""
