@@ -20,6 +20,7 @@ import time
 import asyncpg
 from api import chain_of_set_nodes
 from figures import heading, line
+from host_cpu import measured
 from target import Target, own_database, own_queues
 
 from services.executor.worker import ExecutorWorker
@@ -68,20 +69,24 @@ async def bench(args: argparse.Namespace) -> None:
             cpu, wall = time.process_time(), time.perf_counter()
             if profiler is not None:
                 profiler.enable()
-            await worker.start()
-            try:
-                await _all_completed(target, args.executions, within=args.within)
-                hot = await _hot_update_share(target)
-            finally:
-                if profiler is not None:
-                    profiler.disable()
-                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-                await worker.stop()
+            with measured(target.database) as host:
+                await worker.start()
+                try:
+                    await _all_completed(target, args.executions, within=args.within)
+                finally:
+                    if profiler is not None:
+                        profiler.disable()
+                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            await worker.stop()
+            hot = await _hot_update_share(target)
     transitions = args.executions * args.nodes
     heading(f"executor alone: {args.executions} runs of {args.nodes} set nodes, one worker")
     line("node transitions/s", f"{transitions / wall:,.0f}")
     line("executor CPU per transition", f"{cpu / transitions * 1000:.3f} ms")
     line("executor CPU busy", f"{cpu / wall:.0%} of one core")
+    for name, used in (("PostgreSQL", host.database), ("RabbitMQ", host.broker)):
+        if used is not None:
+            line(f"{name} CPU per transition", f"{used.total / transitions * 1000:.3f} ms")
     line("executions updates that were HOT", f"{hot:.0%}", "(no index entries written)")
     if profiler is not None and args.profile_to:
         profiler.dump_stats(args.profile_to)

@@ -87,6 +87,7 @@ class Runner:
             CheckpointWriter(engine, owner=owner) if engine.dialect.name == "postgresql" else None
         )
         self._draining = False
+        self._durations: dict[tuple[str, str], Any] = {}
         #: Runs in progress by the task running them; the subset inside a node call, and
         #: those abandon() interrupted.
         self._runs: dict[asyncio.Task[Any], Claim] = {}
@@ -188,10 +189,7 @@ class Runner:
             finally:
                 self._in_node.discard(task)
             duration = time.perf_counter() - clock
-            outcome = type(result).__name__.lower()
-            self._metrics.node_duration.labels(node_type=node.type_name, outcome=outcome).observe(
-                duration
-            )
+            self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
             step = StepRecord(
                 node_id=node.id,
                 node_type=node.type_name,
@@ -208,6 +206,16 @@ class Runner:
                 return False
             await self._failed(claim, node, result, step, step_id)
             return False
+
+    def _node_duration(self, node_type: str, outcome: str) -> Any:
+        """The histogram's child for these labels, looked up once (prometheus_client's
+        `labels()` costs a lock and a tuple per call, and this runs for every node)."""
+        key = (node_type, outcome)
+        child = self._durations.get(key)
+        if child is None:
+            child = self._metrics.node_duration.labels(node_type=node_type, outcome=outcome)
+            self._durations[key] = child
+        return child
 
     async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
         call = NodeCall(
