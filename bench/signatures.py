@@ -36,6 +36,7 @@ import aiohttp
 import asyncpg
 from api import Api, new_api_key
 from cpu import Seconds, process_seconds
+from cpu import measured as cpu_measured
 from figures import heading, line, percentile, verdict
 from gateway_post import print_cprofile
 from host_cpu import HostUse, measured
@@ -424,8 +425,9 @@ async def latency(args: argparse.Namespace, target: Target, log_dir: Path) -> li
             for failed in [r for r in settled if r["status"] != "paused"][:3]:
                 print(f"   a run failed before pausing: {failed['error']}", flush=True)
             print(f"   {len(paused)} runs paused; completing them at {args.rate:g}/s", flush=True)
-            sent = await complete_steadily(http, base_url, fake, paused, args.rate)
-        measured, parts = await resume_times(db, sent, services)
+            with cpu_measured(services) as use:
+                sent = await complete_steadily(http, base_url, fake, paused, args.rate)
+                measured, parts = await resume_times(db, sent, services)
     finally:
         await db.close()
         await asyncio.gather(*(stop(s) for s in services))
@@ -440,6 +442,13 @@ async def latency(args: argparse.Namespace, target: Target, log_dir: Path) -> li
     line("p50", f"{p50:.1f} ms")
     line("p99", f"{p99:.1f} ms", f"target < {P99_TARGET_MS:.0f} ms: {verdict(p99 < P99_TARGET_MS)}")
     line("max", f"{max(measured):.1f} ms")
+    # CPU per completion is steadier than the latency on a machine shared with other work.
+    for prefix in ("gateway", "executor", "scheduler"):
+        used = use.seconds(prefix)
+        line(f"{prefix} CPU per completion", f"{1000 * used.total / len(measured):.2f} ms",
+             "summed over its processes")  # fmt: skip
+    if use.machine_busy is not None:
+        line("machine busy", f"{100 * use.machine_busy:.0f} %", "other work included")
     return measured
 
 
