@@ -14,10 +14,10 @@ and one commit (one WAL flush) for all of them. Each run still waits for its own
 be durable before its next node starts, and a lone checkpoint goes out at once.
 """
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +72,7 @@ SELECT id, version FROM moved
 """
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class CheckpointRow:
     """One execution's checkpoint: the execution's new state and its step."""
 
@@ -114,29 +114,21 @@ async def write_checkpoints(
     return {record["id"]: record["version"] for record in found}
 
 
+#: CheckpointRow's fields in the order of the statement's arrays ($1 … $20).
+_FIELDS = tuple(f.name for f in dataclasses.fields(CheckpointRow))
+#: Fields that go to `json` columns: sent as text, cast in the statement.
+_JSON_FIELDS = frozenset({"context", "output_summary"})
+
+
 def _columns(rows: Sequence[CheckpointRow]) -> list[list[Any]]:
-    return [
-        [r.execution_id for r in rows],
-        [r.expected_version for r in rows],
-        [json.dumps(r.context) for r in rows],
-        [r.current_node_id for r in rows],
-        [r.status for r in rows],
-        [r.finished_at for r in rows],
-        [r.execution_time_ms for r in rows],
-        [r.error for r in rows],
-        [r.node_id for r in rows],
-        [r.node_type for r in rows],
-        [r.attempt for r in rows],
-        [r.step_status for r in rows],
-        [r.started_at for r in rows],
-        [r.completed_at for r in rows],
-        [r.duration_ms for r in rows],
-        [r.step_error for r in rows],
-        [None if r.output_summary is None else json.dumps(r.output_summary) for r in rows],
-        [r.step_id for r in rows],
-        [r.reason for r in rows],
-        [r.at for r in rows],
-    ]
+    return [[_value(row, name) for row in rows] for name in _FIELDS]
+
+
+def _value(row: CheckpointRow, name: str) -> Any:
+    value = getattr(row, name)
+    if name in _JSON_FIELDS and value is not None:
+        return json.dumps(value)
+    return value
 
 
 class CheckpointWriter:
