@@ -11,7 +11,7 @@ from services.gateway.bodies import json_object, path_id, query_int
 from services.gateway.keys import RESOURCES, TASKS, workspace_of
 from services.gateway.problems import Problem, invalid
 from shared.db.types import utcnow
-from shared.nodes.approval import duration_seconds, is_email
+from shared.nodes.fields import duration_seconds, is_email
 from shared.outbox import Staged, publish_staged
 
 STATUSES = ("pending", "approved", "rejected", "replaced", "cancelled")

@@ -1,38 +1,19 @@
 """Config of the `human-in-loop` node: who approves, by which rule, until when."""
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.nodes.base import NodeConfig
+from shared.nodes.fields import (
+    address_or_template,
+    check_deadline_and_count,
+    optional_duration,
+)
 from shared.templating import is_template
 
-#: Enough to refuse a typo at save time; the SMTP server is the real judge of an address.
-EMAIL_PATTERN = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
-_DURATION = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 #: One gate asks at most this many people; a larger list is almost certainly a mistake.
 MAX_APPROVERS = 200
-MAX_DURATION_SECONDS = 366 * 86_400
-
-
-def duration_seconds(value: float | str) -> float:
-    """`90`, `"90s"`, `"15m"`, `"48h"`, `"3d"`, `"2w"` → seconds. Raises ValueError."""
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError(f"{value!r} is not a duration such as 90, '15m', '48h' or '3d'")
-        seconds = float(match["amount"]) * _UNIT_SECONDS[match["unit"] or "s"]
-    if not 0 < seconds <= MAX_DURATION_SECONDS:
-        raise ValueError(f"must be more than 0 seconds and at most {MAX_DURATION_SECONDS}")
-    return seconds
-
-
-def is_email(value: str) -> bool:
-    return EMAIL_PATTERN.match(value) is not None
 
 
 class Approver(BaseModel):
@@ -45,9 +26,7 @@ class Approver(BaseModel):
     @field_validator("email")
     @classmethod
     def _looks_like_an_address(cls, email: str) -> str:
-        if not is_template(email) and not is_email(email):
-            raise ValueError(f"{email!r} is not an e-mail address")
-        return email
+        return address_or_template(email)
 
 
 class ApprovalConfig(NodeConfig):
@@ -88,24 +67,17 @@ class ApprovalConfig(NodeConfig):
     @field_validator("expires_in", "reminder_every")
     @classmethod
     def _duration(cls, value: float | str | None) -> float | str | None:
-        if value is not None:
-            duration_seconds(value)
-        return value
+        return optional_duration(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ApprovalConfig":
-        if self.expires_in is not None and self.expires_at is not None:
-            raise ValueError("give at most one of 'expires_in' or 'expires_at'")
-        if self.strategy == "quorum" and self.required is None:
-            raise ValueError("strategy 'quorum' needs 'required'")
-        if self.strategy != "quorum" and self.required is not None:
-            raise ValueError("'required' is only for strategy 'quorum'")
-        if (
-            self.required is not None
-            and isinstance(self.approvers, list)
-            and self.required > len(self.approvers)
-        ):
-            raise ValueError(
-                f"'required' is {self.required} but only {len(self.approvers)} approvers are listed"
-            )
+        check_deadline_and_count(
+            expires_in=self.expires_in,
+            expires_at=self.expires_at,
+            rule_field="strategy",
+            rule=self.strategy,
+            required=self.required,
+            people=self.approvers,
+            noun="approvers",
+        )
         return self

@@ -8,13 +8,8 @@ from typing import Any
 from services.executor.nodes.approval_rule import required_approvals
 from services.executor.nodes.base import NodeCall
 from shared.db.types import utcnow
-from shared.nodes.approval import (
-    MAX_APPROVERS,
-    ApprovalConfig,
-    Approver,
-    duration_seconds,
-    is_email,
-)
+from shared.nodes.approval import MAX_APPROVERS, ApprovalConfig, Approver
+from shared.nodes.fields import duration_seconds, is_email
 
 
 class GateError(Exception):

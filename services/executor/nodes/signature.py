@@ -30,7 +30,8 @@ from shared.esign.providers import Providers
 from shared.esign.rule import required_signatures
 from shared.esign.store import NewRequest, RequestRow
 from shared.nodes.base import RetryPolicy
-from shared.nodes.signature import SignatureConfig, SignerConfig, duration_seconds
+from shared.nodes.fields import duration_seconds
+from shared.nodes.signature import SignatureConfig, SignerConfig
 
 
 class SignatureNode(NodeType):
