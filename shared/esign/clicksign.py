@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from shared.esign.errors import ProviderError
-from shared.esign.http import download, request_json
+from shared.esign.http import ProviderApi
 from shared.esign.model import DocumentFile, Journal, RequestSpec, SignedFile, SignerSpec
 
 JSON_API = "application/vnd.api+json"
@@ -34,27 +34,15 @@ class ClickSignClient:
         timeout: float,
         max_bytes: int,
     ) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/") + "/api/v3"
-        self._token = token
-        self._timeout = timeout
-        self._max_bytes = max_bytes
-
-    async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        if not self._token:
-            raise ProviderError("DOCFLOW_CLICKSIGN_ACCESS_TOKEN is not set", retryable=False)
-        headers = {"Authorization": self._token, "Accept": JSON_API}
-        if body is not None:
-            headers["Content-Type"] = JSON_API
-        answer = await request_json(
-            self._http,
-            method,
-            self._base + path,
-            headers=headers,
-            body=body,
-            timeout_seconds=self._timeout,
+        self._api = ProviderApi(
+            http,
+            base_url=base_url.rstrip("/") + "/api/v3",
+            authorization=token,
+            media_type=JSON_API,
+            credential_setting="DOCFLOW_CLICKSIGN_ACCESS_TOKEN",
+            timeout=timeout,
+            max_bytes=max_bytes,
         )
-        return answer if isinstance(answer, dict) else {}
 
     async def create(
         self,
@@ -67,7 +55,7 @@ class ClickSignClient:
         # Only a resumed creation asks ClickSign what it already has.
         resuming = state.provider_request_id is not None
         if state.provider_request_id is None:
-            envelope = await self._call("POST", "/envelopes", _envelope_body(spec))
+            envelope = await self._api.call("POST", "/envelopes", _envelope_body(spec))
             await journal.record(provider_request_id=_id(envelope))
         envelope_id = state.provider_request_id
         assert envelope_id is not None
@@ -77,23 +65,23 @@ class ClickSignClient:
                 # A crash after ClickSign stored it but before the journal did.
                 await journal.record(provider_document_id=str(documents[0]["id"]))
             else:
-                added = await self._call(
+                added = await self._api.call(
                     "POST", f"/envelopes/{envelope_id}/documents", _document_body(await document())
                 )
                 await journal.record(provider_document_id=_id(added))
         await self._add_signers(envelope_id, spec, journal, resuming=resuming)
         await self._add_requirements(envelope_id, spec, journal)
         if not state.progress.get("activated"):
-            await self._call("PATCH", f"/envelopes/{envelope_id}", _activate_body(envelope_id))
+            await self._api.call("PATCH", f"/envelopes/{envelope_id}", _activate_body(envelope_id))
             await journal.record(progress={"activated": True})
         if not state.progress.get("notified"):
-            await self._call(
+            await self._api.call(
                 "POST", f"/envelopes/{envelope_id}/notifications", _notification_body(spec)
             )
             await journal.record(progress={"notified": True})
 
     async def _listed(self, envelope_id: str, what: str) -> list[dict[str, Any]]:
-        answer = await self._call("GET", f"/envelopes/{envelope_id}/{what}")
+        answer = await self._api.call("GET", f"/envelopes/{envelope_id}/{what}")
         return [item for item in answer.get("data") or [] if item.get("id")]
 
     async def _add_signers(
@@ -110,7 +98,7 @@ class ClickSignClient:
         for signer in missing:
             signer_id = known.get(signer.email.lower())
             if signer_id is None:
-                added = await self._call(
+                added = await self._api.call(
                     "POST", f"/envelopes/{envelope_id}/signers", _signer_body(signer)
                 )
                 signer_id = _id(added)
@@ -127,10 +115,10 @@ class ClickSignClient:
                 continue
             signer_id = journal.state.signer_ids[signer.position]
             path = f"/envelopes/{envelope_id}/requirements"
-            await self._call("POST", path, _qualification_body(document_id, signer_id))
+            await self._api.call("POST", path, _qualification_body(document_id, signer_id))
             evidence = AUTH_EVIDENCE.get(signer.auth)
             if evidence is not None:
-                await self._call(
+                await self._api.call(
                     "POST", path, _authentication_body(document_id, signer_id, evidence)
                 )
             done.add(signer.position)
@@ -138,24 +126,21 @@ class ClickSignClient:
 
     async def envelope(self, envelope_id: str) -> dict[str, Any]:
         """`GET /envelopes/{id}`: the envelope's `attributes` (status: draft|running|closed|…)."""
-        answer = await self._call("GET", f"/envelopes/{envelope_id}")
+        answer = await self._api.call("GET", f"/envelopes/{envelope_id}")
         data = answer.get("data") or {}
         attributes = data.get("attributes") or {}
         return attributes if isinstance(attributes, dict) else {}
 
     async def signed_file(self, envelope_id: str, document_id: str) -> SignedFile | None:
         """The signed document, or None while ClickSign has not produced it yet."""
-        answer = await self._call("GET", f"/envelopes/{envelope_id}/documents/{document_id}")
+        answer = await self._api.call("GET", f"/envelopes/{envelope_id}/documents/{document_id}")
         data = answer.get("data") or {}
         files = (data.get("links") or {}).get("files") or {}
         url = files.get("signed")
         if not url:
             return None
-        content, content_type = await download(
-            self._http, str(url), timeout_seconds=self._timeout, max_bytes=self._max_bytes
-        )
         filename = str((data.get("attributes") or {}).get("filename") or "signed.pdf")
-        return SignedFile(filename, content, content_type or "application/pdf", str(url))
+        return await self._api.signed_file(str(url), filename)
 
 
 def _id(answer: dict[str, Any]) -> str:

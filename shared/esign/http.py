@@ -1,11 +1,13 @@
 """One way to call a provider: bounded bodies, timeouts, and errors that say if a retry helps."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from shared.esign.errors import ProviderError
+from shared.esign.model import SignedFile
 
 #: Provider answers kept in an error message; enough to see what was refused.
 _ERROR_EXCERPT = 500
@@ -87,3 +89,42 @@ async def download(
             f"GET {url}: the file is larger than {max_bytes} bytes", retryable=False
         )
     return content, content_type
+
+
+@dataclass(frozen=True)
+class ProviderApi:
+    """One provider's API as its client calls it: where it is, the `Authorization` it wants,
+    its JSON media type, and the limits every call keeps."""
+
+    http: aiohttp.ClientSession
+    base_url: str
+    authorization: str
+    media_type: str
+    #: The setting to name when the credential is missing.
+    credential_setting: str
+    timeout: float
+    max_bytes: int
+
+    async def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """The JSON object the provider answered (empty for no or another JSON value)."""
+        if not self.authorization:
+            raise ProviderError(f"{self.credential_setting} is not set", retryable=False)
+        headers = {"Authorization": self.authorization, "Accept": self.media_type}
+        if body is not None:
+            headers["Content-Type"] = self.media_type
+        answer = await request_json(
+            self.http,
+            method,
+            self.base_url + path,
+            headers=headers,
+            body=body,
+            timeout_seconds=self.timeout,
+        )
+        return answer if isinstance(answer, dict) else {}
+
+    async def signed_file(self, url: str, filename: str) -> SignedFile:
+        """Download the signed document at `url` (a PDF unless the provider says otherwise)."""
+        content, content_type = await download(
+            self.http, url, timeout_seconds=self.timeout, max_bytes=self.max_bytes
+        )
+        return SignedFile(filename, content, content_type or "application/pdf", url)

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from shared.esign.errors import ProviderError
-from shared.esign.http import download, request_json
+from shared.esign.http import ProviderApi
 from shared.esign.model import DocumentFile, Journal, RequestSpec, SignedFile, SignerSpec
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -38,27 +38,15 @@ class ZapSignClient:
         timeout: float,
         max_bytes: int,
     ) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/") + "/api/v1"
-        self._token = token
-        self._timeout = timeout
-        self._max_bytes = max_bytes
-
-    async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        if not self._token:
-            raise ProviderError("DOCFLOW_ZAPSIGN_API_TOKEN is not set", retryable=False)
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        answer = await request_json(
-            self._http,
-            method,
-            self._base + path,
-            headers=headers,
-            body=body,
-            timeout_seconds=self._timeout,
+        self._api = ProviderApi(
+            http,
+            base_url=base_url.rstrip("/") + "/api/v1",
+            authorization=f"Bearer {token}" if token else "",
+            media_type="application/json",
+            credential_setting="DOCFLOW_ZAPSIGN_API_TOKEN",
+            timeout=timeout,
+            max_bytes=max_bytes,
         )
-        return answer if isinstance(answer, dict) else {}
 
     async def create(
         self,
@@ -69,7 +57,7 @@ class ZapSignClient:
         """One call; its answer (document and signer tokens) is journalled at once."""
         if journal.state.provider_request_id is not None:
             return
-        created = await self._call("POST", "/docs/", _document_body(spec, await document()))
+        created = await self._api.call("POST", "/docs/", _document_body(spec, await document()))
         token = created.get("token")
         if not token:
             raise ProviderError("ZapSign answered without a document token", retryable=False)
@@ -81,19 +69,16 @@ class ZapSignClient:
 
     async def document(self, token: str) -> dict[str, Any]:
         """`GET /api/v1/docs/{token}/`: the document with its signers, as ZapSign has it now."""
-        return await self._call("GET", f"/docs/{token}/")
+        return await self._api.call("GET", f"/docs/{token}/")
 
     async def signed_file(self, doc: dict[str, Any]) -> SignedFile | None:
         """Download `signed_file` of a document read just now (its link expires in an hour)."""
         url = doc.get("signed_file")
         if not url:
             return None
-        content, content_type = await download(
-            self._http, str(url), timeout_seconds=self._timeout, max_bytes=self._max_bytes
-        )
         name = str(doc.get("name") or "signed")
         filename = name if name.lower().endswith(".pdf") else f"{name}.pdf"
-        return SignedFile(filename, content, content_type or "application/pdf", str(url))
+        return await self._api.signed_file(str(url), filename)
 
 
 def _document_body(spec: RequestSpec, document: DocumentFile) -> dict[str, Any]:
