@@ -37,7 +37,7 @@ from shared.broker.base import Broker
 from shared.broker.topology import RESUME
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
-from shared.messages import Message, ResumeExecution
+from shared.messages import ExecutionEvent, Message, ResumeExecution
 from shared.metrics import Metrics
 from shared.outbox import publish_staged
 from shared.status import ExecutionStatus as S
@@ -171,16 +171,7 @@ class Runner:
                     step_id = await checkpoints.start_step(
                         self._engine, claim, node.id, node.type_name
                     )
-                self._events.emit(
-                    event(
-                        claim,
-                        "node.started",
-                        S.RUNNING,
-                        node_id=node.id,
-                        node_type=node.type_name,
-                        attempt=claim.attempt,
-                    ),
-                )
+                self._events.emit(node_event(claim, node, "node.started", S.RUNNING))
             task = asyncio.current_task()
             assert task is not None
             self._in_node.add(task)
@@ -270,15 +261,7 @@ class Runner:
         )
         await self._commit(claim, checkpoint)
         events = [
-            event(
-                claim,
-                "node.completed",
-                S.RUNNING,
-                node_id=node.id,
-                node_type=node.type_name,
-                attempt=step.attempt,
-                duration_ms=step.duration_ms,
-            )
+            node_event(claim, node, "node.completed", S.RUNNING, duration_ms=step.duration_ms)
         ]
         if finished:
             events.append(event(claim, "execution.completed", S.COMPLETED))
@@ -306,14 +289,7 @@ class Runner:
         )
         await self._commit(claim, checkpoint)
         self._events.emit(
-            event(
-                claim,
-                "node.waiting",
-                S.PAUSED,
-                node_id=node.id,
-                node_type=node.type_name,
-                attempt=step.attempt,
-            ),
+            node_event(claim, node, "node.waiting", S.PAUSED),
             event(claim, "execution.paused", S.PAUSED, node_id=node.id),
         )
 
@@ -357,17 +333,7 @@ class Runner:
                 error=error,
             )
         await self._commit(claim, checkpoint)
-        events = [
-            event(
-                claim,
-                "node.failed",
-                checkpoint.status,
-                node_id=node.id,
-                node_type=node.type_name,
-                attempt=claim.attempt,
-                error=result.error,
-            )
-        ]
+        events = [node_event(claim, node, "node.failed", checkpoint.status, error=result.error)]
         if retry:
             events.append(event(claim, "execution.paused", S.PAUSED, node_id=node.id))
         else:
@@ -428,6 +394,21 @@ class Runner:
             beater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beater
+
+
+def node_event(
+    claim: Claim, node: PreparedNode, name: str, status: str, **fields: Any
+) -> ExecutionEvent:
+    """An event about the node this claim's current attempt runs."""
+    return event(
+        claim,
+        name,
+        status,
+        node_id=node.id,
+        node_type=node.type_name,
+        attempt=claim.attempt,
+        **fields,
+    )
 
 
 def _settle_on_open(claim: Claim, spec: WaitSpec) -> list[tuple[str, Message]]:
