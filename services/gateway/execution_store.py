@@ -8,7 +8,7 @@ executor, staged in the outbox in the same transaction that read the status.
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.gateway.paging import Cursor
 from services.gateway.signature_requests import signature_requests_of
 from shared.broker import topology
-from shared.db.tables import Approval, Execution, ExecutionStep, Wait
+from shared.db.tables import Approval, Base, Execution, ExecutionStep, Wait
 from shared.errors import NotFound
 from shared.messages import CancelExecution, Message, RetryExecution
 from shared.outbox import Staged, stage
@@ -41,29 +41,28 @@ async def get_execution(
 ) -> ExecutionDetail:
     async with sessions() as session:
         execution = await _scoped(session, workspace_id, execution_id)
-        steps = (
-            await session.scalars(
-                select(ExecutionStep)
-                .where(ExecutionStep.execution_id == execution_id)
-                .order_by(ExecutionStep.started_at, ExecutionStep.id)
-            )
-        ).all()
-        waits = (
-            await session.scalars(
-                select(Wait)
-                .where(Wait.execution_id == execution_id)
-                .order_by(Wait.created_at, Wait.id)
-            )
-        ).all()
-        approvals = (
-            await session.scalars(
-                select(Approval)
-                .where(Approval.execution_id == execution_id)
-                .order_by(Approval.created_at, Approval.position)
-            )
-        ).all()
+        steps = await _rows_of(
+            session, ExecutionStep, execution_id, ExecutionStep.started_at, ExecutionStep.id
+        )
+        waits = await _rows_of(session, Wait, execution_id, Wait.created_at, Wait.id)
+        approvals = await _rows_of(
+            session, Approval, execution_id, Approval.created_at, Approval.position
+        )
         signatures = await signature_requests_of(session, execution_id)
     return ExecutionDetail(execution, steps, waits, approvals, signatures)
+
+
+T = TypeVar("T", bound=Base)
+
+
+async def _rows_of(
+    session: AsyncSession, table: type[T], execution_id: uuid.UUID, *order: Any
+) -> Sequence[T]:
+    """The execution's rows of `table` (one with an `execution_id` column), in `order`."""
+    column = table.execution_id  # type: ignore[attr-defined]  # every table passed has it
+    return (
+        await session.scalars(select(table).where(column == execution_id).order_by(*order))
+    ).all()
 
 
 async def _scoped(

@@ -5,6 +5,8 @@ background task, so a slow or unreachable broker never holds a response (the sch
 whatever that task could not publish).
 """
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from services.gateway import views
@@ -118,40 +120,38 @@ def _status_filter(raw: str | None) -> ExecutionStatus | None:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    execution_id = path_id(request, "execution_id", "execution")
-    try:
-        status, staged = await request_cancel(
-            request.app[RESOURCES].sessions, workspace_of(request), execution_id
-        )
-    except RequestRefused as e:
-        raise Problem(
-            409,
-            "conflict",
-            f"execution {execution_id} is already {e.status}; it cannot be cancelled",
-        ) from e
-    _publish_later(request, staged)
-    return web.json_response(
-        {"execution_id": str(execution_id), "status": status.value, "cancel_requested": True},
-        status=202,
-        headers={"Location": _location(request, execution_id)},
+    return await _request_change(
+        request, request_cancel, "cancel_requested", "is already {status}; it cannot be cancelled"
     )
 
 
 async def retry(request: web.Request) -> web.Response:
+    return await _request_change(
+        request,
+        request_retry,
+        "retry_requested",
+        "is {status}; only a failed execution can be retried",
+    )
+
+
+async def _request_change(
+    request: web.Request,
+    change: Callable[..., Awaitable[tuple[ExecutionStatus, Staged]]],
+    flag: str,
+    refusal: str,
+) -> web.Response:
+    """Cancel or retry: record the request with its message, answer 202, publish after."""
     execution_id = path_id(request, "execution_id", "execution")
     try:
-        status, staged = await request_retry(
+        status, staged = await change(
             request.app[RESOURCES].sessions, workspace_of(request), execution_id
         )
     except RequestRefused as e:
-        raise Problem(
-            409,
-            "conflict",
-            f"execution {execution_id} is {e.status}; only a failed execution can be retried",
-        ) from e
+        detail = f"execution {execution_id} " + refusal.format(status=e.status)
+        raise Problem(409, "conflict", detail) from e
     _publish_later(request, staged)
     return web.json_response(
-        {"execution_id": str(execution_id), "status": status.value, "retry_requested": True},
+        {"execution_id": str(execution_id), "status": status.value, flag: True},
         status=202,
         headers={"Location": _location(request, execution_id)},
     )
