@@ -1,4 +1,4 @@
-"""Claiming a queued execution as ONE PostgreSQL statement: the start of every run.
+"""Claiming queued executions on PostgreSQL: one statement for every claim asked for together.
 
 `status = 'queued'` is the compare-and-set here: a queued row leaves that status only through
 a claim or a cancel, both of which bump `version`, and PostgreSQL re-checks the WHERE clause
@@ -6,22 +6,33 @@ on the newest row version after waiting for a concurrent writer's lock, so of tw
 claims exactly one matches. The first node's id is read from the pinned workflow version in
 the same statement. Anything else (a reclaim after a lost lease, SQLite) takes the general
 path in claims.py.
+
+A burst of run messages reaches a worker as many claims at once; they go to PostgreSQL
+together (shared/group_commit.py), one round trip and one commit for all.
 """
 
 import uuid
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.group_commit import GroupCommit
+
 CLAIM_QUEUED_SQL = """
-WITH claimed AS (
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+        AS i(id, owner, lease_expires_at, at)
+), claimed AS (
     UPDATE executions AS e
     SET status = 'running',
         version = e.version + 1,
-        lease_owner = $2,
-        lease_expires_at = $3,
-        started_at = coalesce(e.started_at, $4),
+        lease_owner = i.owner,
+        lease_expires_at = i.lease_expires_at,
+        started_at = coalesce(e.started_at, i.at),
         current_node_id = coalesce(e.current_node_id, (
             SELECT node ->> 'id'
             FROM workflow_versions AS v, jsonb_array_elements(v.definition -> 'nodes') AS node
@@ -29,15 +40,32 @@ WITH claimed AS (
             ORDER BY (node ->> 'position')::int
             LIMIT 1
         ))
-    WHERE e.id = $1 AND e.status = 'queued'
+    FROM input AS i
+    WHERE e.id = i.id AND e.status = 'queued'
     RETURNING e.id, e.workspace_id, e.workflow_id, e.workflow_version, e.version,
-              e.current_node_id, e.context, e.trigger_data, e.started_at
+              e.current_node_id, e.context, e.trigger_data, e.started_at, i.owner, i.at
 ), moved AS (
     INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, worker, at)
-    SELECT id, 'queued', 'running', 'claimed', $2, $4 FROM claimed
+    SELECT id, 'queued', 'running', 'claimed', owner, at FROM claimed
 )
-SELECT * FROM claimed
+SELECT id, workspace_id, workflow_id, workflow_version, version, current_node_id, context,
+       trigger_data, started_at
+FROM claimed
 """
+
+
+@dataclass(frozen=True)
+class _Ask:
+    execution_id: uuid.UUID
+    owner: str
+    lease_expires_at: datetime
+    at: datetime
+
+
+#: One group commit per engine (a worker process has one; tests have many, which come and go).
+_BATCHES: "weakref.WeakKeyDictionary[AsyncEngine, GroupCommit[_Ask, dict[str, Any] | None]]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def claim_queued_in_one_statement(
@@ -46,15 +74,32 @@ async def claim_queued_in_one_statement(
 ) -> dict[str, Any] | None:  # fmt: skip
     """The claimed row, or None when it was not queued. JSON columns arrive decoded: the
     connection comes from SQLAlchemy's pool, which installs asyncpg codecs for json."""
+    batches = _BATCHES.get(engine)
+    if batches is None:
+        # A weak reference: the dictionary's value must not keep its own key alive.
+        engine_ref = weakref.ref(engine)
+
+        async def write(asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:
+            alive = engine_ref()
+            assert alive is not None, "the engine is in use by the caller"
+            return await _claim(alive, asks)
+
+        batches = _BATCHES[engine] = GroupCommit(write, name="claims")
+    ask = _Ask(execution_id, owner, now + timedelta(seconds=lease_seconds), now)
+    return await batches.submit(ask)
+
+
+async def _claim(engine: AsyncEngine, asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
-        row = await raw.driver_connection.fetchrow(  # type: ignore[union-attr]  # asyncpg's connection is untyped here
+        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]  # asyncpg's connection is untyped here
             CLAIM_QUEUED_SQL,
-            execution_id,
-            owner,
-            now + timedelta(seconds=lease_seconds),
-            now,
+            [a.execution_id for a in asks],
+            [a.owner for a in asks],
+            [a.lease_expires_at for a in asks],
+            [a.at for a in asks],
         )
-    if row is None:
-        return None
-    return dict(row)
+    claimed = {row["id"]: dict(row) for row in rows}
+    # The same run message delivered twice at once asks twice in one batch: the row is
+    # claimed once, and only the first ask gets it.
+    return [claimed.pop(a.execution_id, None) for a in asks]

@@ -7,6 +7,7 @@ does not stop the others, and a row PostgreSQL refuses fails only its own run.
 import asyncio
 import uuid
 from datetime import datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -137,3 +138,34 @@ async def test_a_row_the_database_refuses_fails_only_its_own_run(resources: Reso
         if execution_id != bad_id:
             assert outcome == version + 1
             assert (await execution_row(resources, execution_id)).status == "completed"
+
+
+async def test_claims_asked_together_each_win_once_though_every_run_is_asked_twice(
+    resources: Resources,
+) -> None:
+    definition = {
+        "name": "claims",
+        "nodes": [{"id": "a", "type": "set", "position": 0, "config": {"values": {"x": 1}}}],
+    }
+    workspace_id, workflow_id = await seed_workflow(resources, definition)
+    queued = [
+        await start_execution(resources, workspace_id, workflow_id, publish=False)
+        for _ in range(10)
+    ]
+
+    async def first(_workflow: object, _version: object) -> str:
+        return "a"
+
+    def claim(execution_id: uuid.UUID) -> Any:
+        return claims.claim_run(
+            resources.engine, execution_id, owner="w", lease_seconds=30, first_node_id=first
+        )
+
+    # Every run asked for twice at once, as a redelivered message would.
+    claimed = await asyncio.gather(*(claim(e) for e in [*queued, *queued]))
+
+    winners = [c for c in claimed if c is not None]
+    assert sorted(c.execution_id for c in winners) == sorted(queued)
+    for execution_id in queued:
+        row = await execution_row(resources, execution_id)
+        assert (row.status, row.version, row.current_node_id) == ("running", 1, "a")
