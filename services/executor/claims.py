@@ -6,6 +6,7 @@ it: that is the normal outcome of at-least-once delivery, not an error.
 """
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor.nodes.base import WaitRecord
 from services.executor.pg_claim import claim_queued_in_one_statement
+from services.executor.pg_resume import Moved, decide_and_claim
 from shared.context import ExecutionContext, restore
 from shared.db.tables import Execution, ExecutionStep, ExecutionTransition, Wait
 from shared.db.types import utcnow
@@ -298,65 +300,143 @@ async def claim_resume(
     lease_seconds: float,
     settle: Callable[[AsyncConnection, str, WaitRecord], Awaitable[dict[str, Any] | None]],
     wait_status: Callable[[str, dict[str, Any]], str] = lambda _node_id, _decision: "decided",
+    pinned: Callable[[uuid.UUID, int], Awaitable[None]] | None = None,
 ) -> Claim | None:
     """Decide a wait and move its execution paused → running, both or neither.
 
-    `settle(conn, node_id, wait)` applies the node type's rule to the wait's facts, inside this
-    transaction; None keeps the wait open. `wait_status(node_id, decision)` is the status the
-    decided wait is stored with (`decided`, or `expired` for a deadline the run fails on).
+    `pinned(workflow_id, version)` is called with the execution's pinned workflow version as
+    soon as it is read (the caller loads the definition `settle` needs). `settle(conn,
+    node_id, wait)` applies the node type's rule to the wait's facts, inside this transaction
+    and with the wait's row locked; None keeps the wait open. `wait_status(node_id, decision)`
+    is the status the decided wait is stored with (`decided`, or `expired` for a deadline the
+    run fails on).
     A second resume of the same wait finds it decided and does nothing: exactly once.
+
+    Round trips on PostgreSQL: BEGIN, one read, what `settle` reads, one write, COMMIT.
     """
     now = utcnow()
     try:
         async with engine.begin() as conn:
-            row = await _load(conn, execution_id)
-            wait_row = (
-                await conn.execute(
-                    select(Wait.__table__).where(
-                        Wait.id == wait_id, Wait.execution_id == execution_id
-                    )
-                )
-            ).first()
-            if row is None or wait_row is None or wait_row.status != "open":
+            row = await _load_for_resume(conn, execution_id, wait_id)
+            if row is None or row.wait_status != "open":
                 return None
-            if row.status != S.PAUSED or row.current_node_id != wait_row.node_id:
+            if row.status != S.PAUSED or row.current_node_id != row.wait_node_id:
                 return None
-            decision = await settle(conn, wait_row.node_id, _wait_record(wait_row, None))
+            if pinned is not None:
+                await pinned(row.workflow_id, row.workflow_version)
+            node_id = row.wait_node_id
+            wait = WaitRecord(
+                id=wait_id,
+                kind=row.kind,
+                rule=row.rule or {},
+                facts=row.facts or {},
+                decision=None,
+                expires_at=row.expires_at,
+            )
+            decision = await settle(conn, node_id, wait)
             if decision is None:
                 return None
-            decided = await conn.execute(
-                update(Wait)
-                .where(Wait.id == wait_id, Wait.status == "open")
-                .values(
-                    status=wait_status(wait_row.node_id, decision),
-                    decision=decision,
-                    decided_at=now,
-                )
+            moved = await _decide_and_claim(
+                conn,
+                row,
+                wait_id,
+                decision,
+                wait_status=wait_status(node_id, decision),
+                owner=owner,
+                lease_seconds=lease_seconds,
+                now=now,
             )
-            if decided.rowcount != 1:
+            if moved is None:
                 raise _Conflict
-            version = await conn.scalar(
-                update(Execution)
-                .where(
-                    Execution.id == execution_id,
-                    Execution.version == row.version,
-                    Execution.status == S.PAUSED,
-                )
-                .values(**_claim_values(owner, lease_seconds, now))
-                .returning(Execution.version)
-            )
-            if version is None:
-                raise _Conflict
-            reason = f"{wait_row.kind} wait decided"
-            await record_transition(conn, execution_id, S.PAUSED, S.RUNNING, reason, owner)
-            claim = _claim_from(row, version, row.current_node_id)
-            if wait_row.kind == "retry":
-                claim.attempt = await _next_attempt(conn, execution_id, row.current_node_id)
+            claim = _claim_from(row, moved.version, node_id)
+            if row.kind == "retry":
+                claim.attempt = (moved.last_attempt or 0) + 1
             else:
-                claim.wait = _wait_record(wait_row, decision)
-                step = await _waiting_step(conn, execution_id, row.current_node_id)
-                if step is not None:
-                    claim.open_step_id, claim.attempt = step.id, step.attempt
+                claim.wait = dataclasses.replace(wait, decision=decision)
+                if moved.step_id is not None and moved.step_attempt is not None:
+                    claim.open_step_id, claim.attempt = moved.step_id, moved.step_attempt
             return claim
     except _Conflict:
         return None
+
+
+async def _load_for_resume(
+    conn: AsyncConnection, execution_id: uuid.UUID, wait_id: uuid.UUID
+) -> Row[Any] | None:
+    """The execution with the wait, in one read; the wait's row locked until the transaction
+    ends. The gateway takes a share lock on it while recording a decision
+    (approval_decisions.record), so a decision is committed before `settle` reads the facts
+    (and counted) or sees the wait decided (and is recorded as late): never lost."""
+    return (
+        await conn.execute(
+            select(
+                Execution.__table__,
+                Wait.node_id.label("wait_node_id"),
+                Wait.kind,
+                Wait.rule,
+                Wait.facts,
+                Wait.status.label("wait_status"),
+                Wait.expires_at,
+            )
+            .join(Wait, Wait.execution_id == Execution.id)
+            .where(Execution.id == execution_id, Wait.id == wait_id)
+            .with_for_update(of=Wait.__table__)
+        )
+    ).first()
+
+
+async def _decide_and_claim(
+    conn: AsyncConnection,
+    row: Row[Any],
+    wait_id: uuid.UUID,
+    decision: dict[str, Any],
+    *,
+    wait_status: str,
+    owner: str,
+    lease_seconds: float,
+    now: datetime,
+) -> Moved | None:
+    reason = f"{row.kind} wait decided"
+    if conn.dialect.name == "postgresql":
+        return await decide_and_claim(
+            conn,
+            execution_id=row.id,
+            wait_id=wait_id,
+            node_id=row.wait_node_id,
+            version=row.version,
+            wait_status=wait_status,
+            decision=decision,
+            owner=owner,
+            lease_seconds=lease_seconds,
+            reason=reason,
+            now=now,
+            at=utcnow(),
+        )
+    decided = await conn.execute(
+        update(Wait)
+        .where(Wait.id == wait_id, Wait.status == "open")
+        .values(status=wait_status, decision=decision, decided_at=now)
+    )
+    if decided.rowcount != 1:
+        return None
+    version = await conn.scalar(
+        update(Execution)
+        .where(
+            Execution.id == row.id,
+            Execution.version == row.version,
+            Execution.status == S.PAUSED,
+        )
+        .values(**_claim_values(owner, lease_seconds, now))
+        .returning(Execution.version)
+    )
+    if version is None:
+        return None
+    await record_transition(conn, row.id, S.PAUSED, S.RUNNING, reason, owner)
+    step = await _waiting_step(conn, row.id, row.wait_node_id)
+    last = await _next_attempt(conn, row.id, row.wait_node_id) - 1
+    return Moved(
+        version=version,
+        step_id=step.id if step is not None else None,
+        step_attempt=step.attempt if step is not None else None,
+        last_attempt=last,
+    )

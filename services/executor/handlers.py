@@ -5,16 +5,14 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor import cancellation, claims
 from services.executor.claims import Claim
-from services.executor.definitions import Definitions
+from services.executor.definitions import Definitions, PreparedWorkflow
 from services.executor.events import Events, event, execution_event
-from services.executor.nodes.base import WaitRecord
+from services.executor.nodes.base import NodeType, WaitRecord
 from services.executor.runner import Runner
-from shared.db.tables import Execution
 from shared.db.types import utcnow
 from shared.messages import (
     CancelExecution,
@@ -107,11 +105,17 @@ class Handlers:
         requested_at: datetime | None = None,
     ) -> None:
         with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
-            pinned = await self._pinned_version(execution_id)
-            if pinned is None:
-                return self._conflict("resume")
-            # Settling a wait is the node type's rule, so the pinned workflow is read first.
-            workflow = await self._definitions.get(*pinned)
+            # Settling a wait is the node type's rule: the pinned workflow is loaded as soon as
+            # the claim has read the execution (from the cache, normally: no round trip).
+            workflow: PreparedWorkflow | None = None
+
+            async def pinned(workflow_id: uuid.UUID, version: int) -> None:
+                nonlocal workflow
+                workflow = await self._definitions.get(workflow_id, version)
+
+            def node_type(node_id: str) -> NodeType:
+                assert workflow is not None, "pinned() runs before settle"
+                return workflow.node(node_id).node_type
 
             seen: list[WaitRecord] = []
 
@@ -121,7 +125,7 @@ class Handlers:
                 seen.append(wait)
                 if wait.kind == "retry":
                     return {"outcome": "retry_due"} if reason == "timer_due" else None
-                return await workflow.node(node_id).node_type.settle(conn, wait, reason)
+                return await node_type(node_id).settle(conn, wait, reason)
 
             claim = await claims.claim_resume(
                 self._engine,
@@ -130,9 +134,8 @@ class Handlers:
                 owner=self._owner,
                 lease_seconds=self._lease,
                 settle=settle,
-                wait_status=lambda node_id, decision: workflow.node(node_id).node_type.wait_status(
-                    decision
-                ),
+                wait_status=lambda node_id, decision: node_type(node_id).wait_status(decision),
+                pinned=pinned,
             )
             if claim is None:
                 return self._conflict("resume")
@@ -140,7 +143,7 @@ class Handlers:
             self._events.emit(
                 event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
             )
-            await self._run(claim)
+            await self._run(claim, workflow)
 
     async def cancel(self, execution_id: uuid.UUID, reason: str) -> None:
         with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
@@ -162,21 +165,11 @@ class Handlers:
                 workflow_id=str(row.workflow_id), status=S.CANCELLED
             ).inc()
 
-    async def _run(self, claim: Claim) -> None:
+    async def _run(self, claim: Claim, workflow: PreparedWorkflow | None = None) -> None:
         with structlog.contextvars.bound_contextvars(workflow_id=str(claim.workflow_id)):
-            workflow = await self._definitions.get(claim.workflow_id, claim.workflow_version)
+            if workflow is None:
+                workflow = await self._definitions.get(claim.workflow_id, claim.workflow_version)
             await self._runner.run(claim, workflow)
-
-    async def _pinned_version(self, execution_id: uuid.UUID) -> tuple[uuid.UUID, int] | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(Execution.workflow_id, Execution.workflow_version).where(
-                        Execution.id == execution_id
-                    )
-                )
-            ).first()
-        return (row.workflow_id, row.workflow_version) if row else None
 
     def _observe_resume(self, wait: WaitRecord, reason: str, requested_at: datetime | None) -> None:
         """Resume latency: from when the wait could go on (a timer due, a fact recorded)."""

@@ -157,7 +157,7 @@ async def _record_once(
         if link is None:
             return Refusal.UNKNOWN
         # Shared with other deciders, exclusive against the executor deciding the wait (see
-        # approval_rows.lock_wait): a decision is counted, or it is late, never in between.
+        # claims.claim_resume): a decision is counted, or it is late, never in between.
         wait = (
             await session.execute(
                 select(Wait.status, Wait.expires_at)
@@ -197,7 +197,10 @@ async def _record_once(
         staged = None
         if not late:
             message = ResumeExecution(
-                execution_id=link.execution_id, wait_id=link.wait_id, reason="fact"
+                execution_id=link.execution_id,
+                wait_id=link.wait_id,
+                reason="fact",
+                requested_at=now,
             )
             staged = await stage(session, RESUME, message)
     return Recorded(decision, late, staged)

@@ -17,12 +17,11 @@ from aiohttp import web
 
 from services.gateway import approval_decisions as decisions
 from services.gateway.approval_decisions import Found, Recorded, Refusal
-from services.gateway.keys import RESOURCES, TASKS
+from services.gateway.keys import OUTBOX, RESOURCES, TASKS
 from services.gateway.problems import RETRY_AFTER_SECONDS
 from shared.approval_gates import GateView
 from shared.db.types import utcnow
 from shared.errors import DatabaseUnavailable
-from shared.outbox import publish_staged
 
 log = structlog.get_logger(__name__)
 
@@ -224,8 +223,8 @@ async def _find(request: web.Request, token: str) -> Found | web.Response:
 def _publish(request: web.Request, recorded: Recorded) -> None:
     if recorded.staged is None:
         return
-    resources = request.app[RESOURCES]
+    # Published at once after the commit; the outbox row's delete joins the publisher's next
+    # batch instead of a transaction of its own (one transaction per decision, not two).
     request.app[TASKS].spawn(
-        publish_staged(resources.sessions, resources.broker, [recorded.staged]),
-        name="publish-approval-resume",
+        request.app[OUTBOX].publish([recorded.staged]), name="publish-approval-resume"
     )

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import make_url
 
+from services.executor.pg_resume import DECIDE_AND_CLAIM
 from services.gateway import approval_decisions as decisions
 from services.gateway.app import create_app
 from services.gateway.approval_decisions import Recorded
@@ -53,8 +54,10 @@ from tests.support import (
     waits_of,
 )
 
-#: The statement of the resume's transaction that decides the wait (SQLAlchemy's text).
-DECIDING_STATEMENT = b"UPDATE waits SET status"
+#: The statement of the resume's transaction that decides the wait and claims the run, sent
+#: after the wait was read, locked and settled (pg_resume.DECIDE_AND_CLAIM).
+DECIDING_STATEMENT = b"WITH decided AS ("
+assert DECIDING_STATEMENT.decode() in DECIDE_AND_CLAIM.text
 
 
 def gate_then_webhook(url: str) -> dict[str, Any]:

@@ -94,9 +94,8 @@ class ApprovalNode(NodeType):
     async def settle(
         self, conn: AsyncConnection, wait: WaitRecord, reason: str
     ) -> dict[str, Any] | None:
-        current = await rows.lock_wait(conn, wait.id)
-        if current is None or current.status != "open":
-            return None
+        # The caller (claims.claim_resume) read the wait open and holds its row lock: the
+        # decisions read here are all that were committed, and any later one is late.
         counted = await rows.counted_approvals(conn, wait.id)
         tally = Tally.of([row.status for row in counted])
         now = utcnow()
@@ -104,9 +103,9 @@ class ApprovalNode(NodeType):
         result = outcome(wait.rule["required"], tally)
         if result is not None:
             return decision(wait.rule, tally, result, by="rule", at=now, approvers=approvers)
-        # An `extend` may have moved the deadline after the scheduler fired: the lock makes
-        # the deadline read here the one that holds.
-        if reason == "expired" and current.expires_at is not None and current.expires_at <= now:
+        # An `extend` may have moved the deadline after the scheduler fired: the wait was read
+        # under its lock, so its deadline is the one that holds.
+        if reason == "expired" and wait.expires_at is not None and wait.expires_at <= now:
             on_timeout = timeout_outcome(wait.rule["on_timeout"])
             return decision(wait.rule, tally, on_timeout, by="timeout", at=now, approvers=approvers)
         return None

@@ -8,25 +8,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.executor.nodes.approval_rule import COUNTED
-from shared.db.tables import Approval, Wait
+from shared.db.tables import Approval
 
 
 async def insert_approvals(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await conn.execute(insert(Approval), rows)
-
-
-async def lock_wait(conn: AsyncConnection, wait_id: uuid.UUID) -> Any:
-    """The wait's current (status, expires_at), or None; locked until the deciding transaction ends.
-
-    The gateway takes a share lock on the same row while it records a decision, so a
-    decision is either committed before the rule reads the approvals (and counted) or sees
-    the wait decided (and is recorded as late): never counted and late, never lost.
-    """
-    return (
-        await conn.execute(
-            select(Wait.status, Wait.expires_at).where(Wait.id == wait_id).with_for_update()
-        )
-    ).first()
 
 
 async def counted_approvals(conn: AsyncConnection, wait_id: uuid.UUID) -> list[Any]:

@@ -129,8 +129,9 @@ class NodeType(abc.ABC):
     ) -> dict[str, Any] | None:
         """Decide a wait from its facts, or return None to keep waiting.
 
-        Runs inside the transaction that decides the wait and resumes the execution, so facts
-        read through `conn` (approvals, signers) are the ones the decision is based on. `reason`
+        Runs inside the transaction that decides the wait and resumes the execution, with the
+        wait's row locked and read `open`, so facts read through `conn` (approvals, signers)
+        are the ones the decision is based on. `reason`
         is why the wait is looked at: `timer_due` / `expired` (from the scheduler), `fact` (a new
         fact was recorded) or `opened` (the wait was just opened; facts may have come early).
         The default fits timers: the wait decides when its time is due.
