@@ -7,6 +7,7 @@ applied one after the other and the second sees the first.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -42,13 +43,16 @@ async def apply_facts(
     facts: Facts,
     *,
     inbox_id: int | None = None,
+    worked_out: Callable[[RequestRow], None] | None = None,
 ) -> RequestRow:
     """Apply `facts` inside the caller's transaction; the request as it is afterwards.
 
     With `inbox_id`, the event is marked processed first; one that was processed already (a
     redelivered message) changes nothing. The row is read once (locked) and the changes are
     worked out here. On PostgreSQL that is three round trips whatever changed: mark and lock,
-    read, and one update of the request with its changed signers.
+    read, and one update of the request with its changed signers. `worked_out(request)` hears
+    the outcome before it is written, so the caller may start what follows meanwhile (it must
+    not rely on the write, which may still fail).
     """
     now = utcnow()
     on_postgresql = conn.dialect.name == "postgresql"
@@ -98,14 +102,17 @@ async def apply_facts(
         statement = statement.add_cte(
             *(_set_signer(one).cte(f"signer_{i}") for i, one in enumerate(moved))
         )
-    await conn.execute(statement)
-    return replace(
+    outcome = replace(
         updated,
         status=values.get("status", updated.status),
         reason=values.get("reason", updated.reason),
         completed_at=values.get("completed_at", updated.completed_at),
         provider_done=values.get("provider_done", updated.provider_done),
     )
+    if worked_out is not None:
+        worked_out(outcome)
+    await conn.execute(statement)
+    return outcome
 
 
 def _match(signers: tuple[SignerRow, ...], fact: SignerFact) -> SignerRow | None:
