@@ -45,7 +45,8 @@ class GroupCommit(Generic[Item, Result]):
         self._batch = batch
         self._flushers = flushers
         self._queued: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._running: set[asyncio.Task[None]] = set()
+        self._flushing = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         #: Statements sent so far (items written / this = the mean batch).
         self.statements = 0
 
@@ -53,25 +54,33 @@ class GroupCommit(Generic[Item, Result]):
         """Write `item` with whatever else is queued; its result once that commit is done."""
         done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queued.append((item, done))
-        if len(self._running) < self._flushers:
+        if self._flushing < self._flushers:
+            # Counted here, not when the task ends: a flusher that found the queue empty must
+            # not be taken for one still running (its item would wait for the next caller).
+            self._flushing += 1
             # A task, not an inline write: it starts on the next loop turn, by when the other
             # callers of this turn have queued their items.
             flusher = asyncio.create_task(self._flush())
             # The loop keeps only a weak reference to a task.
-            self._running.add(flusher)
-            flusher.add_done_callback(self._running.discard)
+            self._tasks.add(flusher)
+            flusher.add_done_callback(self._tasks.discard)
         return await done
 
     async def _flush(self) -> None:
-        while self._queued:
-            batch = self._queued[: self._batch]
-            del self._queued[: self._batch]
-            try:
-                await self._write(batch)
-            except BaseException as e:  # cancelled at shutdown: nobody may wait forever
-                for _, done in batch:
-                    _fail(done, e)
-                raise
+        try:
+            while self._queued:
+                batch = self._queued[: self._batch]
+                del self._queued[: self._batch]
+                try:
+                    await self._write(batch)
+                except BaseException as e:  # cancelled at shutdown: nobody may wait forever
+                    for _, done in batch:
+                        _fail(done, e)
+                    raise
+        finally:
+            # No await between the empty queue and this: a caller that queues after it
+            # starts a flusher of its own.
+            self._flushing -= 1
 
     async def _write(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:

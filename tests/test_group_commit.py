@@ -64,3 +64,14 @@ async def test_a_lone_failure_reaches_its_caller() -> None:
     group = GroupCommit(_Writes().write, name="numbers")
     with pytest.raises(ValueError):
         await group.submit(-1)
+
+
+async def test_a_caller_that_queues_as_the_last_flusher_ends_is_still_written() -> None:
+    # The caller wakes up before the finished flusher's task is done with, and queues again
+    # at once: its item must start a flusher of its own, not wait for a later caller.
+    group = GroupCommit(_Writes().write, name="numbers", flushers=1)
+
+    async def one_after_another() -> list[int]:
+        return [await group.submit(n) for n in range(5)]
+
+    assert await asyncio.wait_for(one_after_another(), timeout=5) == [0, 10, 20, 30, 40]
