@@ -24,8 +24,9 @@ from typing import Any
 import aiohttp
 import asyncpg
 from api import Api, new_api_key
+from cpu import measured as cpu_measured
 from figures import heading, line, percentile
-from stack import cli, running_stack, service_env, spawn, stop
+from stack import Stack, cli, running_stack, service_env, spawn, stop
 from target import Target, own_database, own_queues
 
 from shared.approval_links import token_hash
@@ -140,6 +141,19 @@ async def latencies(
     return [(row["started_at"] - sent[row["execution_id"]]).total_seconds() * 1000 for row in rows]
 
 
+async def finished(db: asyncpg.Connection, sent: dict[uuid.UUID, datetime], within: float) -> None:
+    """Every run completed, so the CPU measured covers each resume's whole tail."""
+
+    async def done() -> bool:
+        count = await db.fetchval(
+            "SELECT count(*) FROM executions WHERE status = 'completed' AND id = ANY($1::uuid[])",
+            list(sent),
+        )
+        return bool(count == len(sent))
+
+    await wait_for(done, within=within, what="every resumed run completed")
+
+
 async def breakdown(
     db: asyncpg.Connection, sent: dict[uuid.UUID, datetime]
 ) -> dict[str, list[float]]:
@@ -169,32 +183,44 @@ async def breakdown(
 async def phase(
     label: str,
     gates: dict[uuid.UUID, str],
-    base: str,
+    stack: Stack,
     db: asyncpg.Connection,
     *,
     rate: float | None,
 ) -> list[float]:
+    base = stack.base_url
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         csrfs = {e: await csrf_of(http, base, t) for e, t in gates.items()}
         sent: dict[uuid.UUID, datetime] = {}
-        if rate is None:
-            moments = await asyncio.gather(*(decide(http, base, gates[e], csrfs[e]) for e in gates))
-            sent = dict(zip(gates, moments, strict=True))
-        else:
-            start = time.monotonic()
-            tasks = []
-            for index, execution_id in enumerate(gates):
-                # A steady rate: each POST leaves at its own moment, whatever the others do.
-                await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
-                tasks.append(
-                    asyncio.create_task(
-                        decide(http, base, gates[execution_id], csrfs[execution_id])
-                    )
+        with cpu_measured(stack.services) as cpu:
+            if rate is None:
+                moments = await asyncio.gather(
+                    *(decide(http, base, gates[e], csrfs[e]) for e in gates)
                 )
-            sent = dict(zip(gates, await asyncio.gather(*tasks), strict=True))
-    measured = await latencies(db, sent, within=120)
+                sent = dict(zip(gates, moments, strict=True))
+            else:
+                start = time.monotonic()
+                tasks = []
+                for index, execution_id in enumerate(gates):
+                    # A steady rate: each POST leaves at its own moment, whatever the others do.
+                    await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+                    tasks.append(
+                        asyncio.create_task(
+                            decide(http, base, gates[execution_id], csrfs[execution_id])
+                        )
+                    )
+                sent = dict(zip(gates, await asyncio.gather(*tasks), strict=True))
+            measured = await latencies(db, sent, within=120)
+            await finished(db, sent, within=120)
     p50, p99 = percentile(measured, 0.50), percentile(measured, 0.99)
     heading(label)
+    # CPU is steadier than wall-clock on a shared machine: per decided gate, the gateway's
+    # POST handling and the executors' resume, gate checkpoint and next node to completion.
+    count = len(sent)
+    line("gateway CPU per decision", f"{cpu.seconds('gateway').total / count * 1000:.2f} ms")
+    line("executor CPU per resumed run", f"{cpu.seconds('executor').total / count * 1000:.2f} ms")
+    if cpu.machine_busy is not None:
+        line("machine busy (all processes)", f"{cpu.machine_busy * 100:.0f} %")
     for name, values in (await breakdown(db, sent)).items():
         line(
             name, f"p50 {percentile(values, 0.5):.1f} ms", f"p99 {percentile(values, 0.99):.1f} ms"
@@ -245,14 +271,14 @@ async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> No
                         )
                         await phase(
                             f"Steady: {args.gates} gates at {args.rate:g}/s",
-                            steady, stack.base_url, db, rate=args.rate,
+                            steady, stack, db, rate=args.rate,
                         )  # fmt: skip
                         burst = await open_gates(
                             api, workflow_id, args.gates, notifier.log_path, db
                         )
                         await phase(
                             f"Burst: {args.gates} gates decided at once",
-                            burst, stack.base_url, db, rate=None,
+                            burst, stack, db, rate=None,
                         )  # fmt: skip
                 finally:
                     await db.close()

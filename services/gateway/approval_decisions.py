@@ -6,12 +6,14 @@ compare-and-set `pending → approved|rejected` lets exactly one through.
 """
 
 import enum
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.gateway.approval_decision_sql import record_in_one_statement
 from shared.approval_gates import GateView, load_gate
 from shared.approval_links import token_hash
 from shared.broker.topology import RESUME
@@ -138,6 +140,98 @@ async def _record_once(
     user_agent: str | None,
     now: datetime,
 ) -> Recorded | Refusal:
+    values = _Decision(
+        status=decision,
+        comment=(comment or None) and comment[:MAX_COMMENT_CHARS],
+        client_ip=client_ip,
+        user_agent=(user_agent or None) and user_agent[:MAX_USER_AGENT_CHARS],
+        at=now,
+    )
+    engine = sessions.kw["bind"]  # the engine the session factory was built on
+    if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
+        return await _in_one_statement(engine, token, values)
+    return await _statement_by_statement(sessions, token, values)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    status: str
+    comment: str | None
+    client_ip: str | None
+    user_agent: str | None
+    at: datetime
+
+
+def _settled(
+    values: _Decision,
+    *,
+    status: str,
+    late: bool,
+    decided_at: datetime | None,
+    wait_status: str,
+    revoked_at: datetime | None,
+    expires_at: datetime | None,
+) -> Recorded | Refusal | None:
+    """Why the approver's row as read does not take this decision; None when it may."""
+    if status == values.status and decided_at == values.at:
+        # Our own earlier try committed; only its answer was lost.
+        return Recorded(values.status, late, None)
+    if status in ("approved", "rejected"):
+        return Refusal.USED
+    if status != "pending" or wait_status == "cancelled":
+        return Refusal.CLOSED
+    if revoked_at is not None:
+        return Refusal.REPLACED
+    if expires_at is not None and expires_at <= values.at:
+        return Refusal.EXPIRED
+    return None
+
+
+def _resume(execution_id: uuid.UUID, wait_id: uuid.UUID, at: datetime) -> ResumeExecution:
+    return ResumeExecution(
+        execution_id=execution_id, wait_id=wait_id, reason="fact", requested_at=at
+    )
+
+
+async def _in_one_statement(
+    engine: AsyncEngine, token: str, values: _Decision
+) -> Recorded | Refusal:
+    nil = uuid.UUID(int=0)
+    row = await record_in_one_statement(
+        engine,
+        token_hash=token_hash(token),
+        decision=values.status,
+        comment=values.comment,
+        decided_at=values.at,
+        client_ip=values.client_ip,
+        user_agent=values.user_agent,
+        queue=RESUME,
+        template=_resume(nil, nil, values.at).model_dump(mode="json"),
+    )
+    if row is None:
+        return Refusal.UNKNOWN
+    if row.won_late is not None:
+        staged = None
+        if row.outbox_id is not None:
+            message = _resume(row.execution_id, row.wait_id, values.at)
+            staged = Staged(row.outbox_id, RESUME, message)
+        return Recorded(values.status, row.won_late, staged)
+    settled = _settled(
+        values,
+        status=row.status,
+        late=row.late,
+        decided_at=row.decided_at,
+        wait_status=row.wait_status,
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+    )
+    # Every check passed, yet the compare-and-set matched nothing: another request won.
+    return Refusal.CONFLICT if settled is None else settled
+
+
+async def _statement_by_statement(
+    sessions: async_sessionmaker[AsyncSession], token: str, values: _Decision
+) -> Recorded | Refusal:
     async with sessions.begin() as session:
         link = (
             await session.execute(
@@ -165,29 +259,28 @@ async def _record_once(
                 .with_for_update(read=True)
             )
         ).one()
-        expires_at = wait.expires_at
-        if link.status == decision and link.decided_at == now:
-            # Our own earlier try committed; only its answer was lost.
-            return Recorded(decision, link.late, None)
-        if link.status in ("approved", "rejected"):
-            return Refusal.USED
-        if link.status != "pending" or wait.status == "cancelled":
-            return Refusal.CLOSED
-        if link.revoked_at is not None:
-            return Refusal.REPLACED
-        if expires_at is not None and expires_at <= now:
-            return Refusal.EXPIRED
+        settled = _settled(
+            values,
+            status=link.status,
+            late=link.late,
+            decided_at=link.decided_at,
+            wait_status=wait.status,
+            revoked_at=link.revoked_at,
+            expires_at=wait.expires_at,
+        )
+        if settled is not None:
+            return settled
         late = wait.status != "open"
         won = await session.scalar(
             update(Approval)
             .where(Approval.id == link.id, Approval.status == "pending")
             .values(
-                status=decision,
+                status=values.status,
                 late=late,
-                comment=(comment or None) and comment[:MAX_COMMENT_CHARS],
-                decided_at=now,
-                client_ip=client_ip,
-                user_agent=(user_agent or None) and user_agent[:MAX_USER_AGENT_CHARS],
+                comment=values.comment,
+                decided_at=values.at,
+                client_ip=values.client_ip,
+                user_agent=values.user_agent,
                 next_reminder_at=None,
             )
             .returning(Approval.id)
@@ -196,11 +289,6 @@ async def _record_once(
             return Refusal.CONFLICT
         staged = None
         if not late:
-            message = ResumeExecution(
-                execution_id=link.execution_id,
-                wait_id=link.wait_id,
-                reason="fact",
-                requested_at=now,
-            )
+            message = _resume(link.execution_id, link.wait_id, values.at)
             staged = await stage(session, RESUME, message)
-    return Recorded(decision, late, staged)
+    return Recorded(values.status, late, staged)

@@ -42,13 +42,12 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, sqlalchemy.exc.TimeoutError):
         # The pool had no connection to give within its timeout.
         return True
-    if isinstance(error, sqlalchemy.exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        code = sqlstate(error)
-        return code is not None and (
-            code.startswith(_TRANSIENT_CLASSES) or code in _TRANSIENT_CODES
-        )
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    # SQLAlchemy's wrapped errors and asyncpg's own (statements sent on the raw driver).
+    code = sqlstate(error)
+    if code is not None:
+        return code.startswith(_TRANSIENT_CLASSES) or code in _TRANSIENT_CODES
     # Opening a connection fails with a bare OSError (refused, reset, timed out): the driver
     # raises it before SQLAlchemy has a DBAPI error to wrap it in.
     return isinstance(error, OSError)
