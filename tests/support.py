@@ -179,6 +179,8 @@ class Receiver:
 
     answers: list[int] = field(default_factory=list)
     delay_seconds: float = 0.0
+    #: Added to every answer's JSON body.
+    extra: dict[str, Any] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -192,7 +194,8 @@ class Receiver:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.delay_seconds)
         status = self.answers.pop(0) if self.answers else 200
-        return web.json_response({"ok": status < 400, "call": len(self.calls)}, status=status)
+        answer = {"ok": status < 400, "call": len(self.calls), **self.extra}
+        return web.json_response(answer, status=status)
 
     async def start(self) -> "Receiver":
         app = web.Application()

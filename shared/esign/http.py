@@ -8,6 +8,7 @@ import aiohttp
 
 from shared.esign.errors import ProviderError
 from shared.esign.model import SignedFile
+from shared.http_body import body_up_to
 
 #: Provider answers kept in an error message; enough to see what was refused.
 _ERROR_EXCERPT = 500
@@ -77,7 +78,7 @@ async def download(
                     retryable=is_retryable_status(response.status),
                     status=response.status,
                 )
-            content = await _body_up_to(response, max_bytes + 1)
+            content = await body_up_to(response, max_bytes + 1)
             content_type = response.content_type
     except TimeoutError as e:
         message = f"GET {url} timed out after {timeout_seconds}s"
@@ -89,20 +90,6 @@ async def download(
             f"GET {url}: the file is larger than {max_bytes} bytes", retryable=False
         )
     return content, content_type
-
-
-async def _body_up_to(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The whole body, or its first `limit` bytes once it is at least that long.
-
-    `content.read(n)` is not that: it answers with whatever has arrived so far (at most n
-    bytes), which for a file of more than a few TCP segments is only its beginning.
-    """
-    body = bytearray()
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) >= limit:
-            return bytes(body[:limit])
-    return bytes(body)
 
 
 @dataclass(frozen=True)

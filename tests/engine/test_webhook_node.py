@@ -45,3 +45,23 @@ async def test_a_signed_webhook_carries_an_hmac_of_the_exact_body_and_templated_
     assert call["headers"]["Idempotency-Key"] == f"{execution_id}:call"
     assert call["path"] == "/hook/77"
     assert done.context["node_outputs"]["call"] == {"status": 200, "body": {"ok": True, "call": 1}}
+
+
+async def test_an_answer_of_many_tcp_segments_is_kept_whole(
+    resources: Resources, executor: object, receiver: Receiver
+) -> None:
+    # About 150 KB: many segments, under the 256 KiB kept in the context.
+    receiver.extra = {"items": [f"line {n:06d} " + "x" * 90 for n in range(1500)]}
+    definition = {
+        "name": "big answer",
+        "nodes": [
+            {"id": "call", "type": "webhook", "position": 0, "config": {"url": receiver.url}}
+        ],
+    }
+    workspace_id, workflow_id = await seed_workflow(resources, definition)
+    execution_id = await start_execution(resources, workspace_id, workflow_id)
+
+    done = await wait_for_status(resources, execution_id, "completed", "failed")
+
+    assert done.status == "completed", done.error
+    assert done.context["node_outputs"]["call"]["body"]["items"] == receiver.extra["items"]

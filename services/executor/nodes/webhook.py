@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeType
+from shared.http_body import body_up_to
 from shared.nodes.core import WEBHOOK_DEFAULT_RETRY, WebhookConfig
 
 SIGNATURE_HEADER = "X-DocFlow-Signature"
@@ -50,7 +51,7 @@ class WebhookNode(NodeType):
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=config.timeout_seconds),
             ) as response:
-                raw = await response.content.read(MAX_STORED_BODY_BYTES + 1)
+                raw = await body_up_to(response, MAX_STORED_BODY_BYTES + 1)
                 status = response.status
                 content_type = response.content_type
         except TimeoutError:
