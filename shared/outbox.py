@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BigInteger, Delete, any_, bindparam, delete, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from shared.broker.base import Broker
@@ -39,6 +40,16 @@ async def stage(session: AsyncSession | AsyncConnection, queue: str, message: Me
     return Staged(row_id, queue, message)
 
 
+def delete_published(ids: Sequence[int], dialect: str) -> Delete:
+    """The DELETE of outbox rows the broker confirmed. On PostgreSQL it is `= ANY(array)`: one
+    statement text whatever the number of ids, so asyncpg prepares it once, where `IN (…)`
+    would be a new statement (and a prepare round trip) for every list length."""
+    if dialect == "postgresql":
+        ids_param = bindparam("ids", list(ids), type_=postgresql.ARRAY(BigInteger))
+        return delete(OutboxMessage).where(OutboxMessage.id == any_(ids_param))
+    return delete(OutboxMessage).where(OutboxMessage.id.in_(ids))
+
+
 async def publish_staged(
     sessions: async_sessionmaker[AsyncSession], broker: Broker, staged: Sequence[Staged]
 ) -> int:
@@ -50,7 +61,8 @@ async def publish_staged(
     if published:
         try:
             async with sessions.begin() as session:
-                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(published)))
+                dialect = session.get_bind().dialect.name
+                await session.execute(delete_published(published, dialect))
         except Exception as e:  # the rows are published; a relay would repeat them harmlessly
             log.warning("outbox_delete_failed", error=repr(e))
     return len(published)
@@ -104,7 +116,7 @@ async def relay_stranded(
                 break
             done.append(row.id)
         if done:
-            await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(done)))
+            await session.execute(delete_published(done, session.get_bind().dialect.name))
     if done:
         log.info("outbox_relayed", count=len(done))
     return len(done)

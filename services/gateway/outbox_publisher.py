@@ -13,19 +13,15 @@ DELETE) stays behind, and the scheduler's relay publishes it again after
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import cast
 
 import structlog
-from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.broker.base import Broker
-from shared.db.tables import OutboxMessage
-from shared.outbox import Staged, publish_in_order
+from shared.outbox import Staged, delete_published, publish_in_order
 
 log = structlog.get_logger(__name__)
 
-_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 EVERY_SECONDS = 0.05
 BATCH = 100
@@ -95,7 +91,7 @@ class OutboxPublisher:
             async with self._engine.connect() as connection:
                 # One statement is atomic by itself: autocommit spares a BEGIN and a COMMIT.
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(ids)))
+                await autocommit.execute(delete_published(ids, self._engine.dialect.name))
         except Exception as e:  # the rows are published; a relay would repeat them harmlessly
             log.warning("outbox_delete_failed", count=len(ids), error=repr(e))
 
