@@ -200,3 +200,19 @@ async def test_a_zapsign_event_finds_its_request_by_external_id_before_the_token
     async with ingest.resources.engine.connect() as conn:
         stored = (await conn.execute(select(InboxEvent.payload))).scalar_one()
     assert stored["external_id"] == key
+
+
+async def test_an_event_whose_key_is_longer_than_the_inbox_column_is_stored_once_by_its_hash(
+    stack: Stack,
+) -> None:
+    execution_id = await stack.run(signature_workflow("clicksign", [first_signer("clicksign")]))
+    await stack.paused(execution_id)
+    # A signer key of 400 characters makes an event key wider than inbox.event_key (300).
+    body = clicksign_event("sign", signer_key="k" * 400)
+
+    first = await stack.post_clicksign(body, "sign")
+    again = await stack.post_clicksign(body, "sign")
+
+    assert (first.status, (await first.json())["status"]) == (200, "accepted")
+    assert (again.status, (await again.json())["status"]) == (200, "duplicate")
+    assert await _inbox(stack) == 1
