@@ -5,7 +5,13 @@ Names follow the Prometheus conventions: counters end in `_total`, durations are
 types, route templates, queue names), never free text.
 """
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 _NODE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 #: A resume waits on the scheduler's interval and the queue, so it starts coarser than a node.
@@ -139,3 +145,13 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def series_by_labels(metric: MetricT) -> Callable[..., MetricT]:
+    """`metric.labels(*values)`, looked up once per set of label values and then kept.
+
+    prometheus_client's `labels()` checks its arguments and takes a lock on every call; on
+    the hot paths (every request, every node) a dict lookup does instead. Label values are
+    bounded sets (routes, methods, statuses, node types, outcomes), so the cache is too.
+    """
+    return functools.cache(metric.labels)

@@ -38,7 +38,7 @@ from shared.broker.topology import RESUME
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
 from shared.messages import ExecutionEvent, Message, ResumeExecution
-from shared.metrics import Metrics
+from shared.metrics import Metrics, series_by_labels
 from shared.outbox import publish_staged
 from shared.status import ExecutionStatus as S
 
@@ -87,7 +87,7 @@ class Runner:
             CheckpointWriter(engine, owner=owner) if engine.dialect.name == "postgresql" else None
         )
         self._draining = False
-        self._durations: dict[tuple[str, str], Any] = {}
+        self._node_duration = series_by_labels(metrics.node_duration)
         #: Runs in progress by the task running them; the subset inside a node call, and
         #: those abandon() interrupted.
         self._runs: dict[asyncio.Task[Any], Claim] = {}
@@ -197,16 +197,6 @@ class Runner:
                 return False
             await self._failed(claim, node, result, step, step_id)
             return False
-
-    def _node_duration(self, node_type: str, outcome: str) -> Any:
-        """The histogram's child for these labels, looked up once (prometheus_client's
-        `labels()` costs a lock and a tuple per call, and this runs for every node)."""
-        key = (node_type, outcome)
-        child = self._durations.get(key)
-        if child is None:
-            child = self._metrics.node_duration.labels(node_type=node_type, outcome=outcome)
-            self._durations[key] = child
-        return child
 
     async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
         call = NodeCall(
