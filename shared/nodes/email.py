@@ -18,8 +18,9 @@ class AttachmentChoice(BaseModel):
 
     #: The id of the node whose documents are attached (`contract`).
     node: str | None = Field(default=None, min_length=1)
-    #: With `node`: its own output (`document`, e.g. the .docx) or its PDF (`pdf`).
-    variant: Literal["document", "pdf"] = "document"
+    #: With `node`: its own output (`document`, e.g. the .docx), its PDF (`pdf`), or, for a
+    #: `signature` node, the file the signers signed (`signed`).
+    variant: Literal["document", "pdf", "signed"] = "document"
     #: A document id, or a template that renders to one (`{{ nodes.contract.document.id }}`).
     document: str | None = Field(default=None, min_length=1)
     #: The name the recipient sees; default: the document's name.

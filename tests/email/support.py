@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from services.executor.nodes.base import Completed, NodeCall, NodeResult, NodeType
 from shared.connections import create_connection
 from shared.connections.crypto import Sealer
-from shared.db.tables import Document
+from shared.db.tables import Document, SignatureRequest, SignedDocument
 from shared.db.types import utcnow
 from shared.nodes.base import NodeConfig
 from shared.runtime import Resources
@@ -69,6 +69,53 @@ async def add_document(
     }
 
 
+async def add_signed_document(
+    resources: Resources,
+    *,
+    workspace_id: uuid.UUID,
+    execution_id: uuid.UUID,
+    node_id: str,
+    filename: str,
+    content: bytes,
+) -> dict[str, Any]:
+    """A file a `signature` node's provider returned signed, with the request it belongs to;
+    returns its `generated_documents` entry as the signature node writes it."""
+    request_id, document_id = uuid.uuid4(), uuid.uuid4()
+    async with resources.sessions.begin() as session:
+        await session.execute(
+            insert(SignatureRequest).values(
+                id=request_id,
+                workspace_id=workspace_id,
+                execution_id=execution_id,
+                node_id=node_id,
+                idempotency_key=f"{execution_id}:{node_id}",
+                provider="clicksign",
+                wait_id=uuid.uuid4(),
+                status="signed",
+                rule={"rule": "all"},
+                title=filename,
+                progress={},
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
+        await session.execute(
+            insert(SignedDocument).values(
+                id=document_id,
+                workspace_id=workspace_id,
+                execution_id=execution_id,
+                request_id=request_id,
+                filename=filename,
+                content_type="application/pdf",
+                size_bytes=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                content=content,
+                created_at=utcnow(),
+            )
+        )
+    return {"id": str(document_id), "name": filename, "node_id": node_id, "variant": "signed"}
+
+
 async def add_connection(
     resources: Resources, workspace_id: uuid.UUID, name: str, kind: str, config: dict[str, Any]
 ) -> None:
@@ -115,6 +162,31 @@ class MakeFiles(NodeType):
             update={"generated_documents": [*call.context.generated_documents, *made]}
         )
         return Completed(output={"documents": made}, context=context)
+
+
+class SignFiles(MakeFiles):
+    """Stands in for a `signature` node whose signers all signed: stores each file as the
+    provider's signed copy and lists it as that node does (variant `signed`)."""
+
+    type_name: ClassVar[str] = "sign-files"
+
+    async def run(self, call: NodeCall) -> NodeResult:
+        assert isinstance(call.config, FilesConfig)
+        signed = [
+            await add_signed_document(
+                self._resources,
+                workspace_id=call.workspace_id,
+                execution_id=call.execution_id,
+                node_id=call.node_id,
+                filename=name,
+                content=text.encode(),
+            )
+            for name, text in call.config.files.items()
+        ]
+        context = call.context.model_copy(
+            update={"generated_documents": [*call.context.generated_documents, *signed]}
+        )
+        return Completed(output={"documents": signed}, context=context)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tests.email.support import (
     FakeGraph,
     add_connection,
     add_document,
+    add_signed_document,
     graph_connection,
 )
 from tests.gateway.conftest import take
@@ -128,6 +129,34 @@ async def test_an_email_with_two_attachments_goes_out_as_one_documented_sendmail
     row = await delivery(resources, message.idempotency_key)
     assert row is not None
     assert (row.attempts, row.transport, row.server_reply) == (1, "graph", "202 Accepted")
+
+
+async def test_a_signed_document_is_attached_like_a_generated_one(
+    resources: Resources, graph: FakeGraph, notifier: Notifier
+) -> None:
+    workspace_id, execution_id, documents = await execution_with_files(
+        resources, graph, {"contract.docx": (DOCX, b"PK contract")}
+    )
+    signed = await add_signed_document(
+        resources,
+        workspace_id=workspace_id,
+        execution_id=execution_id,
+        node_id="sign",
+        filename="contract-signed.pdf",
+        content=b"%PDF signed",
+    )
+    message = outlook_email(workspace_id, execution_id, [*documents, signed])
+
+    await resources.broker.publish(EMAIL, message)
+    await delivery_status(resources, message.idempotency_key, "sent")
+
+    _, mail = graph.requests
+    attached = json.loads(mail["body"])["message"]["attachments"]
+    assert [(a["name"], a["contentType"]) for a in attached] == [
+        ("contract.docx", DOCX),
+        ("contract-signed.pdf", "application/pdf"),
+    ]
+    assert attached[1]["contentBytes"] == base64.b64encode(b"%PDF signed").decode()
 
 
 async def test_a_429_is_retried_no_sooner_than_its_retry_after(

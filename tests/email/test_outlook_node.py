@@ -6,7 +6,13 @@ from services.executor.nodes.registry import core_node_types
 from services.executor.worker import ExecutorWorker
 from services.notifier.worker import Notifier
 from shared.runtime import Resources
-from tests.email.support import FakeGraph, MakeFiles, add_connection, graph_connection
+from tests.email.support import (
+    FakeGraph,
+    MakeFiles,
+    SignFiles,
+    add_connection,
+    graph_connection,
+)
 from tests.support import seed_workflow, start_execution, steps_of, wait_for_status, waits_of
 
 
@@ -73,3 +79,38 @@ async def test_the_node_waits_for_graphs_202_and_completes_once_a_429_was_retrie
     assert wait.decision is not None and wait.decision["outcome"] == "sent"
     steps = [(s.node_id, s.status) for s in await steps_of(resources, execution_id)]
     assert steps == [("start", "completed"), ("files", "completed"), ("mail", "completed")]
+
+
+async def test_a_signature_nodes_signed_file_is_attached_by_its_variant(
+    resources: Resources, graph: FakeGraph
+) -> None:
+    definition = workflow()
+    definition["nodes"][1] = {
+        "id": "sign",
+        "type": "sign-files",
+        "position": 1,
+        "config": {"files": {"contract-signed.pdf": "%PDF signed"}},
+    }
+    definition["nodes"][2]["config"]["attachments"] = [{"node": "sign", "variant": "signed"}]
+    executor = ExecutorWorker(resources, [*core_node_types(), SignFiles(resources)])
+    notifier = Notifier(resources)
+    await executor.start()
+    await notifier.start()
+    try:
+        workspace_id, workflow_id = await seed_workflow(resources, definition, validate=False)
+        await add_connection(
+            resources, workspace_id, "outlook", "microsoft", graph_connection(graph)
+        )
+        execution_id = await start_execution(
+            resources, workspace_id, workflow_id, {"email": "ana@acme.example"}
+        )
+        done = await wait_for_status(resources, execution_id, "completed", "failed", within=30)
+    finally:
+        await notifier.stop()
+        await executor.stop()
+
+    assert done.status == "completed", done.error
+    [sent] = graph.sent
+    assert [(a["name"], a["contentType"]) for a in sent["attachments"]] == [
+        ("contract-signed.pdf", "application/pdf")
+    ]
