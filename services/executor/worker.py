@@ -20,6 +20,7 @@ from services.executor.nodes.signature_events import SignatureEvents
 from services.executor.runner import Runner
 from shared.broker.base import Handler, Subscription
 from shared.broker.topology import RESUME, RUN, SIGNATURES
+from shared.db.errors import through_outages
 from shared.hooks import observed
 from shared.messages import Message
 from shared.runtime import Resources
@@ -39,12 +40,12 @@ class ExecutorWorker:
         self._http: aiohttp.ClientSession | None = None
         self._runner: Runner | None = None
         self._events: Events | None = None
-        self._stopping = False
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         r = self._resources
         settings = r.settings
-        self._stopping = False
+        self._stopping.clear()
         self._http = aiohttp.ClientSession()
         self._events = Events(r.broker)
         self._runner = Runner(
@@ -90,14 +91,16 @@ class ExecutorWorker:
         async def guarded(message: Message) -> None:
             # Checked before any claim: a run claimed now would only be handed back, and a
             # resume must not be decided by a worker that may not live to run its node.
-            if self._stopping:
+            if self._stopping.is_set():
                 raise ShuttingDown("the executor is stopping")
-            await handler(message)
+            # Through a database outage the message stays here rather than use up its
+            # deliveries (claims and resumes are safe to repeat).
+            await through_outages(lambda: handler(message), what=queue, stopping=self._stopping)
 
         return observed(queue, guarded, self._resources.metrics)
 
     async def stop(self) -> None:
-        self._stopping = True
+        self._stopping.set()
         subscriptions, self._subscriptions = self._subscriptions, []
         if self._runner is not None:
             self._runner.drain()

@@ -32,6 +32,7 @@ from services.notifier.retries import RetryTimer, retry_delay
 from services.notifier.transport import Transport, Transports
 from shared.broker.base import Subscription
 from shared.broker.topology import EMAIL, RESUME
+from shared.db.errors import through_outages
 from shared.db.types import utcnow
 from shared.messages import ApprovalEmail, Message, ResumeExecution, SendEmail
 from shared.outbox import Staged, publish_staged, stage
@@ -63,13 +64,15 @@ class Notifier:
         self._idle = asyncio.Event()
         self._idle.set()
         self._approvals = ApprovalMailer(resources, self.send)
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         if self._subscription is not None:
             return
         await self._transports.open()
+        self._stopping.clear()
         self._subscription = await self._resources.broker.consume(
-            EMAIL, self._on_message, prefetch=self._resources.settings.prefetch
+            EMAIL, self._through_outages, prefetch=self._resources.settings.prefetch
         )
         self._retries.start()
         log.info("notifier_started", transport=type(self._transports.default).__name__)
@@ -80,12 +83,20 @@ class Notifier:
         subscription, self._subscription = self._subscription, None
         if subscription is None:
             return
+        self._stopping.set()
         await self._retries.stop()
         await subscription.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout=STOP_GRACE_SECONDS)
         await self._transports.close()
         log.info("notifier_stopped")
+
+    async def _through_outages(self, message: Message) -> None:
+        """While the database is away the e-mail stays in hand instead of using up its
+        deliveries; the delivery row's key makes a repeated try safe."""
+        await through_outages(
+            lambda: self._on_message(message), what=EMAIL, stopping=self._stopping
+        )
 
     async def _on_message(self, message: Message) -> None:
         """The hook around each delivery: log context, in-flight count and the outcome metric."""

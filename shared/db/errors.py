@@ -7,6 +7,7 @@ HTTP edge) instead of letting them surface as unexpected errors.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -77,3 +78,45 @@ async def retrying(
             log.warning("database_retry", what=what, error=type(e).__name__, sqlstate=sqlstate(e))
             await asyncio.sleep(delay)
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+#: Pauses between tries of a message's handling while the database is away.
+OUTAGE_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+async def through_outages(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    stopping: asyncio.Event,
+    delays: Sequence[float] = OUTAGE_DELAYS_SECONDS,
+) -> T:
+    """Run `attempt` (a message's whole handling, safe to repeat) until it succeeds or fails
+    for another reason than the database being away, or the worker is `stopping`.
+
+    A consumer wraps its handler in this so that the message stays in hand through an outage:
+    requeued instead, each failed try would use up one of its deliveries, and an outage of a
+    few seconds would dead-letter work that was accepted (a queued run nobody runs). The
+    delivery limit stays for messages that fail on their own account.
+    """
+    tries = 0
+    while True:
+        try:
+            return await attempt()
+        except Exception as e:
+            if not is_transient(e) or stopping.is_set():
+                raise
+            delay = delays[min(tries, len(delays) - 1)]
+            tries += 1
+            log.warning(
+                "database_outage_waiting",
+                what=what,
+                tries=tries,
+                retry_in_seconds=delay,
+                error=type(e).__name__,
+            )
+            # Woken early by a stop: the message then goes back to the queue at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+            if stopping.is_set():
+                raise

@@ -1,0 +1,73 @@
+"""A run accepted while the executor cannot reach the database runs once it can again.
+
+Without care, each failed try of the run message would be requeued and count against the
+queue's delivery limit, so an outage of a few seconds would dead-letter the message and leave
+the run queued for ever. The executor is a real process whose PostgreSQL connections go
+through a proxy the test cuts; the run is accepted (and its message published) meanwhile.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from shared.broker.topology import RUN
+from shared.runtime import Resources
+from shared.settings import Settings
+from tests.processes import consumer_count, spawn, stop
+from tests.proxy import CuttableProxy
+from tests.support import (
+    Receiver,
+    eventually,
+    seed_workflow,
+    start_execution,
+    three_node_workflow,
+    wait_for_status,
+)
+
+
+@pytest.fixture
+def settings(pg_settings: Settings) -> Settings:
+    """A real executor process on RabbitMQ; its database behind a proxy."""
+    return pg_settings
+
+
+@pytest.fixture
+def executor() -> None:
+    """The executor here is the process behind the proxy, not the in-test worker."""
+
+
+@pytest.fixture
+async def proxy(resources: Resources) -> AsyncIterator[CuttableProxy]:
+    url = make_url(resources.settings.database_url)
+    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    via_proxy = resources.settings.model_copy(
+        update={"database_url": url.set(port=proxy.port).render_as_string(False)}
+    )
+    process = await spawn(via_proxy, "executor", DOCFLOW_WORKER_ID="executor-behind-proxy")
+    try:
+        await eventually(lambda: consumer_count(resources.settings, RUN), within=30)
+        yield proxy
+    finally:
+        await stop(process)
+        await proxy.cut()
+
+
+async def test_a_run_accepted_during_a_database_outage_runs_once_it_is_back(
+    resources: Resources, proxy: CuttableProxy, receiver: Receiver
+) -> None:
+    workspace_id, workflow_id = await seed_workflow(resources, three_node_workflow(receiver.url))
+    await proxy.cut()
+    execution_id = await start_execution(
+        resources, workspace_id, workflow_id, {"deal": {"amount": 5}}
+    )
+    # Longer than the delivery limit (5) times the requeue pause (1 s): an outage to sit
+    # through, not a state to wait for.
+    await asyncio.sleep(resources.settings.delivery_limit * 1.0 + 3)
+    await proxy.restore()
+
+    done = await wait_for_status(resources, execution_id, "completed", "failed", within=60)
+    assert done.status == "completed", done.error
+    assert receiver.keys() == [f"{execution_id}:notify"]
+    assert await resources.broker.dead_letters(RUN) == 0
