@@ -9,7 +9,7 @@ from tests.signatures.providers import (
     raw,
     zapsign_event,
 )
-from tests.support import wait_for_status
+from tests.support import wait_for_status, waits_of
 
 
 async def test_the_deadline_fails_the_run_with_how_many_had_signed(
@@ -34,6 +34,8 @@ async def test_the_deadline_fails_the_run_with_how_many_had_signed(
     assert "expired" in failed.error and "1 of 2 required signatures" in failed.error
     assert (await stack.request_of(execution_id)).status == "expired"
     assert await stack.step_runs(execution_id, "after") == 0
+    [wait] = await waits_of(stack.resources, execution_id)
+    assert (wait.status, (wait.decision or {}).get("outcome")) == ("expired", "expired")
 
 
 async def test_the_deadline_with_on_timeout_continue_goes_on_with_outcome_expired(
@@ -49,6 +51,8 @@ async def test_the_deadline_with_on_timeout_continue_goes_on_with_outcome_expire
     assert done.status == "completed", done.error
     assert done.context["node_outputs"]["after"]["outcome"] == "expired"
     assert done.context["signature_requests"]["sign"]["signers"][0]["status"] == "pending"
+    [wait] = await waits_of(stack.resources, execution_id)
+    assert wait.status == "expired"
 
 
 async def test_clicksigns_deadline_event_expires_the_request(stack: Stack) -> None:

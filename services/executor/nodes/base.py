@@ -142,7 +142,7 @@ class NodeType(abc.ABC):
 
     def wait_status(self, decision: dict[str, Any]) -> str:
         """The status the wait is stored with once `settle` decided it: `decided`, or
-        `expired` when the deadline ended it without a decision and the run fails for it."""
+        `expired` when the deadline ended it without the decision it waited for."""
         return "decided"
 
     async def resume(self, call: NodeCall, wait: WaitRecord) -> NodeResult:

@@ -100,6 +100,11 @@ class SignatureNode(NodeType):
     ) -> dict[str, Any] | None:
         return await settle(conn, wait, reason)
 
+    def wait_status(self, decision: dict[str, Any]) -> str:
+        # The deadline (ours or the provider's) ended the request: the wait expired, whether
+        # the run then fails or goes on (`on_timeout`). Signed, refused, cancelled: decided.
+        return "expired" if decision.get("outcome") == "expired" else "decided"
+
     async def resume(self, call: NodeCall, wait: WaitRecord) -> NodeResult:
         return result_of(call, wait.decision or {})
 
