@@ -30,10 +30,10 @@ class Resources:
 async def open_resources(
     settings: Settings, *, pool_size: int | None = None, start_broker: bool = True
 ) -> AsyncIterator[Resources]:
-    # At most 20 connections a process (10 kept, 10 more under load): five services and two
-    # executors then stay well inside PostgreSQL's default 100. Runs beyond that wait briefly
-    # for a connection, which costs less than the connections would.
-    engine = create_engine(settings.database_url, pool_size=pool_size or 10)
+    # At most twice `db_pool_size` connections a process (8 kept, 8 more under load by
+    # default): the hot writes are group-committed, so a busy process needs few connections,
+    # and five services stay well inside PostgreSQL's default 100, with room for others.
+    engine = create_engine(settings.database_url, pool_size=pool_size or settings.db_pool_size)
     broker = create_broker(settings)
     try:
         if start_broker:

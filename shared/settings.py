@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     #: Messages a worker holds unacknowledged at once (= executions it runs concurrently).
     prefetch: int = Field(default=32, ge=1)
+    #: PostgreSQL connections a process keeps open; as many more open under load. Five
+    #: services at 8 + 8 stay well inside PostgreSQL's default 100.
+    db_pool_size: int = Field(default=8, ge=1, le=100)
     #: Deliveries of one message before RabbitMQ dead-letters it.
     delivery_limit: int = Field(default=5, ge=1)
     #: Seconds to wait for a publisher confirm before giving up (the outbox keeps the message).
