@@ -8,7 +8,7 @@ checkpoints.py (which SQLite and every other checkpoint use). A run that goes on
 lease as it is (the heartbeat extends it), so no indexed column changes and PostgreSQL can
 update the row in place (a HOT update, no index entries).
 
-The statement takes its rows as arrays, so the checkpoints that the runs of one worker reach
+The statement takes its rows as one JSON array, so the checkpoints that the runs of one worker reach
 during the same few milliseconds are written together (shared/group_commit.py): one round trip
 and one commit (one WAL flush) for all of them. Each run still waits for its own checkpoint to
 be durable before its next node starts, and a lone checkpoint goes out at once.
@@ -27,17 +27,16 @@ from shared.group_commit import GroupCommit
 
 CHECKPOINTS_SQL = """
 WITH input AS (
-    SELECT * FROM unnest(
-        $1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-        $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[],
-        $13::timestamptz[], $14::timestamptz[], $15::int[], $16::text[], $17::text[],
-        $18::bigint[], $19::text[], $20::timestamptz[]
-    ) AS i(id, expected_version, context, current_node_id, status, finished_at,
-           execution_time_ms, error, node_id, node_type, attempt, step_status, started_at,
-           completed_at, duration_ms, step_error, output_summary, step_id, reason, at)
+    SELECT * FROM json_to_recordset($1::json) AS i(
+        execution_id uuid, expected_version int, context json, current_node_id text, status text,
+        finished_at timestamptz, execution_time_ms int, error text, node_id text,
+        node_type text, attempt int, step_status text, started_at timestamptz,
+        completed_at timestamptz, duration_ms int, step_error text, output_summary json,
+        step_id bigint, reason text, at timestamptz
+    )
 ), moved AS (
     UPDATE executions AS e
-    SET context = i.context::json,
+    SET context = i.context,
         current_node_id = i.current_node_id,
         version = e.version + 1,
         status = i.status,
@@ -47,25 +46,25 @@ WITH input AS (
         execution_time_ms = i.execution_time_ms,
         error = coalesce(i.error, e.error)
     FROM input AS i
-    WHERE e.id = i.id AND e.version = i.expected_version AND e.status = 'running'
+    WHERE e.id = i.execution_id AND e.version = i.expected_version AND e.status = 'running'
     RETURNING e.id, e.version
 ), new_step AS (
     INSERT INTO execution_steps (execution_id, node_id, node_type, attempt, status,
                                  started_at, completed_at, duration_ms, error, output_summary)
-    SELECT i.id, i.node_id, i.node_type, i.attempt, i.step_status, i.started_at,
-           i.completed_at, i.duration_ms, i.step_error, i.output_summary::json
-    FROM input AS i JOIN moved AS m ON m.id = i.id
+    SELECT i.execution_id, i.node_id, i.node_type, i.attempt, i.step_status, i.started_at,
+           i.completed_at, i.duration_ms, i.step_error, i.output_summary
+    FROM input AS i JOIN moved AS m ON m.id = i.execution_id
     WHERE i.step_id IS NULL
 ), old_step AS (
     UPDATE execution_steps AS s
     SET status = i.step_status, completed_at = i.completed_at, duration_ms = i.duration_ms,
-        error = i.step_error, output_summary = i.output_summary::json
-    FROM input AS i JOIN moved AS m ON m.id = i.id
+        error = i.step_error, output_summary = i.output_summary
+    FROM input AS i JOIN moved AS m ON m.id = i.execution_id
     WHERE s.id = i.step_id
 ), transition AS (
     INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, worker, at)
-    SELECT i.id, 'running', i.status, i.reason, $21, i.at
-    FROM input AS i JOIN moved AS m ON m.id = i.id
+    SELECT i.execution_id, 'running', i.status, i.reason, $2, i.at
+    FROM input AS i JOIN moved AS m ON m.id = i.execution_id
     WHERE i.status <> 'running'
 )
 SELECT id, version FROM moved
@@ -106,28 +105,28 @@ async def write_checkpoints(
     """Write the rows in one statement; the new version of each execution whose guard matched.
     An execution missing from the result was moved on by someone else: nothing of it was
     written."""
-    columns = _columns(rows)
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         # The driver connection directly: asyncpg prepares the statement once per connection.
-        found = await raw.driver_connection.fetch(CHECKPOINTS_SQL, *columns, owner)  # type: ignore[union-attr]  # asyncpg's connection is untyped here
+        found = await raw.driver_connection.fetch(CHECKPOINTS_SQL, _as_json(rows), owner)  # type: ignore[union-attr]  # asyncpg's connection is untyped here
     return {record["id"]: record["version"] for record in found}
 
 
-#: CheckpointRow's fields in the order of the statement's arrays ($1 … $20).
+#: CheckpointRow's fields: the keys of each row's JSON object.
 _FIELDS = tuple(f.name for f in dataclasses.fields(CheckpointRow))
-#: Fields that go to `json` columns: sent as text, cast in the statement.
-_JSON_FIELDS = frozenset({"context", "output_summary"})
 
 
-def _columns(rows: Sequence[CheckpointRow]) -> list[list[Any]]:
-    return [[_value(row, name) for row in rows] for name in _FIELDS]
+def _as_json(rows: Sequence[CheckpointRow]) -> str:
+    """The rows as one JSON array, which the statement reads with json_to_recordset: one
+    json.dumps (in C) where per-column arrays cost asyncpg a type check per element."""
+    return json.dumps([{name: _plain(getattr(row, name)) for name in _FIELDS} for row in rows])
 
 
-def _value(row: CheckpointRow, name: str) -> Any:
-    value = getattr(row, name)
-    if name in _JSON_FIELDS and value is not None:
-        return json.dumps(value)
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     return value
 
 
