@@ -1,8 +1,8 @@
 """The statements that accept a run: insert the queued execution (its version read from the
 workflow row in the same statement), its first transition and its outbox row, atomically.
 
-On PostgreSQL through asyncpg it is one statement over arrays, so the runs that requests ask
-for together go in together (`RunInserts`, a group commit): the three inserts are
+On PostgreSQL through asyncpg it is one statement over a JSON array of runs, so the runs that
+requests ask for together go in together (`RunInserts`, a group commit): the three inserts are
 data-modifying CTEs, and a single statement sent outside an explicit transaction is a
 transaction of its own — one round trip and one commit for every run requested while the
 previous statement was on its way, no BEGIN, no COMMIT. It is sent on the pooled connection's
@@ -16,8 +16,10 @@ and a reused statement keeps its cache key and compiled form.
 
 import functools
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -42,8 +44,6 @@ _OUTBOX = cast(Table, OutboxMessage.__table__)
 _WORKFLOWS = cast(Table, Workflow.__table__)
 #: The unique constraint a repeated idempotency key runs into.
 _IDEMPOTENCY = ("workspace_id", "workflow_id", "idempotency_key")
-#: Parameters stored in JSON columns: serialized here when SQLAlchemy's types are bypassed.
-_JSON_PARAMS = frozenset({"context", "trigger_data", "body"})
 
 _EXECUTION_COLUMNS = (
     "id",
@@ -61,38 +61,23 @@ _TRANSITION_COLUMNS = ("execution_id", "from_status", "to_status", "reason", "at
 _OUTBOX_COLUMNS = ("queue", "body", "created_at")
 
 
-#: The array parameters of RUNS_SQL, in order ($1 … $11).
-_BATCH_PARAMS = (
-    "execution_id",
-    "workspace_id",
-    "workflow_id",
-    "status",
-    "context",
-    "trigger_data",
-    "idempotency_key",
-    "now",
-    "reason",
-    "queue",
-    "body",
-)
-
-# Many runs at once: the same three inserts as _postgresql_statement(), over arrays. Rows go in
+# Many runs at once: the three inserts over the rows of one JSON array. Rows go in
 # idempotency-key order, so two statements inserting the same keys take their locks in one
 # order and cannot deadlock; a key repeated within one statement inserts once (DO NOTHING sees
 # the row the statement itself inserted). The outbox row finds its run by the message's
 # execution_id.
 RUNS_SQL = """
 WITH input AS (
-    SELECT * FROM unnest(
-        $1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::timestamptz[], $9::text[], $10::text[], $11::text[]
-    ) AS i(id, workspace_id, workflow_id, status, context, trigger_data, idempotency_key,
-           at, reason, queue, body)
+    SELECT * FROM json_to_recordset($1::json) AS i(
+        execution_id uuid, workspace_id uuid, workflow_id uuid, status text, context json,
+        trigger_data json, idempotency_key text, now timestamptz, reason text, queue text,
+        body json
+    )
 ), execution AS (
     INSERT INTO executions (id, workspace_id, workflow_id, workflow_version, status, version,
                             context, trigger_data, idempotency_key, created_at)
-    SELECT i.id, i.workspace_id, i.workflow_id, w.current_version, i.status, 0,
-           i.context::json, i.trigger_data::json, i.idempotency_key, i.at
+    SELECT i.execution_id, i.workspace_id, i.workflow_id, w.current_version, i.status, 0,
+           i.context, i.trigger_data, i.idempotency_key, i.now
     FROM input AS i
     JOIN workflows AS w ON w.id = i.workflow_id AND w.workspace_id = i.workspace_id
     ORDER BY i.idempotency_key
@@ -100,12 +85,12 @@ WITH input AS (
     RETURNING id, workflow_version
 ), transition AS (
     INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, at)
-    SELECT i.id, NULL, i.status, i.reason, i.at
-    FROM execution AS e JOIN input AS i ON i.id = e.id
+    SELECT i.execution_id, NULL, i.status, i.reason, i.now
+    FROM execution AS e JOIN input AS i ON i.execution_id = e.id
 ), outbox AS (
     INSERT INTO outbox (queue, body, created_at)
-    SELECT i.queue, i.body::json, i.at
-    FROM execution AS e JOIN input AS i ON i.id = e.id
+    SELECT i.queue, i.body, i.now
+    FROM execution AS e JOIN input AS i ON i.execution_id = e.id
     RETURNING id, (body ->> 'execution_id')::uuid AS execution_id
 )
 SELECT e.id, e.workflow_version, o.id AS outbox_id
@@ -139,16 +124,14 @@ async def runs_in_one_statement(
 ) -> list[Inserted | None]:
     """Insert every run in `runs` with ONE statement over arrays: one round trip, one commit.
     What `insert_run` returns, for each run in order."""
-    args = [
-        [json.dumps(run[name]) if name in _JSON_PARAMS else run[name] for run in runs]
-        for name in _BATCH_PARAMS
-    ]
+    # One JSON array, read by json_to_recordset: one json.dumps (in C) for the whole batch.
+    batch = json.dumps([{name: _plain(value) for name, value in run.items()} for run in runs])
     async with engine.connect() as connection:
         # No transaction was begun on it, so the driver runs the statement in autocommit.
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
         try:
-            rows = await driver.fetch(RUNS_SQL, *args)
+            rows = await driver.fetch(RUNS_SQL, batch)
         except BaseException:
             # SQLAlchemy did not see this statement fail, so a connection that died under it
             # (a database restart) must be taken out of the pool here.
@@ -157,6 +140,14 @@ async def runs_in_one_statement(
             raise
     found = {row["id"]: Inserted(row["workflow_version"], row["outbox_id"]) for row in rows}
     return [found.get(run["execution_id"]) for run in runs]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
 
 
 class RunInserts:
