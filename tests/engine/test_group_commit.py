@@ -5,6 +5,8 @@ does not stop the others, and a row PostgreSQL refuses fails only its own run.
 """
 
 import asyncio
+import dataclasses
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.executor import claims
+from services.executor import claims, pg_checkpoint
 from services.executor.pg_checkpoint import CheckpointRow, CheckpointWriter
 from shared.db.tables import ExecutionStep
 from shared.db.types import utcnow
@@ -169,3 +171,11 @@ async def test_claims_asked_together_each_win_once_though_every_run_is_asked_twi
     for execution_id in queued:
         row = await execution_row(resources, execution_id)
         assert (row.status, row.version, row.current_node_id) == ("running", 1, "a")
+
+
+def test_each_checkpoint_row_goes_to_the_statement_with_every_field() -> None:
+    # json_to_recordset reads a missing key as NULL, so a field left out would be lost quietly.
+    row = _row(uuid.uuid4(), 1, utcnow())
+    sent = pg_checkpoint._object(row)
+    assert set(sent) == {f.name for f in dataclasses.fields(CheckpointRow)}
+    assert json.loads(pg_checkpoint._as_json([row]))[0]["context"] == row.context
