@@ -159,44 +159,50 @@ class Runner:
 
     async def _run_node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
         """Run one node and checkpoint it; True when the execution goes on to `next_id`."""
-        with structlog.contextvars.bound_contextvars(node_id=node.id):
-            started_at = utcnow()
-            clock = time.perf_counter()
-            step_id = claim.open_step_id
-            resuming = claim.wait is not None
-            if not resuming:
-                # The row first, then the event: a live stream that reads the steps when the
-                # event arrives then finds the running attempt.
-                if node.node_type.side_effects:
-                    step_id = await checkpoints.start_step(
-                        self._engine, claim, node.id, node.type_name
-                    )
-                self._events.emit(node_event(claim, node, "node.started", S.RUNNING))
-            task = asyncio.current_task()
-            assert task is not None
-            self._in_node.add(task)
-            try:
-                result = await self._call(claim, node)
-            finally:
-                self._in_node.discard(task)
-            duration = time.perf_counter() - clock
-            self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
-            step = StepRecord(
-                node_id=node.id,
-                node_type=node.type_name,
-                attempt=claim.attempt,
-                status="completed",
-                started_at=started_at,
-                completed_at=utcnow(),
-                duration_ms=round(duration * 1000),
-            )
-            if isinstance(result, Completed):
-                return await self._completed(claim, node, result, step, step_id, next_id)
-            if isinstance(result, Wait):
-                await self._paused(claim, node, result, step, step_id)
-                return False
-            await self._failed(claim, node, result, step, step_id)
+        # Tokens rather than bound_contextvars(): this runs for every node, and the context
+        # manager copies every bound variable in order to restore them.
+        tokens = structlog.contextvars.bind_contextvars(node_id=node.id)
+        try:
+            return await self._node(claim, node, next_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+
+    async def _node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
+        started_at = utcnow()
+        clock = time.perf_counter()
+        step_id = claim.open_step_id
+        resuming = claim.wait is not None
+        if not resuming:
+            # The row first, then the event: a live stream that reads the steps when the
+            # event arrives then finds the running attempt.
+            if node.node_type.side_effects:
+                step_id = await checkpoints.start_step(self._engine, claim, node.id, node.type_name)
+            self._events.emit(node_event(claim, node, "node.started", S.RUNNING))
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_node.add(task)
+        try:
+            result = await self._call(claim, node)
+        finally:
+            self._in_node.discard(task)
+        duration = time.perf_counter() - clock
+        self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
+        step = StepRecord(
+            node_id=node.id,
+            node_type=node.type_name,
+            attempt=claim.attempt,
+            status="completed",
+            started_at=started_at,
+            completed_at=utcnow(),
+            duration_ms=round(duration * 1000),
+        )
+        if isinstance(result, Completed):
+            return await self._completed(claim, node, result, step, step_id, next_id)
+        if isinstance(result, Wait):
+            await self._paused(claim, node, result, step, step_id)
             return False
+        await self._failed(claim, node, result, step, step_id)
+        return False
 
     async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
         call = NodeCall(
