@@ -146,22 +146,22 @@ class MakeFiles(NodeType):
 
     async def run(self, call: NodeCall) -> NodeResult:
         assert isinstance(call.config, FilesConfig)
-        made = [
-            await add_document(
-                self._resources,
-                workspace_id=call.workspace_id,
-                execution_id=call.execution_id,
-                node_id=call.node_id,
-                name=name,
-                content_type=DOCX if name.endswith("x") else "text/plain",
-                content=text.encode(),
-            )
-            for name, text in call.config.files.items()
-        ]
+        made = [await self._store(call, name, text) for name, text in call.config.files.items()]
         context = call.context.model_copy(
             update={"generated_documents": [*call.context.generated_documents, *made]}
         )
         return Completed(output={"documents": made}, context=context)
+
+    async def _store(self, call: NodeCall, name: str, text: str) -> dict[str, Any]:
+        return await add_document(
+            self._resources,
+            workspace_id=call.workspace_id,
+            execution_id=call.execution_id,
+            node_id=call.node_id,
+            name=name,
+            content_type=DOCX if name.endswith("x") else "text/plain",
+            content=text.encode(),
+        )
 
 
 class SignFiles(MakeFiles):
@@ -170,23 +170,15 @@ class SignFiles(MakeFiles):
 
     type_name: ClassVar[str] = "sign-files"
 
-    async def run(self, call: NodeCall) -> NodeResult:
-        assert isinstance(call.config, FilesConfig)
-        signed = [
-            await add_signed_document(
-                self._resources,
-                workspace_id=call.workspace_id,
-                execution_id=call.execution_id,
-                node_id=call.node_id,
-                filename=name,
-                content=text.encode(),
-            )
-            for name, text in call.config.files.items()
-        ]
-        context = call.context.model_copy(
-            update={"generated_documents": [*call.context.generated_documents, *signed]}
+    async def _store(self, call: NodeCall, name: str, text: str) -> dict[str, Any]:
+        return await add_signed_document(
+            self._resources,
+            workspace_id=call.workspace_id,
+            execution_id=call.execution_id,
+            node_id=call.node_id,
+            filename=name,
+            content=text.encode(),
         )
-        return Completed(output={"documents": signed}, context=context)
 
 
 @dataclass

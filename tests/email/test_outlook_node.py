@@ -1,10 +1,13 @@
 """An `outlook` node pauses until Graph accepted its e-mail, then completes with the receipt."""
 
+import uuid
 from typing import Any
 
+from services.executor.nodes.base import NodeType
 from services.executor.nodes.registry import core_node_types
 from services.executor.worker import ExecutorWorker
 from services.notifier.worker import Notifier
+from shared.db.tables import Execution
 from shared.runtime import Resources
 from tests.email.support import (
     FakeGraph,
@@ -43,16 +46,16 @@ def workflow() -> dict[str, Any]:
     }
 
 
-async def test_the_node_waits_for_graphs_202_and_completes_once_a_429_was_retried(
-    resources: Resources, graph: FakeGraph
-) -> None:
-    graph.failures.append((429, {"Retry-After": "1"}, {"error": {"code": "TooManyRequests"}}))
-    executor = ExecutorWorker(resources, [*core_node_types(), MakeFiles(resources)])
+async def _run(
+    resources: Resources, graph: FakeGraph, definition: dict[str, Any], files: NodeType
+) -> tuple[uuid.UUID, Execution]:
+    """Run `definition` to its end with an executor that knows `files` and a notifier."""
+    executor = ExecutorWorker(resources, [*core_node_types(), files])
     notifier = Notifier(resources)
     await executor.start()
     await notifier.start()
     try:
-        workspace_id, workflow_id = await seed_workflow(resources, workflow(), validate=False)
+        workspace_id, workflow_id = await seed_workflow(resources, definition, validate=False)
         await add_connection(
             resources, workspace_id, "outlook", "microsoft", graph_connection(graph)
         )
@@ -63,6 +66,14 @@ async def test_the_node_waits_for_graphs_202_and_completes_once_a_429_was_retrie
     finally:
         await notifier.stop()
         await executor.stop()
+    return execution_id, done
+
+
+async def test_the_node_waits_for_graphs_202_and_completes_once_a_429_was_retried(
+    resources: Resources, graph: FakeGraph
+) -> None:
+    graph.failures.append((429, {"Retry-After": "1"}, {"error": {"code": "TooManyRequests"}}))
+    execution_id, done = await _run(resources, graph, workflow(), MakeFiles(resources))
 
     assert done.status == "completed", done.error
     output = done.context["node_outputs"]["mail"]
@@ -92,22 +103,7 @@ async def test_a_signature_nodes_signed_file_is_attached_by_its_variant(
         "config": {"files": {"contract-signed.pdf": "%PDF signed"}},
     }
     definition["nodes"][2]["config"]["attachments"] = [{"node": "sign", "variant": "signed"}]
-    executor = ExecutorWorker(resources, [*core_node_types(), SignFiles(resources)])
-    notifier = Notifier(resources)
-    await executor.start()
-    await notifier.start()
-    try:
-        workspace_id, workflow_id = await seed_workflow(resources, definition, validate=False)
-        await add_connection(
-            resources, workspace_id, "outlook", "microsoft", graph_connection(graph)
-        )
-        execution_id = await start_execution(
-            resources, workspace_id, workflow_id, {"email": "ana@acme.example"}
-        )
-        done = await wait_for_status(resources, execution_id, "completed", "failed", within=30)
-    finally:
-        await notifier.stop()
-        await executor.stop()
+    _, done = await _run(resources, graph, definition, SignFiles(resources))
 
     assert done.status == "completed", done.error
     [sent] = graph.sent
