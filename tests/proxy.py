@@ -2,6 +2,13 @@
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy.engine import make_url
+
+from shared.settings import Settings
+from tests.processes import consumer_count, spawn, stop
+from tests.support import eventually
 
 
 class CuttableProxy:
@@ -68,3 +75,23 @@ class CuttableProxy:
             self._pipes.discard(writer)
             with contextlib.suppress(Exception):
                 writer.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def executor_behind_proxy(
+    settings: Settings, *, ready_on: str
+) -> AsyncIterator[CuttableProxy]:
+    """A real executor process whose PostgreSQL connections go through a proxy the caller can
+    cut; yielded once it consumes `ready_on`. Everything else in the test connects directly."""
+    url = make_url(settings.database_url)
+    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    via_proxy = settings.model_copy(
+        update={"database_url": url.set(port=proxy.port).render_as_string(False)}
+    )
+    process = await spawn(via_proxy, "executor", DOCFLOW_WORKER_ID="executor-behind-proxy")
+    try:
+        await eventually(lambda: consumer_count(settings, ready_on), within=30)
+        yield proxy
+    finally:
+        await stop(process)
+        await proxy.cut()

@@ -20,7 +20,6 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import make_url
 
 from services.executor.pg_resume import DECIDE_AND_CLAIM
 from services.gateway import approval_decisions as decisions
@@ -41,8 +40,7 @@ from tests.approvals.support import (
     gate_workflow,
     token_in,
 )
-from tests.processes import consumer_count, spawn, stop
-from tests.proxy import CuttableProxy
+from tests.proxy import CuttableProxy, executor_behind_proxy
 from tests.support import (
     Receiver,
     eventually,
@@ -110,25 +108,17 @@ class Stage:
 
 @pytest.fixture
 async def stage(resources: Resources) -> AsyncIterator[Stage]:
-    url = make_url(resources.settings.database_url)
-    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    via_proxy = resources.settings.model_copy(
-        update={"database_url": url.set(port=proxy.port).render_as_string(False)}
-    )
     transport = RecordingTransport()
     notifier, scheduler = Notifier(resources, transport=transport), quick_scheduler(resources)
-    executor = await spawn(via_proxy, "executor", DOCFLOW_WORKER_ID="executor-behind-proxy")
-    await notifier.start()
-    await scheduler.start()
-    try:
-        await eventually(lambda: consumer_count(resources.settings, RESUME), within=30)
-        async with TestClient(TestServer(create_app(resources))) as gateway:
-            yield Stage(resources, proxy, gateway, transport)
-    finally:
-        await stop(executor)
-        await scheduler.stop()
-        await notifier.stop()
-        await proxy.cut()
+    async with executor_behind_proxy(resources.settings, ready_on=RESUME) as proxy:
+        await notifier.start()
+        await scheduler.start()
+        try:
+            async with TestClient(TestServer(create_app(resources))) as gateway:
+                yield Stage(resources, proxy, gateway, transport)
+        finally:
+            await scheduler.stop()
+            await notifier.stop()
 
 
 async def approve(stage: Stage) -> None:

@@ -10,16 +10,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from shared.broker.topology import RUN
 from shared.runtime import Resources
 from shared.settings import Settings
-from tests.processes import consumer_count, spawn, stop
-from tests.proxy import CuttableProxy
+from tests.proxy import CuttableProxy, executor_behind_proxy
 from tests.support import (
     Receiver,
-    eventually,
     seed_workflow,
     start_execution,
     three_node_workflow,
@@ -40,18 +37,8 @@ def executor() -> None:
 
 @pytest.fixture
 async def proxy(resources: Resources) -> AsyncIterator[CuttableProxy]:
-    url = make_url(resources.settings.database_url)
-    proxy = await CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    via_proxy = resources.settings.model_copy(
-        update={"database_url": url.set(port=proxy.port).render_as_string(False)}
-    )
-    process = await spawn(via_proxy, "executor", DOCFLOW_WORKER_ID="executor-behind-proxy")
-    try:
-        await eventually(lambda: consumer_count(resources.settings, RUN), within=30)
+    async with executor_behind_proxy(resources.settings, ready_on=RUN) as proxy:
         yield proxy
-    finally:
-        await stop(process)
-        await proxy.cut()
 
 
 async def test_a_run_accepted_during_a_database_outage_runs_once_it_is_back(
