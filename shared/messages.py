@@ -104,6 +104,8 @@ class SignatureEvent(Message):
     request_id: uuid.UUID
     #: The event as the provider sent it (also kept in the inbox).
     payload: dict[str, Any]
+    #: When the gateway took the webhook: where the executor's resume latency starts.
+    received_at: datetime | None = None
 
 
 class ExecutionEvent(Message):

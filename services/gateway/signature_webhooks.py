@@ -70,6 +70,7 @@ async def record(
             inbox_id=inbox_id,
             request_id=target.request_id,
             payload=payload,
+            received_at=utcnow(),
         )
         return "accepted", await stage(session, SIGNATURES, message)
 

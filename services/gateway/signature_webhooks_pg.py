@@ -56,7 +56,8 @@ WITH input AS (
     INSERT INTO outbox (queue, body, created_at)
     SELECT $6, json_build_object(
         'schema_version', 1, 'type', 'signature.event', 'provider', target.provider,
-        'inbox_id', event.id, 'request_id', target.request_id, 'payload', target.body::json
+        'inbox_id', event.id, 'request_id', target.request_id, 'payload', target.body::json,
+        'received_at', target.received_at
     ), target.received_at
     FROM event JOIN target USING (provider, event_key)
     RETURNING id, (body ->> 'inbox_id')::bigint AS inbox_id
@@ -141,6 +142,7 @@ def _outcome(item: _Pending, row: Any) -> Outcome:
         inbox_id=row["inbox_id"],
         request_id=uuid.UUID(str(row["request_id"])),
         payload=item.payload,
+        received_at=item.received_at,
     )
     return "accepted", Staged(row["outbox_id"], SIGNATURES, message)
 

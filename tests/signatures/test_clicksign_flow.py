@@ -56,6 +56,11 @@ async def test_two_signers_all_the_first_sign_keeps_the_run_paused_the_second_re
 
     assert await stack.resumes(execution_id) == 1
     assert await stack.step_runs(execution_id, "after") == 1
+    # The resume latency is measured from the last signer's webhook, once.
+    registry = stack.resources.metrics.registry
+    latency = {"kind": "signature"}
+    assert registry.get_sample_value("docflow_resume_latency_seconds_count", latency) == 1
+    assert 0 < (registry.get_sample_value("docflow_resume_latency_seconds_sum", latency) or 0) < 10
     expected = signed_pdf(CLICKSIGN_DOCUMENT_KEY)
     context = done.context
     signed = context["signature_requests"]["sign"]["signed_document"]

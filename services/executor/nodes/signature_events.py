@@ -7,7 +7,8 @@ decision. Everything is idempotent, so a redelivered message repeats harmlessly.
 """
 
 import uuid
-from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
 
 import aiohttp
 import structlog
@@ -21,7 +22,16 @@ from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-Resume = Callable[[uuid.UUID, uuid.UUID, str], Awaitable[None]]
+
+class Resume(Protocol):
+    async def __call__(
+        self,
+        execution_id: uuid.UUID,
+        wait_id: uuid.UUID,
+        reason: str,
+        *,
+        requested_at: datetime | None = None,
+    ) -> None: ...
 
 
 class SignatureEvents:
@@ -58,4 +68,6 @@ class SignatureEvents:
             execution_id=str(request.execution_id), node_id=request.node_id
         ):
             log.info("signature_event_applied", provider=message.provider, status=request.status)
-            await self._resume(request.execution_id, request.wait_id, "fact")
+            await self._resume(
+                request.execution_id, request.wait_id, "fact", requested_at=message.received_at
+            )
