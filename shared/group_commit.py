@@ -76,6 +76,11 @@ class GroupCommit(Generic[Item, Result]):
                 except BaseException as e:  # cancelled at shutdown: nobody may wait forever
                     for _, done in batch:
                         _fail(done, e)
+                    if self._flushing == 1:
+                        # The last flusher: nobody else would write what still waits.
+                        waiting, self._queued = self._queued, []
+                        for _, done in waiting:
+                            _fail(done, e)
                     raise
         finally:
             # No await between the empty queue and this: a caller that queues after it

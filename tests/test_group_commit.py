@@ -75,3 +75,21 @@ async def test_a_caller_that_queues_as_the_last_flusher_ends_is_still_written() 
         return [await group.submit(n) for n in range(5)]
 
     assert await asyncio.wait_for(one_after_another(), timeout=5) == [0, 10, 20, 30, 40]
+
+
+async def test_when_the_last_flusher_is_cancelled_every_waiting_caller_hears_of_it() -> None:
+    writes = _Writes()
+    writes.release.clear()
+    group = GroupCommit(writes.write, name="numbers", flushers=1)
+    in_flight = asyncio.ensure_future(group.submit(1))
+    await asyncio.sleep(0)  # the caller queues and starts the flusher
+    await asyncio.sleep(0)  # the flusher takes [1] and waits in the write
+    queued = asyncio.ensure_future(group.submit(2))
+    await asyncio.sleep(0)
+    [flusher] = group._tasks
+    flusher.cancel()
+
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(in_flight, queued, return_exceptions=True), timeout=5
+    )
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
