@@ -13,8 +13,6 @@ reuses the engine benchmark's sibling modules (target, stack, api, figures) by p
 import argparse
 import asyncio
 import re
-import shutil
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -27,7 +25,7 @@ from api import Api, new_api_key
 from cpu import measured as cpu_measured
 from figures import heading, line, percentile
 from stack import Stack, cli, running_stack, service_env, spawn, stop
-from target import Target, own_database, own_queues
+from target import Target, add_target_args, log_folder, own_database, own_queues, target_for
 
 from shared.approval_links import token_hash
 from shared.db.migrate import upgrade_async
@@ -233,23 +231,9 @@ async def phase(
 
 
 async def main(args: argparse.Namespace) -> None:
-    run = uuid.uuid4().hex[:8]
-    target = Target(
-        pg_host=args.pg_host,
-        pg_port=args.pg_port,
-        pg_user=args.pg_user,
-        amqp_url=args.amqp_url,
-        database=f"docflow_bench_approvals_{run}",
-        queue_prefix=f"bench-approvals-{run}.",
-    )
-    with tempfile.TemporaryDirectory(prefix="docflow-bench-approvals-") as logs:
-        log_dir = Path(logs)
-        try:
-            await measure(args, target, log_dir)
-        finally:
-            # Kept on failure too: that is when the logs are wanted.
-            if args.keep_logs is not None:
-                shutil.copytree(log_dir, args.keep_logs, dirs_exist_ok=True)
+    target = target_for(args, "approvals")
+    with log_folder("approvals", args.keep_logs) as log_dir:
+        await measure(args, target, log_dir)
 
 
 async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> None:
@@ -293,10 +277,7 @@ def parse_args() -> argparse.Namespace:
     add("--rate", type=float, default=20.0, help="decisions per second, steady phase")
     add("--executors", type=int, default=2, help="executor processes (default 2)")
     add("--keep-logs", type=Path, default=None, help="copy the services' logs to this folder")
-    add("--pg-host", default="127.0.0.1")
-    add("--pg-port", type=int, default=5432)
-    add("--pg-user", default="postgres")
-    add("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
+    add_target_args(add)
     return parser.parse_args()
 
 

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import cProfile
 import io
-import os
 import pstats
 import time
 
@@ -21,7 +20,7 @@ import asyncpg
 from api import chain_of_set_nodes
 from figures import heading, line
 from host_cpu import measured
-from target import Target, own_database, own_queues
+from target import Target, add_target_args, own_database, own_queues, target_for
 
 from services.executor.worker import ExecutorWorker
 from services.gateway.run_request_sql import RunInserts
@@ -44,20 +43,13 @@ def parse_args() -> argparse.Namespace:
     add("--prefetch", type=int, default=None, help="DOCFLOW_PREFETCH (default: the setting's)")
     add("--profile", action="store_true", help="print a cProfile of the worker, timed by CPU")
     add("--profile-to", default=None, help="also save the cProfile stats to this file")
+    add_target_args(add)
     add("--within", type=float, default=300.0, help="seconds the runs may take")
     return parser.parse_args()
 
 
 async def bench(args: argparse.Namespace) -> None:
-    pid = os.getpid()
-    target = Target(
-        pg_host="127.0.0.1",
-        pg_port=5432,
-        pg_user="postgres",
-        amqp_url="amqp://guest:guest@127.0.0.1:5672/",
-        database=f"docflow_executor_cpu_{pid}",
-        queue_prefix=f"executor-cpu-{pid}.",
-    )
+    target = target_for(args, "executor")
     overrides = {} if args.prefetch is None else {"prefetch": args.prefetch}
     settings = target.settings().model_copy(update=overrides)
     async with own_database(target), own_queues(target):

@@ -24,7 +24,6 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from figures import heading, line, spread_ms
 from profiling import print_py_spy, py_spy_output, sampled
 from readings import database_counters
 from stack import Service, cli, free_port, service_env, spawn, stop
-from target import Target, connected, own_database, own_queues
+from target import Target, add_target_args, connected, own_database, own_queues, target_for
 
 from shared.db.migrate import upgrade_async
 
@@ -55,10 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--paced", type=int, default=1500, help="POSTs in the paced phase (default 1500; 0 = off)")
     add("--rate", type=float, default=150.0, help="POSTs per second when paced (default 150)")
     add("--warm-up", type=int, default=200, help="POSTs before measuring (default 200)")
-    add("--pg-host", default="127.0.0.1")
-    add("--pg-port", type=int, default=5432)
-    add("--pg-user", default="postgres")
-    add("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
+    add_target_args(add)
     add("--profile", action="store_true", help="run the gateway under cProfile")
     add("--py-spy", action="store_true", help="sample the gateway with py-spy during the burst")
     add("--keep-logs", action="store_true", help="keep the gateway's log")
@@ -237,15 +233,7 @@ def _package_of(filename: str, function: str) -> str:
 
 
 async def run(args: argparse.Namespace, log_dir: Path) -> None:
-    pid = os.getpid()
-    target = Target(
-        pg_host=args.pg_host,
-        pg_port=args.pg_port,
-        pg_user=args.pg_user,
-        amqp_url=args.amqp_url,
-        database=f"docflow_gwbench_{pid}",
-        queue_prefix=f"gwbench-{pid}-{uuid.uuid4().hex[:6]}.",
-    )
+    target = target_for(args, "gateway")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"gateway accept path: {os.cpu_count()} CPUs, load average {load}", flush=True)
     cprofile_to = log_dir / "gateway.pstats" if args.profile else None

@@ -14,7 +14,6 @@ Python puts this script's folder first on the import path; none is named like a 
 import argparse
 import asyncio
 import contextlib
-import os
 import shutil
 import signal
 import sys
@@ -34,7 +33,7 @@ from phases import Burst, burst, one_at_a_time
 from profiling import print_cprofile, print_py_spy, py_spy_output, sampled
 from readings import database_counters
 from stack import Stack, running_stack
-from target import Target, connected, own_database, own_queues
+from target import Target, add_target_args, connected, own_database, own_queues, target_for
 
 from shared.db.migrate import upgrade_async
 
@@ -51,31 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--floor-seconds", type=float, default=5.0, help="length of the floor phase")
     add("--floor-connections", type=int, default=8, help="connections in the floor phase")
     add("--burst-within", type=float, default=180.0, help="seconds the burst may take")
-    add("--pg-host", default="127.0.0.1")
-    add("--pg-port", type=int, default=5432)
-    add("--pg-user", default="postgres")
-    add("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
+    add_target_args(add)
     add("--profile", action="store_true", help="run executor-0 under cProfile (slows it)")
     add("--py-spy", action="store_true", help="sample executor-0 and the gateway during the burst")
     add("--keep-logs", action="store_true", help="keep the services' log files")
     return parser.parse_args(argv)
 
 
-def make_target(args: argparse.Namespace) -> Target:
-    pid = os.getpid()
-    return Target(
-        pg_host=args.pg_host,
-        pg_port=args.pg_port,
-        pg_user=args.pg_user,
-        amqp_url=args.amqp_url,
-        database=f"docflow_bench_{pid}",
-        queue_prefix=f"bench-{pid}.",
-    )
-
-
 async def bench(args: argparse.Namespace, log_dir: Path) -> bool:
     """Every phase, in order; True when every execution completed."""
-    target = make_target(args)
+    target = target_for(args, "engine")
     report.header(target)
     async with own_database(target), own_queues(target):
         floor = await measure_floor(

@@ -1,8 +1,14 @@
 """Where one benchmark run lives: its own database and queue prefix, removed afterwards."""
 
+import argparse
 import contextlib
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -39,6 +45,39 @@ class Target:
                 "log_level": "WARNING",
             }
         )
+
+
+def add_target_args(add: Callable[..., Any]) -> None:
+    """The options saying where PostgreSQL and RabbitMQ are, for every benchmark script."""
+    add("--pg-host", default="127.0.0.1")
+    add("--pg-port", type=int, default=5432)
+    add("--pg-user", default="postgres")
+    add("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
+
+
+def target_for(args: argparse.Namespace, name: str) -> Target:
+    """A run of benchmark `name`: its own database and queue prefix, unique per run."""
+    run = uuid.uuid4().hex[:8]
+    return Target(
+        pg_host=args.pg_host,
+        pg_port=args.pg_port,
+        pg_user=args.pg_user,
+        amqp_url=args.amqp_url,
+        database=f"docflow_bench_{name}_{run}",
+        queue_prefix=f"bench-{name}-{run}.",
+    )
+
+
+@contextlib.contextmanager
+def log_folder(name: str, keep_in: Path | None) -> Iterator[Path]:
+    """A temporary folder for the services' logs, copied to `keep_in` when one is given —
+    also when the run fails, which is when the logs are wanted."""
+    with tempfile.TemporaryDirectory(prefix=f"docflow-bench-{name}-") as logs:
+        try:
+            yield Path(logs)
+        finally:
+            if keep_in is not None:
+                shutil.copytree(logs, keep_in, dirs_exist_ok=True)
 
 
 @contextlib.asynccontextmanager
