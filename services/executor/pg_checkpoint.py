@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import driver
 from shared.group_commit import GroupCommit
 
 CHECKPOINTS_SQL = """
@@ -105,10 +106,7 @@ async def write_checkpoints(
     """Write the rows in one statement; the new version of each execution whose guard matched.
     An execution missing from the result was moved on by someone else: nothing of it was
     written."""
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        # The driver connection directly: asyncpg prepares the statement once per connection.
-        found = await raw.driver_connection.fetch(CHECKPOINTS_SQL, _as_json(rows), owner)  # type: ignore[union-attr]  # asyncpg's connection is untyped here
+    found = await driver.fetch(engine, CHECKPOINTS_SQL, _as_json(rows), owner)
     return {record["id"]: record["version"] for record in found}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import driver
 from shared.group_commit import GroupCommit
 
 CLAIM_QUEUED_SQL = """
@@ -90,15 +91,14 @@ async def claim_queued_in_one_statement(
 
 
 async def _claim(engine: AsyncEngine, asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]  # asyncpg's connection is untyped here
-            CLAIM_QUEUED_SQL,
-            [a.execution_id for a in asks],
-            [a.owner for a in asks],
-            [a.lease_expires_at for a in asks],
-            [a.at for a in asks],
-        )
+    rows = await driver.fetch(
+        engine,
+        CLAIM_QUEUED_SQL,
+        [a.execution_id for a in asks],
+        [a.owner for a in asks],
+        [a.lease_expires_at for a in asks],
+        [a.at for a in asks],
+    )
     claimed = {row["id"]: dict(row) for row in rows}
     # The same run message delivered twice at once asks twice in one batch: the row is
     # claimed once, and only the first ask gets it.

@@ -24,6 +24,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import driver
+
 RECORD_SQL = """
 WITH link AS MATERIALIZED (
     SELECT t.revoked_at, a.id, a.status, a.late, a.decided_at, a.wait_id, a.execution_id,
@@ -87,28 +89,18 @@ async def record_in_one_statement(
     template: dict[str, Any],
 ) -> Row | None:
     """None for an unknown token."""
-    async with engine.connect() as connection:
-        # No transaction was begun on it, so the driver runs the statement in autocommit.
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        try:
-            found = await driver.fetchrow(
-                RECORD_SQL,
-                token_hash,
-                decision,
-                comment,
-                decided_at,
-                client_ip,
-                user_agent,
-                queue,
-                json.dumps(template),
-            )
-        except BaseException:
-            # SQLAlchemy did not see this statement fail, so a connection that died under it
-            # must be taken out of the pool here.
-            if driver.is_closed():
-                await connection.invalidate()
-            raise
+    found = await driver.fetchrow(
+        engine,
+        RECORD_SQL,
+        token_hash,
+        decision,
+        comment,
+        decided_at,
+        client_ip,
+        user_agent,
+        queue,
+        json.dumps(template),
+    )
     if found is None:
         return None
     return Row(

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import driver
 from shared.db.tables import Execution, ExecutionTransition, OutboxMessage, Workflow
 from shared.group_commit import GroupCommit
 
@@ -126,18 +127,7 @@ async def runs_in_one_statement(
     What `insert_run` returns, for each run in order."""
     # One JSON array, read by json_to_recordset: one json.dumps (in C) for the whole batch.
     batch = json.dumps([{name: _plain(value) for name, value in run.items()} for run in runs])
-    async with engine.connect() as connection:
-        # No transaction was begun on it, so the driver runs the statement in autocommit.
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        try:
-            rows = await driver.fetch(RUNS_SQL, batch)
-        except BaseException:
-            # SQLAlchemy did not see this statement fail, so a connection that died under it
-            # (a database restart) must be taken out of the pool here.
-            if driver.is_closed():
-                await connection.invalidate()
-            raise
+    rows = await driver.fetch(engine, RUNS_SQL, batch)
     found = {row["id"]: Inserted(row["workflow_version"], row["outbox_id"]) for row in rows}
     return [found.get(run["execution_id"]) for run in runs]
 

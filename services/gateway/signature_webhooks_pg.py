@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.broker.topology import SIGNATURES
+from shared.db import driver
 from shared.esign.webhooks import ParsedEvent
 from shared.group_commit import GroupCommit
 from shared.messages import SignatureEvent
@@ -114,20 +115,16 @@ class InboxWriter:
         ]
 
     async def _statement(self, items: list[_Pending]) -> list[Outcome]:
-        async with self._engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            # The driver connection directly: asyncpg prepares the statement once per
-            # connection and encodes the arrays itself; outside SQLAlchemy's transaction, the
-            # statement commits by itself.
-            rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]  # asyncpg's connection is untyped here
-                RECORD_SQL,
-                [i.event.provider for i in items],
-                [i.event.document_key for i in items],
-                [i.event.event_key for i in items],
-                [i.body for i in items],
-                [i.received_at for i in items],
-                SIGNATURES,
-            )
+        rows = await driver.fetch(
+            self._engine,
+            RECORD_SQL,
+            [i.event.provider for i in items],
+            [i.event.document_key for i in items],
+            [i.event.event_key for i in items],
+            [i.body for i in items],
+            [i.received_at for i in items],
+            SIGNATURES,
+        )
         found = {int(row["n"]): row for row in rows}
         return [_outcome(item, found.get(n)) for n, item in enumerate(items, start=1)]
 
