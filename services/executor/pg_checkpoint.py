@@ -14,7 +14,6 @@ and one commit (one WAL flush) for all of them. Each run still waits for its own
 be durable before its next node starts, and a lone checkpoint goes out at once.
 """
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,37 +112,33 @@ async def write_checkpoints(
 def _as_json(rows: Sequence[CheckpointRow]) -> str:
     """The rows as one JSON array, which the statement reads with json_to_recordset: one
     json.dumps (in C) where per-column arrays cost asyncpg a type check per element."""
-    return json.dumps([_object(row) for row in rows])
+    return driver.as_json([_object(row) for row in rows])
 
 
 def _object(row: CheckpointRow) -> dict[str, Any]:
     # Spelled out rather than looped over the fields: this runs once per node.
     return {
-        "execution_id": str(row.execution_id),
+        "execution_id": row.execution_id,
         "expected_version": row.expected_version,
         "context": row.context,
         "current_node_id": row.current_node_id,
         "status": row.status,
-        "finished_at": _time(row.finished_at),
+        "finished_at": row.finished_at,
         "execution_time_ms": row.execution_time_ms,
         "error": row.error,
         "node_id": row.node_id,
         "node_type": row.node_type,
         "attempt": row.attempt,
         "step_status": row.step_status,
-        "started_at": row.started_at.isoformat(),
-        "completed_at": _time(row.completed_at),
+        "started_at": row.started_at,
+        "completed_at": row.completed_at,
         "duration_ms": row.duration_ms,
         "step_error": row.step_error,
         "output_summary": row.output_summary,
         "step_id": row.step_id,
         "reason": row.reason,
-        "at": row.at.isoformat(),
+        "at": row.at,
     }
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 class CheckpointWriter:

@@ -15,11 +15,8 @@ and a reused statement keeps its cache key and compiled form.
 """
 
 import functools
-import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -126,18 +123,9 @@ async def runs_in_one_statement(
     """Insert every run in `runs` with ONE statement over arrays: one round trip, one commit.
     What `insert_run` returns, for each run in order."""
     # One JSON array, read by json_to_recordset: one json.dumps (in C) for the whole batch.
-    batch = json.dumps([{name: _plain(value) for name, value in run.items()} for run in runs])
-    rows = await driver.fetch(engine, RUNS_SQL, batch)
+    rows = await driver.fetch(engine, RUNS_SQL, driver.as_json(list(runs)))
     found = {row["id"]: Inserted(row["workflow_version"], row["outbox_id"]) for row in rows}
     return [found.get(run["execution_id"]) for run in runs]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
 
 
 class RunInserts:

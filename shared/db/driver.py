@@ -7,6 +7,9 @@ no COMMIT. SQLAlchemy does not see these statements fail, so a connection that d
 (a database restart) is taken out of the pool here, where SQLAlchemy would have done it.
 """
 
+import json
+import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,3 +33,17 @@ async def fetchrow(engine: AsyncEngine, sql: str, *args: Any) -> Any:
     """The statement's first row, or None."""
     rows = await fetch(engine, sql, *args)
     return rows[0] if rows else None
+
+
+def as_json(value: Any) -> str:
+    """`value` as JSON text for a statement that reads it (`json_to_recordset`), with
+    datetimes in ISO-8601 and UUIDs as strings, which PostgreSQL reads back exactly."""
+    return json.dumps(value, default=_encoded)
+
+
+def _encoded(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
