@@ -18,7 +18,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor.nodes.base import WaitRecord
-from services.executor.pg_claim import claim_queued_in_one_statement
+from services.executor.pg_claim import QueuedClaims
 from services.executor.pg_resume import Moved, decide_and_claim
 from shared.context import ExecutionContext, restore
 from shared.db.tables import Execution, ExecutionStep, ExecutionTransition, Wait
@@ -181,12 +181,15 @@ async def claim_run(
     owner: str,
     lease_seconds: float,
     first_node_id: Callable[[uuid.UUID, int], Any],
+    queued: QueuedClaims | None = None,
 ) -> Claim | None:
-    """Claim a queued execution, or a running one whose worker lost its lease."""
+    """Claim a queued execution, or a running one whose worker lost its lease. On PostgreSQL a
+    queued one is claimed through `queued`, the worker's batch of claims (a batch of its own
+    when none is given)."""
     now = utcnow()
     if engine.dialect.name == "postgresql":
-        claimed = await claim_queued_in_one_statement(
-            engine, execution_id, owner=owner, lease_seconds=lease_seconds, now=now
+        claimed = await (queued or QueuedClaims(engine)).claim(
+            execution_id, owner=owner, lease_seconds=lease_seconds, now=now
         )
         if claimed is not None:
             claim = Claim(

@@ -12,6 +12,7 @@ from services.executor.claims import Claim
 from services.executor.definitions import Definitions, PreparedWorkflow
 from services.executor.events import Events, event, execution_event
 from services.executor.nodes.base import NodeType, WaitRecord
+from services.executor.pg_claim import QueuedClaims
 from services.executor.runner import Runner
 from shared.db.types import utcnow
 from shared.messages import (
@@ -40,6 +41,8 @@ class Handlers:
         settings: Settings,
     ) -> None:
         self._engine = engine
+        # Claims of queued runs that arrive together share one statement (PostgreSQL only).
+        self._queued = QueuedClaims(engine) if engine.dialect.name == "postgresql" else None
         self._events = events
         self._definitions = definitions
         self._runner = runner
@@ -76,6 +79,7 @@ class Handlers:
                 owner=self._owner,
                 lease_seconds=self._lease,
                 first_node_id=self._definitions.first_node_id,
+                queued=self._queued,
             )
             if claim is None:
                 return self._conflict("run")

@@ -12,7 +12,6 @@ together (shared/group_commit.py), one round trip and one commit for all.
 """
 
 import uuid
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,31 +62,29 @@ class _Ask:
     at: datetime
 
 
-#: One group commit per engine (a worker process has one; tests have many, which come and go).
-_BATCHES: "weakref.WeakKeyDictionary[AsyncEngine, GroupCommit[_Ask, dict[str, Any] | None]]" = (
-    weakref.WeakKeyDictionary()
-)
+class QueuedClaims:
+    """One worker's claims of queued runs; those asked for together share one statement."""
 
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._group: GroupCommit[_Ask, dict[str, Any] | None] = GroupCommit(
+            self._write, name="claims"
+        )
 
-async def claim_queued_in_one_statement(
-    engine: AsyncEngine, execution_id: uuid.UUID, *, owner: str, lease_seconds: float,
-    now: datetime,
-) -> dict[str, Any] | None:  # fmt: skip
-    """The claimed row, or None when it was not queued. JSON columns arrive decoded: the
-    connection comes from SQLAlchemy's pool, which installs asyncpg codecs for json."""
-    batches = _BATCHES.get(engine)
-    if batches is None:
-        # A weak reference: the dictionary's value must not keep its own key alive.
-        engine_ref = weakref.ref(engine)
+    @property
+    def statements(self) -> int:
+        return self._group.statements
 
-        async def write(asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:
-            alive = engine_ref()
-            assert alive is not None, "the engine is in use by the caller"
-            return await _claim(alive, asks)
+    async def claim(
+        self, execution_id: uuid.UUID, *, owner: str, lease_seconds: float, now: datetime
+    ) -> dict[str, Any] | None:
+        """The claimed row, or None when it was not queued. JSON columns arrive decoded: the
+        connection comes from SQLAlchemy's pool, which installs asyncpg codecs for json."""
+        ask = _Ask(execution_id, owner, now + timedelta(seconds=lease_seconds), now)
+        return await self._group.submit(ask)
 
-        batches = _BATCHES[engine] = GroupCommit(write, name="claims")
-    ask = _Ask(execution_id, owner, now + timedelta(seconds=lease_seconds), now)
-    return await batches.submit(ask)
+    async def _write(self, asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:
+        return await _claim(self._engine, asks)
 
 
 async def _claim(engine: AsyncEngine, asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from services.executor import claims, pg_checkpoint
 from services.executor.pg_checkpoint import CheckpointRow, CheckpointWriter
+from services.executor.pg_claim import QueuedClaims
 from shared.db.tables import ExecutionStep
 from shared.db.types import utcnow
 from shared.runtime import Resources
@@ -142,7 +143,7 @@ async def test_a_row_the_database_refuses_fails_only_its_own_run(resources: Reso
             assert (await execution_row(resources, execution_id)).status == "completed"
 
 
-async def test_claims_asked_together_each_win_once_though_every_run_is_asked_twice(
+async def test_claims_asked_together_share_a_statement_and_each_run_is_claimed_once(
     resources: Resources,
 ) -> None:
     definition = {
@@ -158,14 +159,23 @@ async def test_claims_asked_together_each_win_once_though_every_run_is_asked_twi
     async def first(_workflow: object, _version: object) -> str:
         return "a"
 
+    # One worker's batch of claims, as the executor's handlers hold it.
+    batch = QueuedClaims(resources.engine)
+
     def claim(execution_id: uuid.UUID) -> Any:
         return claims.claim_run(
-            resources.engine, execution_id, owner="w", lease_seconds=30, first_node_id=first
+            resources.engine,
+            execution_id,
+            owner="w",
+            lease_seconds=30,
+            first_node_id=first,
+            queued=batch,
         )
 
     # Every run asked for twice at once, as a redelivered message would.
     claimed = await asyncio.gather(*(claim(e) for e in [*queued, *queued]))
 
+    assert batch.statements == 1
     winners = [c for c in claimed if c is not None]
     assert sorted(c.execution_id for c in winners) == sorted(queued)
     for execution_id in queued:
