@@ -62,10 +62,7 @@ async def commit(
     `writer`, a checkpoint that fits one statement is group-committed with other runs' ones.
     """
     now = utcnow()
-    values: dict[str, Any] = {
-        "context": snapshot(checkpoint.context),
-        "current_node_id": checkpoint.current_node_id,
-    }
+    values: dict[str, Any] = {"current_node_id": checkpoint.current_node_id}
     # A run that goes on keeps its lease as it is: the heartbeat extends it. Leaving the lease
     # column alone lets PostgreSQL update the row in place (HOT), with no index entries.
     if checkpoint.status != S.RUNNING:
@@ -80,7 +77,7 @@ async def commit(
         row = CheckpointRow(
             execution_id=claim.execution_id,
             expected_version=claim.version,
-            context=values["context"],
+            context=checkpoint.context,
             current_node_id=checkpoint.current_node_id,
             status=checkpoint.status.value,
             finished_at=values.get("finished_at"),
@@ -107,6 +104,7 @@ async def commit(
             raise StaleVersion(f"execution {claim.execution_id} moved past version {claim.version}")
         _advance(claim, checkpoint, version)
         return []
+    values["context"] = snapshot(checkpoint.context)
     values["version"] = Execution.version + 1
     async with engine.begin() as conn:
         version = await conn.scalar(

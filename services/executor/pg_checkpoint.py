@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.context import ExecutionContext
 from shared.db import driver
 from shared.group_commit import GroupCommit
 
@@ -77,7 +78,8 @@ class CheckpointRow:
 
     execution_id: uuid.UUID
     expected_version: int
-    context: dict[str, Any]
+    #: Encoded to JSON with the rest of the batch, in one pass (driver.as_json).
+    context: ExecutionContext
     current_node_id: str | None
     status: str
     finished_at: datetime | None
@@ -111,7 +113,7 @@ async def write_checkpoints(
 
 def _as_json(rows: Sequence[CheckpointRow]) -> str:
     """The rows as one JSON array, which the statement reads with json_to_recordset: one
-    json.dumps (in C) where per-column arrays cost asyncpg a type check per element."""
+    encoding pass (in Rust) where per-column arrays cost asyncpg a type check per element."""
     return driver.as_json([_object(row) for row in rows])
 
 

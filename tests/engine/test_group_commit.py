@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from services.executor import claims, pg_checkpoint
 from services.executor.pg_checkpoint import CheckpointRow, CheckpointWriter
 from services.executor.pg_claim import QueuedClaims
+from shared.context import ExecutionContext, snapshot
 from shared.db.tables import ExecutionStep
 from shared.db.types import utcnow
 from shared.runtime import Resources
@@ -60,7 +61,7 @@ def _row(execution_id: uuid.UUID, version: int, now: datetime, **changes: object
     values: dict[str, object] = {
         "execution_id": execution_id,
         "expected_version": version,
-        "context": {"node_outputs": {"a": {"x": 1}}},
+        "context": ExecutionContext(node_outputs={"a": {"x": 1}}),
         "current_node_id": "a",
         "status": "completed",
         "finished_at": now,
@@ -188,4 +189,4 @@ def test_each_checkpoint_row_goes_to_the_statement_with_every_field() -> None:
     row = _row(uuid.uuid4(), 1, utcnow())
     sent = pg_checkpoint._object(row)
     assert set(sent) == {f.name for f in dataclasses.fields(CheckpointRow)}
-    assert json.loads(pg_checkpoint._as_json([row]))[0]["context"] == row.context
+    assert json.loads(pg_checkpoint._as_json([row]))[0]["context"] == snapshot(row.context)
