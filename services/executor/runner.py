@@ -6,13 +6,13 @@ re-checks it. When a checkpoint is refused (StaleVersion) the runner stops at on
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pydantic_core
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -55,7 +55,8 @@ class LostClaim(Exception):
 def summarize(output: Any) -> dict[str, Any] | None:
     if output is None:
         return None
-    encoded = json.dumps(output, default=str)
+    # pydantic-core's encoder: json.dumps took a tenth of the executor's time per node here.
+    encoded = pydantic_core.to_json(output, fallback=str)
     if len(encoded) <= MAX_SUMMARY_BYTES:
         return {"output": output}
     keys = list(output)[:50] if isinstance(output, dict) else None
