@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -56,6 +57,8 @@ class Batch:
     window_seconds: float
     steps: int
     latencies_ms: list[float]
+    #: Steps completed in each tenth of the window: shows the ramp-up and the tail.
+    timeline: list[int]
 
 
 async def read_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> Batch:
@@ -69,15 +72,39 @@ async def read_batch(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> Batc
         "SELECT count(*) FROM execution_steps WHERE execution_id = ANY($1::uuid[])", list(ids)
     )
     if not rows:
-        return Batch(finished=0, window_seconds=0.0, steps=steps, latencies_ms=[])
-    window = max(r["finished_at"] for r in rows) - min(r["created_at"] for r in rows)
+        return Batch(finished=0, window_seconds=0.0, steps=steps, latencies_ms=[], timeline=[])
+    first, last = min(r["created_at"] for r in rows), max(r["finished_at"] for r in rows)
     latencies = [(r["finished_at"] - r["created_at"]).total_seconds() * 1000 for r in rows]
     return Batch(
         finished=len(rows),
-        window_seconds=window.total_seconds(),
+        window_seconds=(last - first).total_seconds(),
         steps=steps,
         latencies_ms=latencies,
+        timeline=await _timeline(conn, ids, first, last, tenths=10),
     )
+
+
+async def _timeline(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], first: Any, last: Any, *, tenths: int
+) -> list[int]:
+    """Steps completed in each of `tenths` equal parts of first → last."""
+    # width_bucket puts `last` itself in part tenths + 1: it belongs to the last part.
+    rows = await conn.fetch(
+        "SELECT least(width_bucket(extract(epoch FROM completed_at),"
+        " extract(epoch FROM $2::timestamptz), extract(epoch FROM $3::timestamptz), $4), $4)"
+        " AS part, count(*) AS n"
+        " FROM execution_steps WHERE execution_id = ANY($1::uuid[]) AND completed_at IS NOT NULL"
+        " GROUP BY 1",
+        list(ids),
+        first,
+        last,
+        tenths,
+    )
+    counts = [0] * tenths
+    for row in rows:
+        if 1 <= row["part"] <= tenths:
+            counts[row["part"] - 1] = row["n"]
+    return counts
 
 
 async def failure_samples(

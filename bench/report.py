@@ -57,6 +57,7 @@ def burst(result: Burst, floor: Floor) -> None:
         f"target ≥ {FLOOR_RATIO_TARGET}: {verdict(ratio >= FLOOR_RATIO_TARGET)}",
     )
     line("latency (created → finished)", "", spread_ms(batch.latencies_ms))
+    line("transitions by tenth of the window", "", " ".join(f"{n:,}" for n in batch.timeline))
     for failure in result.failures:
         print(f"   not completed: {failure}")
 
