@@ -72,7 +72,7 @@ class Notifier:
         await self._transports.open()
         self._stopping.clear()
         self._subscription = await self._resources.broker.consume(
-            EMAIL, self._through_outages, prefetch=self._resources.settings.prefetch
+            EMAIL, self._through_outages, prefetch=self._resources.settings.notifier_prefetch
         )
         self._retries.start()
         log.info("notifier_started", transport=type(self._transports.default).__name__)

@@ -37,7 +37,7 @@ def approval_email(key: str, *, to: str = "ana@example.com") -> SendEmail:
 @pytest.fixture
 async def unhurried(smtp_settings: Settings, mailbox: Mailbox) -> AsyncIterator[Resources]:
     """One message at a time, so a later message is handled only after an earlier one is done."""
-    async with open_resources(smtp_settings.model_copy(update={"prefetch": 1})) as opened:
+    async with open_resources(smtp_settings.model_copy(update={"notifier_prefetch": 1})) as opened:
         worker = Notifier(opened)
         await worker.start()
         try:
