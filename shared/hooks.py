@@ -4,9 +4,8 @@ Kept at the edge so handlers hold no metric calls: the ids a message names are b
 structlog context for every line written while it is handled, and its outcome is counted.
 """
 
-import structlog
-
 from shared.broker.base import Handler
+from shared.logging import log_context
 from shared.messages import Message
 from shared.metrics import Metrics
 
@@ -22,9 +21,7 @@ def observed(queue: str, handler: Handler, metrics: Metrics) -> Handler:
             if (value := getattr(message, name, None)) is not None
         }
         outcome = "failed"
-        with structlog.contextvars.bound_contextvars(
-            message_type=getattr(message, "type", None), **ids
-        ):
+        with log_context(message_type=getattr(message, "type", None), **ids):
             try:
                 await handler(message)
                 outcome = "handled"

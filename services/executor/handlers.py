@@ -15,6 +15,7 @@ from services.executor.nodes.base import NodeType, WaitRecord
 from services.executor.pg_claim import QueuedClaims
 from services.executor.runner import Runner
 from shared.db.types import utcnow
+from shared.logging import log_context
 from shared.messages import (
     CancelExecution,
     Message,
@@ -72,7 +73,7 @@ class Handlers:
             log.warning("message_ignored", message_type=getattr(message, "type", None))
 
     async def run(self, execution_id: uuid.UUID) -> None:
-        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+        with log_context(execution_id=str(execution_id)):
             claim = await claims.claim_run(
                 self._engine,
                 execution_id,
@@ -91,7 +92,7 @@ class Handlers:
             await self._run(claim)
 
     async def retry(self, execution_id: uuid.UUID) -> None:
-        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+        with log_context(execution_id=str(execution_id)):
             claim = await claims.claim_retry(
                 self._engine, execution_id, owner=self._owner, lease_seconds=self._lease
             )
@@ -108,7 +109,7 @@ class Handlers:
         *,
         requested_at: datetime | None = None,
     ) -> None:
-        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+        with log_context(execution_id=str(execution_id)):
             # Settling a wait is the node type's rule: the pinned workflow is loaded as soon as
             # the claim has read the execution (from the cache, normally: no round trip).
             workflow: PreparedWorkflow | None = None
@@ -150,7 +151,7 @@ class Handlers:
             await self._run(claim, workflow)
 
     async def cancel(self, execution_id: uuid.UUID, reason: str) -> None:
-        with structlog.contextvars.bound_contextvars(execution_id=str(execution_id)):
+        with log_context(execution_id=str(execution_id)):
             row = await cancellation.cancel(
                 self._engine, execution_id, reason=reason, owner=self._owner
             )
@@ -170,7 +171,7 @@ class Handlers:
             ).inc()
 
     async def _run(self, claim: Claim, workflow: PreparedWorkflow | None = None) -> None:
-        with structlog.contextvars.bound_contextvars(workflow_id=str(claim.workflow_id)):
+        with log_context(workflow_id=str(claim.workflow_id)):
             if workflow is None:
                 workflow = await self._definitions.get(claim.workflow_id, claim.workflow_version)
             await self._runner.run(claim, workflow)

@@ -37,6 +37,7 @@ from shared.broker.base import Broker
 from shared.broker.topology import RESUME
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
+from shared.logging import log_context
 from shared.messages import ExecutionEvent, Message, ResumeExecution
 from shared.metrics import Metrics, series_by_labels
 from shared.outbox import publish_staged
@@ -160,13 +161,8 @@ class Runner:
 
     async def _run_node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
         """Run one node and checkpoint it; True when the execution goes on to `next_id`."""
-        # Tokens rather than bound_contextvars(): this runs for every node, and the context
-        # manager copies every bound variable in order to restore them.
-        tokens = structlog.contextvars.bind_contextvars(node_id=node.id)
-        try:
+        with log_context(node_id=node.id):
             return await self._node(claim, node, next_id)
-        finally:
-            structlog.contextvars.reset_contextvars(**tokens)
 
     async def _node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
         started_at = utcnow()

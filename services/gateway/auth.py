@@ -1,12 +1,12 @@
 """API-key authentication: every `/api/v1` route but the public ones needs `Bearer <key>`."""
 
-import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.gateway.keys import API_KEYS, WORKSPACE
 from services.gateway.problems import Problem
 from services.gateway.routing import route_template
+from shared.logging import log_context
 
 API_PREFIX = "/api/v1"
 #: Routes under the API prefix that anyone may read.
@@ -45,7 +45,7 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
         detail = "a valid API key is required: Authorization: Bearer <key>"
         raise Problem(401, "unauthorized", detail, headers=_CHALLENGE)
     request[WORKSPACE] = workspace_id
-    with structlog.contextvars.bound_contextvars(workspace_id=str(workspace_id)):
+    with log_context(workspace_id=str(workspace_id)):
         return await handler(request)
 
 

@@ -1,6 +1,5 @@
 """Hooks around every handler: log context and metrics outside, problem documents inside."""
 
-import contextlib
 import time
 
 import structlog
@@ -11,13 +10,12 @@ from services.gateway.keys import METRIC_CHILDREN
 from services.gateway.problems import from_exception, internal_error, render
 from services.gateway.routing import logged_path_params, route_template
 from services.gateway.webhook_metrics import webhook_outcome, webhook_provider
+from shared.logging import log_context
 
 log = structlog.get_logger(__name__)
 
 #: The route label of requests the router matched to nothing, so scanners cannot mint labels.
 UNMATCHED = "unmatched"
-
-_NOTHING_BOUND = contextlib.nullcontext()
 
 
 @web.middleware
@@ -28,8 +26,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     status = 500
     params = logged_path_params(request)
-    # Entering an empty binding still copies the log context: most webhooks have no ids.
-    with structlog.contextvars.bound_contextvars(**params) if params else _NOTHING_BOUND:
+    with log_context(**params):
         try:
             response = await handler(request)
             status = response.status

@@ -34,6 +34,7 @@ from shared.broker.base import Subscription
 from shared.broker.topology import EMAIL, RESUME
 from shared.db.errors import through_outages
 from shared.db.types import utcnow
+from shared.logging import log_context
 from shared.messages import ApprovalEmail, Message, ResumeExecution, SendEmail
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
@@ -107,7 +108,7 @@ class Notifier:
         outcome = "error"
         handling = _HANDLING.set(message)
         try:
-            with structlog.contextvars.bound_contextvars(
+            with log_context(
                 idempotency_key=message.idempotency_key,
                 execution_id=str(getattr(message, "execution_id", None) or "") or None,
             ):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.esign.errors import ProviderError
 from shared.esign.providers import Providers
 from shared.esign.sync import apply_observation
+from shared.logging import log_context
 from shared.messages import Message, SignatureEvent
 from shared.settings import Settings
 
@@ -64,9 +65,7 @@ class SignatureEvents:
             self._engine, self._providers, message.request_id, observation,
             inbox_id=message.inbox_id,
         )  # fmt: skip
-        with structlog.contextvars.bound_contextvars(
-            execution_id=str(request.execution_id), node_id=request.node_id
-        ):
+        with log_context(execution_id=str(request.execution_id), node_id=request.node_id):
             log.info("signature_event_applied", provider=message.provider, status=request.status)
             await self._resume(
                 request.execution_id, request.wait_id, "fact", requested_at=message.received_at
