@@ -15,10 +15,11 @@ LOGGED_FIELDS = ("execution_id", "workflow_id", "node_id", "wait_id")
 
 def observed(queue: str, handler: Handler, metrics: Metrics) -> Handler:
     async def handle(message: Message) -> None:
+        # The model's own field values: getattr() on a field a message type lacks goes
+        # through pydantic's __getattr__ and a raised AttributeError, four times a message.
+        fields = vars(message)
         ids = {
-            name: str(value)
-            for name in LOGGED_FIELDS
-            if (value := getattr(message, name, None)) is not None
+            name: str(value) for name in LOGGED_FIELDS if (value := fields.get(name)) is not None
         }
         outcome = "failed"
         with log_context(message_type=getattr(message, "type", None), **ids):
