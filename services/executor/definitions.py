@@ -1,5 +1,6 @@
 """Workflow versions, parsed once per worker. A version never changes, so caching is safe."""
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class Definitions:
         self._registry = registry
         self._capacity = capacity
         self._cache: OrderedDict[tuple[uuid.UUID, int], PreparedWorkflow] = OrderedDict()
+        #: Versions being read: runs of a version not cached yet wait for the one read (a
+        #: worker that starts under a burst would otherwise read it once per prefetched run).
+        self._loading: dict[tuple[uuid.UUID, int], asyncio.Future[PreparedWorkflow]] = {}
 
     async def get(self, workflow_id: uuid.UUID, version: int) -> PreparedWorkflow:
         key = (workflow_id, version)
@@ -55,12 +59,24 @@ class Definitions:
         if prepared is not None:
             self._cache.move_to_end(key)
             return prepared
-        async with self._engine.connect() as conn:
-            raw = await conn.scalar(
-                select(WorkflowVersion.definition).where(
-                    WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.version == version
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(self._load(key))
+        # shield(): a waiter cancelled must not cancel the read that the others wait for.
+        return await asyncio.shield(loading)
+
+    async def _load(self, key: tuple[uuid.UUID, int]) -> PreparedWorkflow:
+        workflow_id, version = key
+        try:
+            async with self._engine.connect() as conn:
+                raw = await conn.scalar(
+                    select(WorkflowVersion.definition).where(
+                        WorkflowVersion.workflow_id == workflow_id,
+                        WorkflowVersion.version == version,
+                    )
                 )
-            )
+        finally:
+            del self._loading[key]
         if raw is None:
             raise NotFound("workflow version", f"{workflow_id}@{version}")
         prepared = self._prepare(workflow_id, version, WorkflowDefinition.model_validate(raw))
