@@ -10,7 +10,13 @@ from typing import Protocol
 import structlog
 
 from services.client.main import CLIENT_COMMANDS, add_client_commands, run_client_command
-from services.lifecycle import Readiness, serving, wait_for_stop_signal, worker_side_app
+from services.lifecycle import (
+    Readiness,
+    freeze_startup_objects,
+    serving,
+    wait_for_stop_signal,
+    worker_side_app,
+)
 from shared.db.migrate import upgrade
 from shared.logging import configure_logging
 from shared.runtime import Resources, open_resources
@@ -75,6 +81,7 @@ async def run_worker(settings: Settings, name: str) -> None:
             else contextlib.nullcontext()
         )
         async with side_door, running([WORKERS[name](resources)]):
+            freeze_startup_objects()
             log.info("service_started", service=name)
             await wait_for_stop_signal()
             readiness.stopping = True
@@ -91,6 +98,7 @@ async def run_gateway(settings: Settings) -> None:
         async with serving(
             app, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port
         ):
+            freeze_startup_objects()
             log.info("service_started", service="gateway")
             await wait_for_stop_signal()
             # Readiness first; leaving `serving` then ends live streams and lets open

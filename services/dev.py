@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.cli import WORKERS, running
-from services.lifecycle import serving, wait_for_stop_signal
+from services.lifecycle import freeze_startup_objects, serving, wait_for_stop_signal
 from shared.connections.crypto import new_secret_key
 from shared.db.tables import Workflow, WorkflowVersion, Workspace
 from shared.logging import configure_logging
@@ -67,6 +67,7 @@ async def run_dev(settings: Settings) -> None:
             serving(create_app(resources), settings.http_host, settings.http_port),
         ):
             print(welcome, flush=True)
+            freeze_startup_objects()
             await wait_for_stop_signal()
 
 
