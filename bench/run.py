@@ -103,6 +103,26 @@ async def _engine_phases(
     return not bursted.failures and not sequential.not_completed
 
 
+async def _burst(
+    args: argparse.Namespace,
+    api: Api,
+    db: asyncpg.Connection,
+    stack: Stack,
+    workflow_id: str,
+    *,
+    count: int,
+) -> Burst:
+    return await burst(
+        api,
+        db,
+        workflow_id,
+        count=count,
+        in_flight=args.in_flight,
+        within=args.burst_within,
+        check=stack.check,
+    )
+
+
 async def _warm_up(
     args: argparse.Namespace, api: Api, db: asyncpg.Connection, stack: Stack, workflow_id: str
 ) -> None:
@@ -111,15 +131,7 @@ async def _warm_up(
     workflow and compiles its templates (the first runs took 300 ms longer)."""
     if args.warm_up <= 0:
         return
-    result = await burst(
-        api,
-        db,
-        workflow_id,
-        count=args.warm_up,
-        in_flight=args.in_flight,
-        within=args.burst_within,
-        check=stack.check,
-    )
+    result = await _burst(args, api, db, stack, workflow_id, count=args.warm_up)
     if result.failures:
         raise RuntimeError(f"warm-up: {result.failures[0]}")
     print(f"   warm-up: {args.warm_up} executions first, not counted")
@@ -143,15 +155,7 @@ async def _throughput(
     counters_before = await database_counters(db)
     with measured(stack.services) as cpu, host_measured(target.database) as host:
         async with _maybe_sampled(args.py_spy, stack, log_dir):
-            result = await burst(
-                api,
-                db,
-                workflow_id,
-                count=args.executions,
-                in_flight=args.in_flight,
-                within=args.burst_within,
-                check=stack.check,
-            )
+            result = await _burst(args, api, db, stack, workflow_id, count=args.executions)
     report.burst(result, floor)
     report.cpu(cpu, result.requested, result.batch.steps)
     report.host(host, result.batch.steps)
