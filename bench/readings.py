@@ -139,7 +139,13 @@ class DatabaseCounters:
         )
 
 
+#: PostgreSQL backends report their counters to pg_stat_database at most once a second.
+STATS_DELAY_SECONDS = 1.2
+
+
 async def database_counters(conn: asyncpg.Connection) -> DatabaseCounters:
+    """The database's counters once what came before has been reported."""
+    await asyncio.sleep(STATS_DELAY_SECONDS)
     row = await conn.fetchrow(
         "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated"
         " FROM pg_stat_database WHERE datname = current_database()"
