@@ -209,7 +209,10 @@ async def test_a_won_deal_becomes_a_contract_and_deck_emailed_through_outlook(
         ("deck", "microsoft-powerpoint", "completed"),
         ("mail", "outlook", "completed"),
     ]
-    mine = [e for e in seen if e.execution_id == uuid.UUID(execution_id)]
+    # Events arrive in batches of one name each; across names, `at` orders them.
+    mine = sorted(
+        (e for e in seen if e.execution_id == uuid.UUID(execution_id)), key=lambda e: e.at
+    )
     assert [(e.event, e.node_id) for e in mine if e.event.startswith("node.")] == [
         ("node.started", "start"),
         ("node.completed", "start"),
