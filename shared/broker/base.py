@@ -11,6 +11,9 @@ from shared.messages import ExecutionEvent, Message, decode
 
 Handler = Callable[[Message], Awaitable[None]]
 EventHandler = Callable[[ExecutionEvent], Awaitable[None]]
+#: Told of a message whose handler failed on its last delivery, before the queue dead-letters
+#: it: the consumer's chance to record that the work the message stood for will not happen.
+GiveUp = Callable[[Message, Exception], Awaitable[None]]
 
 log = structlog.get_logger(__name__)
 
@@ -23,8 +26,12 @@ class Outcome(enum.Enum):
     REQUEUE = "requeue"
 
 
-async def deliver(body: bytes, handler: Handler) -> Outcome:
-    """The ack policy in one place: done: ack; undecodable: dead-letter; other error: requeue."""
+async def deliver(
+    body: bytes, handler: Handler, *, last_try: bool = False, give_up: GiveUp | None = None
+) -> Outcome:
+    """The ack policy in one place: done: ack; undecodable: dead-letter; other error: requeue
+    (the queue dead-letters it after its delivery limit; on that last try `give_up` hears of
+    it first)."""
     try:
         message = decode(body)
     except UndecodableMessage as e:
@@ -32,8 +39,15 @@ async def deliver(body: bytes, handler: Handler) -> Outcome:
         return Outcome.DEAD_LETTER
     try:
         await handler(message)
-    except Exception:
-        log.exception("message_handler_failed", message_type=getattr(message, "type", None))
+    except Exception as e:
+        log.exception(
+            "message_handler_failed", message_type=getattr(message, "type", None), last_try=last_try
+        )
+        if last_try and give_up is not None:
+            try:
+                await give_up(message, e)
+            except Exception:
+                log.exception("give_up_failed", message_type=getattr(message, "type", None))
         return Outcome.REQUEUE
     return Outcome.ACK
 
@@ -61,7 +75,10 @@ class Broker(abc.ABC):
         name); never raises (the steps table is the record)."""
 
     @abc.abstractmethod
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription: ...
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, give_up: GiveUp | None = None
+    ) -> Subscription:
+        """Handle `queue`'s messages, `prefetch` at once; see `deliver` for acks and `give_up`."""
 
     @abc.abstractmethod
     async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:

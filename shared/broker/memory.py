@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from shared.broker.base import Broker, EventHandler, Handler, Outcome, Subscription, deliver
+from shared.broker.base import (
+    Broker,
+    EventHandler,
+    GiveUp,
+    Handler,
+    Outcome,
+    Subscription,
+    deliver,
+)
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.errors import BrokerUnavailable
 from shared.messages import (
@@ -113,7 +121,9 @@ class MemoryBroker(Broker):
                     except Exception as e:
                         log.warning("event_handler_failed", error=repr(e))
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, give_up: GiveUp | None = None
+    ) -> Subscription:
         source = self._queues[queue]
         self._consumers[queue] = self._consumers.get(queue, 0) + 1
 
@@ -129,7 +139,8 @@ class MemoryBroker(Broker):
                 body, deliveries = await source.get()
                 consumers.busy.add(me)
                 try:
-                    outcome = await deliver(body, handler)
+                    last_try = deliveries + 1 >= self._delivery_limit
+                    outcome = await deliver(body, handler, last_try=last_try, give_up=give_up)
                 finally:
                     consumers.busy.discard(me)
                 if outcome is Outcome.REQUEUE and deliveries + 1 < self._delivery_limit:

@@ -15,7 +15,15 @@ from aio_pika.abc import (
 )
 from pamqp.commands import Basic
 
-from shared.broker.base import Broker, EventHandler, Handler, Outcome, Subscription, deliver
+from shared.broker.base import (
+    Broker,
+    EventHandler,
+    GiveUp,
+    Handler,
+    Outcome,
+    Subscription,
+    deliver,
+)
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.errors import BrokerUnavailable, UndecodableMessage
 from shared.messages import ExecutionEvent, Message, batches_by_name, decode, encode, unbatched
@@ -25,6 +33,8 @@ log = structlog.get_logger(__name__)
 # A transient handler failure is requeued after this pause, so a database outage does not burn
 # through the delivery limit in a hot loop.
 REQUEUE_PAUSE_SECONDS = 1.0
+#: Set by a quorum queue on a message it delivers again: how often it came back before.
+DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 
 #: How long cancelling a consumer waits for the messages it is handling before closing the
@@ -168,7 +178,9 @@ class RabbitBroker(Broker):
                     error=repr(e),
                 )
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, give_up: GiveUp | None = None
+    ) -> Subscription:
         channel = await self._require_connection().channel()
         await channel.set_qos(prefetch_count=prefetch)
         amqp_queue = await channel.get_queue(self._names.queue(queue), ensure=False)
@@ -179,7 +191,11 @@ class RabbitBroker(Broker):
             if me is not None:
                 subscription.in_hand.add(me)
             try:
-                outcome = await deliver(incoming.body, handler)
+                # A quorum queue counts the earlier returns of a message in this header, and
+                # dead-letters it when it comes back once more than the limit allows.
+                returns = incoming.headers.get(DELIVERY_COUNT_HEADER) or 0
+                last_try = isinstance(returns, int) and returns >= self._delivery_limit
+                outcome = await deliver(incoming.body, handler, last_try=last_try, give_up=give_up)
                 if outcome is Outcome.ACK:
                     await incoming.ack()
                 elif outcome is Outcome.DEAD_LETTER:

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 
 from services.gateway.outbox_publisher import OutboxPublisher
 from shared.broker import topology
-from shared.broker.base import Broker, EventHandler, Handler, Subscription
+from shared.broker.base import Broker, EventHandler, GiveUp, Handler, Subscription
 from shared.db.tables import OutboxMessage
 from shared.errors import BrokerUnavailable
 from shared.messages import ExecutionEvent, Message, RunExecution
@@ -50,7 +50,9 @@ class ScriptedBroker(Broker):
     async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
         pass
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, give_up: GiveUp | None = None
+    ) -> Subscription:
         raise NotImplementedError
 
     async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from services.gateway.executions import IDEMPOTENCY_HEADER
 from services.gateway.keys import TASKS
 from shared.broker import topology
-from shared.broker.base import Broker, EventHandler, Handler, Subscription
+from shared.broker.base import Broker, EventHandler, GiveUp, Handler, Subscription
 from shared.context import ExecutionContext, restore
 from shared.db.tables import Base, Execution, ExecutionTransition, OutboxMessage
 from shared.messages import ExecutionEvent, Message, RunExecution
@@ -181,8 +181,10 @@ class StallingBroker(Broker):
     async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
         await self.inner.publish_events(events)
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
-        return await self.inner.consume(queue, handler, prefetch=prefetch)
+    async def consume(
+        self, queue: str, handler: Handler, *, prefetch: int, give_up: GiveUp | None = None
+    ) -> Subscription:
+        return await self.inner.consume(queue, handler, prefetch=prefetch, give_up=give_up)
 
     async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:
         return await self.inner.subscribe_events(handler, pattern)
