@@ -26,6 +26,8 @@ ALLOWED_MOVES: frozenset[tuple[ExecutionStatus, ExecutionStatus]] = frozenset(
     {
         (S.QUEUED, S.RUNNING),
         (S.QUEUED, S.CANCELLED),
+        # No worker could run it: its run message failed on every delivery.
+        (S.QUEUED, S.FAILED),
         # Another worker reclaims a run whose lease expired.
         (S.RUNNING, S.RUNNING),
         (S.RUNNING, S.PAUSED),

@@ -254,12 +254,13 @@ async def claim_run(
 async def claim_retry(
     engine: AsyncEngine, execution_id: uuid.UUID, *, owner: str, lease_seconds: float
 ) -> Claim | None:
-    """Continue a failed execution from its failed node, with the context saved then."""
+    """Continue a failed execution from its failed node, with the context saved then (from the
+    first node when it failed before any ran: no worker could run it)."""
     now = utcnow()
     try:
         async with engine.begin() as conn:
             row = await _load(conn, execution_id)
-            if row is None or row.status != S.FAILED or row.current_node_id is None:
+            if row is None or row.status != S.FAILED:
                 return None
             version = await conn.scalar(
                 update(Execution)
@@ -277,7 +278,8 @@ async def claim_retry(
                 conn, execution_id, S.FAILED, S.RUNNING, "retry requested", owner
             )
             claim = _claim_from(row, version, row.current_node_id)
-            claim.attempt = await _next_attempt(conn, execution_id, row.current_node_id)
+            if row.current_node_id is not None:
+                claim.attempt = await _next_attempt(conn, execution_id, row.current_node_id)
             return claim
     except _Conflict:
         return None

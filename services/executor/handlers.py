@@ -1,5 +1,6 @@
 """Message handlers: turn run / retry / cancel / resume messages into claims and runs."""
 
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.executor import cancellation, claims
+from services.executor import cancellation, claims, giving_up, release
 from services.executor.claims import Claim
 from services.executor.definitions import Definitions, PreparedWorkflow
 from services.executor.events import Events, event, execution_event
@@ -170,11 +171,46 @@ class Handlers:
                 workflow_id=str(row.workflow_id), status=S.CANCELLED
             ).inc()
 
+    async def give_up_run(self, message: Message, error: Exception) -> None:
+        """A run or retry message failed on its last delivery: fail the execution with the
+        reason rather than leave it queued, unseen, once the message is dead-lettered."""
+        if not isinstance(message, RunExecution | RetryExecution):
+            return
+        reason = f"no executor could run it, on any delivery of its message: {error!r}"[:2000]
+        with log_context(execution_id=str(message.execution_id)):
+            row = await giving_up.fail_undeliverable(
+                self._engine, message.execution_id, error=reason, owner=self._owner
+            )
+            if row is None:
+                return
+            log.error("execution_given_up", error=reason)
+            self._events.emit(
+                execution_event(
+                    "execution.failed",
+                    S.FAILED,
+                    execution_id=row.id,
+                    workflow_id=row.workflow_id,
+                    workspace_id=row.workspace_id,
+                    error=reason,
+                ),
+            )
+            self._metrics.executions_finished.labels(
+                workflow_id=str(row.workflow_id), status=S.FAILED
+            ).inc()
+
     async def _run(self, claim: Claim, workflow: PreparedWorkflow | None = None) -> None:
         with log_context(workflow_id=str(claim.workflow_id)):
-            if workflow is None:
-                workflow = await self._definitions.get(claim.workflow_id, claim.workflow_version)
-            await self._runner.run(claim, workflow)
+            try:
+                if workflow is None:
+                    workflow = await self._definitions.get(
+                        claim.workflow_id, claim.workflow_version
+                    )
+                await self._runner.run(claim, workflow)
+            except Exception as e:
+                # Nobody runs it now: the message's next delivery may claim it at once.
+                with contextlib.suppress(Exception):
+                    await release.let_go(self._engine, claim, owner=self._owner, error=e)
+                raise
 
     def _observe_resume(self, wait: WaitRecord, reason: str, requested_at: datetime | None) -> None:
         """Resume latency: from when the wait could go on (a timer due, a fact recorded)."""

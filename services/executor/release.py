@@ -1,11 +1,12 @@
-"""Handing a claimed execution back when this worker stops, so another continues at once.
+"""Handing a claimed execution back when this worker stops, so another continues at once, and
+letting go of one whose handling failed, so the next delivery of its message can claim it.
 
 Without it a stopping worker's lease would have to expire (and the scheduler fence it) before
 anyone else could go on: a deploy would stall every run it touched for a lease period.
 """
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor.claims import Claim, record_transition
 from shared.broker.topology import RUN
@@ -30,20 +31,35 @@ async def release(engine: AsyncEngine, claim: Claim, *, owner: str) -> Staged | 
     still finds an expired lease and re-publishes the run.
     """
     async with engine.begin() as conn:
-        version = await conn.scalar(
-            update(Execution)
-            .where(
-                Execution.id == claim.execution_id,
-                Execution.version == claim.version,
-                Execution.status == S.RUNNING,
-                Execution.lease_owner == owner,
-            )
-            .values(lease_expires_at=utcnow(), version=Execution.version + 1)
-            .returning(Execution.version)
-        )
-        if version is None:
+        if not await _end_lease(conn, claim, owner=owner, reason=REASON):
             return None
-        await record_transition(conn, claim.execution_id, S.RUNNING, S.RUNNING, REASON, owner)
         staged = await stage(conn, RUN, RunExecution(execution_id=claim.execution_id))
-    claim.version = version
     return staged
+
+
+async def let_go(engine: AsyncEngine, claim: Claim, *, owner: str, error: BaseException) -> bool:
+    """End our lease now after handling the execution failed, without a message of our own:
+    the failed message goes back to its queue, and its next delivery reclaims the run at once
+    (then, on its last, the run is failed for good: giving_up.py). False when it moved on."""
+    reason = f"let go after an error: {error!r}"[:2000]
+    async with engine.begin() as conn:
+        return await _end_lease(conn, claim, owner=owner, reason=reason)
+
+
+async def _end_lease(conn: AsyncConnection, claim: Claim, *, owner: str, reason: str) -> bool:
+    version = await conn.scalar(
+        update(Execution)
+        .where(
+            Execution.id == claim.execution_id,
+            Execution.version == claim.version,
+            Execution.status == S.RUNNING,
+            Execution.lease_owner == owner,
+        )
+        .values(lease_expires_at=utcnow(), version=Execution.version + 1)
+        .returning(Execution.version)
+    )
+    if version is None:
+        return False
+    await record_transition(conn, claim.execution_id, S.RUNNING, S.RUNNING, reason, owner)
+    claim.version = version
+    return True

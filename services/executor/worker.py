@@ -68,7 +68,10 @@ class ExecutorWorker:
         )
         self._subscriptions = [
             await r.broker.consume(
-                RUN, self._edge(RUN, handlers.on_run_queue), prefetch=settings.prefetch
+                RUN,
+                self._edge(RUN, handlers.on_run_queue),
+                prefetch=settings.prefetch,
+                give_up=handlers.give_up_run,
             ),
             await r.broker.consume(
                 RESUME, self._edge(RESUME, handlers.on_resume_queue), prefetch=settings.prefetch
