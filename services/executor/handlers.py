@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.executor import cancellation, claims, giving_up, release
@@ -158,45 +159,44 @@ class Handlers:
             )
             if row is None:
                 return self._conflict("cancel")
-            self._events.emit(
-                execution_event(
-                    "execution.cancelled",
-                    S.CANCELLED,
-                    execution_id=row.id,
-                    workflow_id=row.workflow_id,
-                    workspace_id=row.workspace_id,
-                ),
-            )
-            self._metrics.executions_finished.labels(
-                workflow_id=str(row.workflow_id), status=S.CANCELLED
-            ).inc()
+            self._ended(row, S.CANCELLED)
 
-    async def give_up_run(self, message: Message, error: Exception) -> None:
-        """A run or retry message failed on its last delivery: fail the execution with the
-        reason rather than leave it queued, unseen, once the message is dead-lettered."""
-        if not isinstance(message, RunExecution | RetryExecution):
-            return
+    async def give_up(self, message: Message, error: Exception) -> None:
+        """A run, retry or resume message failed on its last delivery: fail the execution with
+        the reason, rather than leave it queued or paused, unseen, once the message is
+        dead-lettered."""
         reason = f"no executor could run it, on any delivery of its message: {error!r}"[:2000]
-        with log_context(execution_id=str(message.execution_id)):
-            row = await giving_up.fail_undeliverable(
+        if isinstance(message, RunExecution | RetryExecution):
+            failing = giving_up.fail_undeliverable(
                 self._engine, message.execution_id, error=reason, owner=self._owner
             )
-            if row is None:
-                return
-            log.error("execution_given_up", error=reason)
-            self._events.emit(
-                execution_event(
-                    "execution.failed",
-                    S.FAILED,
-                    execution_id=row.id,
-                    workflow_id=row.workflow_id,
-                    workspace_id=row.workspace_id,
-                    error=reason,
-                ),
+        elif isinstance(message, ResumeExecution):
+            failing = giving_up.fail_unresumable(
+                self._engine, message.execution_id, message.wait_id, error=reason, owner=self._owner
             )
-            self._metrics.executions_finished.labels(
-                workflow_id=str(row.workflow_id), status=S.FAILED
-            ).inc()
+        else:
+            return
+        with log_context(execution_id=str(message.execution_id)):
+            row = await failing
+            if row is not None:
+                log.error("execution_given_up", error=reason)
+                self._ended(row, S.FAILED, error=reason)
+
+    def _ended(self, row: Row[Any], status: S, **fields: Any) -> None:
+        """Tell of an execution that a handler ended itself (not by a node's checkpoint)."""
+        self._events.emit(
+            execution_event(
+                f"execution.{status.value}",
+                status,
+                execution_id=row.id,
+                workflow_id=row.workflow_id,
+                workspace_id=row.workspace_id,
+                **fields,
+            ),
+        )
+        self._metrics.executions_finished.labels(
+            workflow_id=str(row.workflow_id), status=status
+        ).inc()
 
     async def _run(self, claim: Claim, workflow: PreparedWorkflow | None = None) -> None:
         with log_context(workflow_id=str(claim.workflow_id)):

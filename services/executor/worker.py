@@ -71,10 +71,13 @@ class ExecutorWorker:
                 RUN,
                 self._edge(RUN, handlers.on_run_queue),
                 prefetch=settings.prefetch,
-                give_up=handlers.give_up_run,
+                give_up=handlers.give_up,
             ),
             await r.broker.consume(
-                RESUME, self._edge(RESUME, handlers.on_resume_queue), prefetch=settings.prefetch
+                RESUME,
+                self._edge(RESUME, handlers.on_resume_queue),
+                prefetch=settings.prefetch,
+                give_up=handlers.give_up,
             ),
         ]
         # Verified provider webhooks: applied here, then the wait is offered a decision.
