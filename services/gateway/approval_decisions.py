@@ -97,6 +97,15 @@ def _refusal(gate: GateView, revoked_at: datetime | None, now: datetime) -> Refu
     return None
 
 
+@dataclass(frozen=True)
+class _Decision:
+    status: str
+    comment: str | None
+    client_ip: str | None
+    user_agent: str | None
+    at: datetime
+
+
 async def record(
     sessions: async_sessionmaker[AsyncSession],
     token: str,
@@ -115,31 +124,6 @@ async def record(
     request's `now`) and answered as recorded; its resume waits in the outbox for the relay.
     """
     assert decision in ("approved", "rejected")
-
-    async def attempt() -> Recorded | Refusal:
-        return await _record_once(
-            sessions,
-            token,
-            decision=decision,
-            comment=comment,
-            client_ip=client_ip,
-            user_agent=user_agent,
-            now=now,
-        )
-
-    return await retrying(attempt, what="approval decision")
-
-
-async def _record_once(
-    sessions: async_sessionmaker[AsyncSession],
-    token: str,
-    *,
-    decision: str,
-    comment: str | None,
-    client_ip: str | None,
-    user_agent: str | None,
-    now: datetime,
-) -> Recorded | Refusal:
     values = _Decision(
         status=decision,
         comment=(comment or None) and comment[:MAX_COMMENT_CHARS],
@@ -147,19 +131,16 @@ async def _record_once(
         user_agent=(user_agent or None) and user_agent[:MAX_USER_AGENT_CHARS],
         at=now,
     )
+    return await retrying(lambda: _record_once(sessions, token, values), what="approval decision")
+
+
+async def _record_once(
+    sessions: async_sessionmaker[AsyncSession], token: str, values: _Decision
+) -> Recorded | Refusal:
     engine = sessions.kw["bind"]  # the engine the session factory was built on
     if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
         return await _in_one_statement(engine, token, values)
     return await _statement_by_statement(sessions, token, values)
-
-
-@dataclass(frozen=True)
-class _Decision:
-    status: str
-    comment: str | None
-    client_ip: str | None
-    user_agent: str | None
-    at: datetime
 
 
 def _settled(
