@@ -1,0 +1,98 @@
+"""The client side: runs POSTed to the gateway at a steady rate, each one recorded."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from shared.api_keys import create_api_key
+from shared.runtime import open_resources
+from shared.settings import Settings
+from tests.chaos.history import History, Outcome, finish
+
+#: A POST without an answer after this long is recorded as unknown (the gateway hung).
+ANSWER_TIMEOUT_SECONDS = 10.0
+
+
+async def new_api_key(settings: Settings) -> str:
+    async with open_resources(settings, pool_size=1, start_broker=False) as resources:
+        _, key = await create_api_key(resources.sessions, f"chaos-{uuid.uuid4().hex[:8]}")
+    return key
+
+
+class Client:
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, key: str) -> None:
+        self._http = http
+        self._api = f"{base_url}/api/v1"
+        self._auth = {"Authorization": f"Bearer {key}"}
+
+    async def create_workflow(self, definition: dict[str, Any]) -> str:
+        async with self._http.post(
+            f"{self._api}/workflows", json=definition, headers=self._auth
+        ) as response:
+            body = await response.json()
+            assert response.status == 201, body
+            return str(body["id"])
+
+    async def start_run(
+        self, history: History, workflow_id: str, key: str, trigger_data: dict[str, Any]
+    ) -> None:
+        """POST one run and record what the gateway said. 202 is ok; 503 and 4xx are refusals
+        (the gateway promises nothing was recorded); anything else is unknown."""
+        operation = history.invoke(key)
+        try:
+            async with self._http.post(
+                f"{self._api}/workflows/{workflow_id}/executions",
+                json={"trigger_data": trigger_data},
+                headers={**self._auth, "Idempotency-Key": key},
+                timeout=aiohttp.ClientTimeout(total=ANSWER_TIMEOUT_SECONDS),
+            ) as response:
+                body = await response.read()
+                retry_after = response.headers.get("Retry-After")
+                if response.status == 202:
+                    execution_id = uuid.UUID((await response.json())["execution_id"])
+                    finish(operation, Outcome.OK, status=202, execution_id=execution_id)
+                elif response.status == 503 or 400 <= response.status < 500:
+                    detail = body[:200].decode(errors="replace")
+                    outcome = Outcome.FAILED
+                    finish(
+                        operation,
+                        outcome,
+                        status=response.status,
+                        retry_after=retry_after,
+                        detail=detail,
+                    )
+                else:
+                    detail = body[:200].decode(errors="replace")
+                    finish(operation, Outcome.UNKNOWN, status=response.status, detail=detail)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            finish(operation, Outcome.UNKNOWN, detail=repr(e))
+
+
+async def post_runs(
+    client: Client,
+    history: History,
+    workflow_id: str,
+    *,
+    count: int,
+    per_second: float,
+    trigger: Callable[[int], dict[str, Any]] = lambda i: {"n": i},
+    on_each: Callable[[int], None] | None = None,
+) -> None:
+    """Start `count` runs, one every 1/per_second seconds by the clock (a slow answer does not
+    slow the rate), and return once every POST has its answer."""
+    prefix = uuid.uuid4().hex[:8]
+    started = time.monotonic()
+    posts: set[asyncio.Task[None]] = set()
+    for i in range(count):
+        # Pacing the load generator by the clock is the point here, not waiting for a state.
+        await asyncio.sleep(max(0.0, started + i / per_second - time.monotonic()))
+        if on_each is not None:
+            on_each(i)
+        posts.add(
+            asyncio.create_task(client.start_run(history, workflow_id, f"{prefix}-{i}", trigger(i)))
+        )
+    await asyncio.gather(*posts)
