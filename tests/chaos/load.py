@@ -17,10 +17,10 @@ from tests.chaos.history import History, Outcome, finish
 ANSWER_TIMEOUT_SECONDS = 10.0
 
 
-async def new_api_key(settings: Settings) -> str:
+async def new_api_key(settings: Settings) -> tuple[uuid.UUID, str]:
+    """A new workspace and a key for it."""
     async with open_resources(settings, pool_size=1, start_broker=False) as resources:
-        _, key = await create_api_key(resources.sessions, f"chaos-{uuid.uuid4().hex[:8]}")
-    return key
+        return await create_api_key(resources.sessions, f"chaos-{uuid.uuid4().hex[:8]}")
 
 
 class Client:

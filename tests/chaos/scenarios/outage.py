@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from shared.broker.topology import RUN
+from shared.broker.topology import EMAIL, RUN
 from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.chaos.checker import check, settle
@@ -51,17 +51,27 @@ def chain_of_set_nodes(count: int = 3) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def running_services(
-    settings: Settings, log_dir: Path, *, executors: int = 2, schedulers: int = 1
+    settings: Settings,
+    log_dir: Path,
+    *,
+    executors: int = 2,
+    schedulers: int = 1,
+    notifiers: int = 0,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
-    """Gateway, executors and schedulers behind the proxies, each serving or consuming."""
+    """Gateway, executors, schedulers and notifiers behind the proxies, each serving or
+    consuming; process `executor-0`, `scheduler-1` and so on."""
     async with proxied_stack(settings, log_dir) as stack:
-        await stack.start("gateway", "gateway")
-        for i in range(executors):
-            await stack.start(f"executor-{i}", "executor")
-        for i in range(schedulers):
-            await stack.start(f"scheduler-{i}", "scheduler")
+        await stack.start("gateway", "gateway", **(env or {}))
+        for service, count in (("executor", executors), ("scheduler", schedulers)):
+            for i in range(count):
+                await stack.start(f"{service}-{i}", service, **(env or {}))
+        for i in range(notifiers):
+            await stack.start(f"notifier-{i}", "notifier", **(env or {}))
         await stack.wait_for_gateway()
         await stack.wait_for_consumers(RUN, executors)
+        if notifiers:
+            await stack.wait_for_consumers(EMAIL, notifiers)
         yield stack
 
 
@@ -76,7 +86,8 @@ async def outage_under_load(
 ) -> tuple[Report, History]:
     history = History()
     async with running_services(settings, log_dir) as stack, aiohttp.ClientSession() as http:
-        client = Client(http, stack.base_url, await new_api_key(settings))
+        _, key = await new_api_key(settings)
+        client = Client(http, stack.base_url, key)
         workflow_id = await client.create_workflow(chain_of_set_nodes())
         posting = asyncio.create_task(
             post_runs(client, history, workflow_id, count=load.runs, per_second=load.per_second)

@@ -1,0 +1,57 @@
+"""PostgreSQL away under load, for every service at once: the executors must keep their
+messages and carry on once it is back; the gateway must refuse at once (`503` with
+`Retry-After` within two seconds), never answer `500` and never hang."""
+
+from pathlib import Path
+
+from shared.settings import Settings
+from tests.chaos.history import History, Outcome
+from tests.chaos.report import Report
+from tests.chaos.scenarios.outage import Load, outage_under_load
+from tests.chaos.stack import Stack
+
+CUT_FULL = Load(
+    runs=2000, per_second=30, fault_after_seconds=20, fault_seconds=20, settle_within=180
+)
+CUT_REDUCED = Load(
+    runs=240, per_second=30, fault_after_seconds=2, fault_seconds=4, settle_within=40
+)
+#: What the issue promises a client while the database is away.
+ANSWER_WITHIN_SECONDS = 2.0
+
+
+async def _cut(stack: Stack) -> None:
+    await stack.pg.cut()
+
+
+async def _restore(stack: Stack) -> None:
+    await stack.pg.restore()
+
+
+async def postgres_cut(settings: Settings, log_dir: Path, load: Load = CUT_REDUCED) -> Report:
+    report, history = await outage_under_load(
+        "PostgreSQL cut", settings, log_dir, load, fault=_cut, repair=_restore
+    )
+    report.problems.extend(gateway_answers(history))
+    report.extra["503 during the cut"] = sum(op.status == 503 for op in history.during_faults())
+    slowest = max((op.latency or 0.0 for op in history.during_faults()), default=0.0)
+    report.extra["slowest answer during the cut"] = f"{slowest:.2f} s"
+    return report
+
+
+def gateway_answers(history: History) -> list[str]:
+    """Every request sent while the fault was on got `202`, or `503` with `Retry-After`, within
+    the promised time; nothing else."""
+    problems = []
+    for op in history.during_faults():
+        if op.outcome is Outcome.UNKNOWN:
+            problems.append(f"request {op.key}: {op.status or 'no answer'} {op.detail[:120]}")
+        elif op.status == 503 and not op.retry_after:
+            problems.append(f"request {op.key}: 503 without Retry-After")
+        elif op.status not in (202, 503):
+            problems.append(f"request {op.key}: {op.status} {op.detail[:120]}")
+        elif op.latency is not None and op.latency > ANSWER_WITHIN_SECONDS:
+            problems.append(f"request {op.key}: answered {op.status} after {op.latency:.1f} s")
+    if len(problems) > 5:
+        return [*problems[:5], f"… and {len(problems) - 5} more such answers"]
+    return problems
