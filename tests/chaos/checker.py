@@ -36,7 +36,8 @@ class Verdict:
     duplicated: list[str] = field(default_factory=list)
     stalled: list[uuid.UUID] = field(default_factory=list)
     recovered: int = 0
-    #: From the end of the last fault to the last completion of a run accepted before it.
+    #: From the end of the last fault to the last completion of a run accepted before it;
+    #: None when one of those runs never finished.
     recovery_seconds: float | None = None
     #: Latency of the `202`s of requests sent while a fault was on.
     accepted_p50: float | None = None
@@ -131,7 +132,8 @@ def _timings(verdict: Verdict, history: History, runs: Sequence[_Run]) -> None:
     ]
     verdict.recovered = sum(1 for run in in_flight if run.status == "completed")
     finished = [run.finished_at.timestamp() for run in in_flight if run.finished_at is not None]
-    if finished:
+    # Full flow is back once every run in flight finished; if one never did, it never was.
+    if finished and len(finished) == len(in_flight):
         verdict.recovery_seconds = max(0.0, max(finished) - end)
 
 

@@ -59,7 +59,7 @@ def row(report: Report) -> list[str]:
         str(len(v.duplicated)),
         str(len(v.stalled)),
         str(v.recovered),
-        _s(v.recovery_seconds),
+        _s(v.recovery_seconds) if v.recovery_seconds is not None or not v.stalled else "never",
         f"{_ms(v.accepted_p50)} / {_ms(v.accepted_p99)}",
         "pass" if report.holds else "FAIL",
     ]
