@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from shared.readiness import readiness_checks, refresh_consumer_gauge
 from shared.runtime import Resources
 
 
@@ -63,6 +64,7 @@ def worker_side_app(resources: Resources, readiness: Readiness | None = None) ->
     state = readiness or Readiness()
 
     async def metrics(_: web.Request) -> web.Response:
+        await refresh_consumer_gauge(resources)
         return web.Response(
             body=resources.metrics.exposition(),
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
@@ -74,8 +76,15 @@ def worker_side_app(resources: Resources, readiness: Readiness | None = None) ->
     async def readyz(_: web.Request) -> web.Response:
         if state.stopping:
             return web.json_response({"ready": False, "stopping": True}, status=503)
-        ready = await resources.broker.is_healthy()
-        return web.json_response({"ready": ready}, status=200 if ready else 503)
+        checks = await readiness_checks(resources)
+        ready = all(checks.values())
+        return web.json_response(
+            {
+                "ready": ready,
+                "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()},
+            },
+            status=200 if ready else 503,
+        )
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)
