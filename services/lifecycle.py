@@ -46,6 +46,20 @@ async def wait_for_stop_signal() -> None:
             loop.remove_signal_handler(sig)
 
 
+async def wait_for_stop(resources: Resources) -> str | None:
+    """Return on SIGTERM or SIGINT (None), or with the reason once a background loop of this
+    process died: it then stops like on a signal, and exits non-zero so it is restarted."""
+    signal_task = asyncio.create_task(wait_for_stop_signal(), name="stop-signal")
+    death_task = asyncio.create_task(resources.loop_deaths.wait(), name="loop-deaths")
+    try:
+        done, _ = await asyncio.wait({signal_task, death_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (signal_task, death_task):
+            task.cancel()
+        await asyncio.gather(signal_task, death_task, return_exceptions=True)
+    return death_task.result() if death_task in done else None
+
+
 @contextlib.asynccontextmanager
 async def serving(
     app: web.Application, host: str, port: int, *, reuse_port: bool = False

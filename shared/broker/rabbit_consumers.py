@@ -25,6 +25,7 @@ from aio_pika.abc import (
 )
 
 from shared.broker.base import Subscription
+from shared.loops import stray_cancellation
 
 log = structlog.get_logger(__name__)
 
@@ -189,8 +190,7 @@ class ConsumerWatch:
             try:
                 await self.look_once()
             except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
+                if not stray_cancellation():
                     raise
                 # A CancelledError from inside aio-pika, not ours: one look failed.
                 log.warning("consumer_watch_look_cancelled")
