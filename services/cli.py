@@ -14,7 +14,7 @@ from services.lifecycle import (
     Readiness,
     freeze_startup_objects,
     serving,
-    wait_for_stop_signal,
+    wait_for_stop,
     worker_side_app,
 )
 from shared.db.migrate import upgrade
@@ -23,6 +23,9 @@ from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+#: Exit status of a service whose background loop died: its supervisor restarts it.
+EXIT_LOOP_DIED = 70
 
 
 class Worker(Protocol):
@@ -68,7 +71,7 @@ async def running(workers: list[Worker]) -> AsyncIterator[None]:
             await worker.stop()
 
 
-async def run_worker(settings: Settings, name: str) -> None:
+async def run_worker(settings: Settings, name: str) -> int:
     """Run one worker until SIGTERM/SIGINT; then readiness turns false, the worker stops
     gracefully while /metrics and /readyz still answer, and only then does the process exit."""
     readiness = Readiness()
@@ -83,13 +86,14 @@ async def run_worker(settings: Settings, name: str) -> None:
         async with side_door, running([WORKERS[name](resources)]):
             freeze_startup_objects()
             log.info("service_started", service=name)
-            await wait_for_stop_signal()
+            died = await wait_for_stop(resources)
             readiness.stopping = True
-            log.info("service_stopping", service=name)
+            log.info("service_stopping", service=name, reason=died or "signal")
     log.info("service_stopped", service=name)
+    return 0 if died is None else EXIT_LOOP_DIED
 
 
-async def run_gateway(settings: Settings) -> None:
+async def run_gateway(settings: Settings) -> int:
     from services.gateway.app import create_app
     from services.gateway.keys import READINESS
 
@@ -100,12 +104,13 @@ async def run_gateway(settings: Settings) -> None:
         ):
             freeze_startup_objects()
             log.info("service_started", service="gateway")
-            await wait_for_stop_signal()
+            died = await wait_for_stop(resources)
             # Readiness first; leaving `serving` then ends live streams and lets open
             # requests finish.
             app[READINESS].stopping = True
-            log.info("service_stopping", service="gateway")
+            log.info("service_stopping", service="gateway", reason=died or "signal")
     log.info("service_stopped", service="gateway")
+    return 0 if died is None else EXIT_LOOP_DIED
 
 
 async def create_key(settings: Settings, workspace: str) -> str:
@@ -146,18 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "api-key":
         print(asyncio.run(create_key(settings, args.workspace)))
     elif args.command == "gateway":
-        asyncio.run(run_gateway(settings))
+        return asyncio.run(run_gateway(settings))
     elif args.command == "dev":
-        asyncio.run(_dev(settings))
+        return asyncio.run(_dev(settings))
     else:
-        asyncio.run(run_worker(settings, args.command))
+        return asyncio.run(run_worker(settings, args.command))
     return 0
 
 
-async def _dev(settings: Settings) -> None:
+async def _dev(settings: Settings) -> int:
     from services.dev import run_dev
 
-    await run_dev(settings)
+    return await run_dev(settings)
 
 
 if __name__ == "__main__":

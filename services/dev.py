@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.cli import WORKERS, running
-from services.lifecycle import freeze_startup_objects, serving, wait_for_stop_signal
+from services.cli import EXIT_LOOP_DIED, WORKERS, running
+from services.lifecycle import freeze_startup_objects, serving, wait_for_stop
 from shared.connections.crypto import new_secret_key
 from shared.db.tables import Workflow, WorkflowVersion, Workspace
 from shared.logging import configure_logging
@@ -53,7 +53,7 @@ def _with_secret_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"secret_key": SECRET_KEY_FILE.read_text().strip()})
 
 
-async def run_dev(settings: Settings) -> None:
+async def run_dev(settings: Settings) -> int:
     if "log_format" not in settings.model_fields_set:
         configure_logging(settings.log_level, "console")
     settings = _with_secret_key(settings)
@@ -68,7 +68,8 @@ async def run_dev(settings: Settings) -> None:
         ):
             print(welcome, flush=True)
             freeze_startup_objects()
-            await wait_for_stop_signal()
+            died = await wait_for_stop(resources)
+    return 0 if died is None else EXIT_LOOP_DIED
 
 
 async def _first_start(resources: Resources) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from shared.readiness import readiness_checks, refresh_consumer_gauge
 from shared.runtime import Resources
 
 
@@ -45,6 +46,20 @@ async def wait_for_stop_signal() -> None:
             loop.remove_signal_handler(sig)
 
 
+async def wait_for_stop(resources: Resources) -> str | None:
+    """Return on SIGTERM or SIGINT (None), or with the reason once a background loop of this
+    process died: it then stops like on a signal, and exits non-zero so it is restarted."""
+    signal_task = asyncio.create_task(wait_for_stop_signal(), name="stop-signal")
+    death_task = asyncio.create_task(resources.loop_deaths.wait(), name="loop-deaths")
+    try:
+        done, _ = await asyncio.wait({signal_task, death_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (signal_task, death_task):
+            task.cancel()
+        await asyncio.gather(signal_task, death_task, return_exceptions=True)
+    return death_task.result() if death_task in done else None
+
+
 @contextlib.asynccontextmanager
 async def serving(
     app: web.Application, host: str, port: int, *, reuse_port: bool = False
@@ -63,6 +78,7 @@ def worker_side_app(resources: Resources, readiness: Readiness | None = None) ->
     state = readiness or Readiness()
 
     async def metrics(_: web.Request) -> web.Response:
+        await refresh_consumer_gauge(resources)
         return web.Response(
             body=resources.metrics.exposition(),
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
@@ -74,8 +90,15 @@ def worker_side_app(resources: Resources, readiness: Readiness | None = None) ->
     async def readyz(_: web.Request) -> web.Response:
         if state.stopping:
             return web.json_response({"ready": False, "stopping": True}, status=503)
-        ready = await resources.broker.is_healthy()
-        return web.json_response({"ready": ready}, status=200 if ready else 503)
+        checks = await readiness_checks(resources)
+        ready = all(checks.values())
+        return web.json_response(
+            {
+                "ready": ready,
+                "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()},
+            },
+            status=200 if ready else 503,
+        )
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)

@@ -114,6 +114,13 @@ class Metrics:
             ["queue"],
             registry=registry,
         )
+        self.consumers = Gauge(
+            "docflow_consumers",
+            "This process's consumers that the broker delivers to, by queue (0: subscribed, "
+            "but detached; the process is not ready)",
+            ["queue"],
+            registry=registry,
+        )
         self.dead_letters = Gauge(
             "docflow_dead_letter_messages",
             "Messages waiting in a work queue's dead-letter queue",

@@ -6,7 +6,7 @@ engine and one in-process broker; a production service opens its own.
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.broker import Broker, create_broker
 from shared.db.engine import create_engine, session_factory
 from shared.db.tables import Base
+from shared.loops import LoopDeaths
 from shared.metrics import Metrics
 from shared.settings import Settings
 
@@ -25,6 +26,8 @@ class Resources:
     sessions: async_sessionmaker[AsyncSession]
     broker: Broker
     metrics: Metrics
+    #: Background loops that end unexpectedly report here, and the process stops.
+    loop_deaths: LoopDeaths = field(default_factory=LoopDeaths)
 
 
 @contextlib.asynccontextmanager

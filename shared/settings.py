@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{EMBEDDED_DATA_DIR}/docflow.db"
     #: AMQP URL of RabbitMQ, or `memory://` for the in-process broker (one process only).
     amqp_url: str = "memory://"
+    #: AMQP heartbeat (seconds) unless the URL sets one: three missed in a row close the
+    #: connection, so a link that silently drops packets is noticed and re-opened.
+    amqp_heartbeat_seconds: int = Field(default=5, ge=1, le=600)
     #: Prefix for every queue and exchange name, so several deployments (or tests) share a broker.
     queue_prefix: str = ""
     http_host: str = "127.0.0.1"

@@ -18,6 +18,12 @@ class CuttableProxy:
         self._pipes: set[asyncio.StreamWriter] = set()
         self.port = 0
         self._trip_on: bytes | None = None
+        #: Cleared while black-holed: bytes are swallowed, nothing is closed (no RST, no FIN),
+        #: as a dead route or a firewall dropping packets looks to both ends.
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        #: Local ports of the connections to the target, as the target sees its peers.
+        self.upstream_ports: set[int] = set()
         #: Set when the trip wire cut the connections.
         self.tripped = asyncio.Event()
 
@@ -46,6 +52,13 @@ class CuttableProxy:
     async def restore(self) -> None:
         await self.start()
 
+    def black_hole(self) -> None:
+        """Drop every byte in both directions without closing anything."""
+        self._flowing.clear()
+
+    def let_flow(self) -> None:
+        self._flowing.set()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
@@ -53,6 +66,7 @@ class CuttableProxy:
             writer.transport.abort()
             return
         self._pipes.update({writer, upstream_writer})
+        self.upstream_ports.add(upstream_writer.get_extra_info("sockname")[1])
         await asyncio.gather(
             self._pump(reader, upstream_writer, watch=True), self._pump(upstream_reader, writer)
         )
@@ -67,6 +81,8 @@ class CuttableProxy:
                     self.tripped.set()
                     await self.cut()
                     return
+                if not self._flowing.is_set():
+                    continue
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

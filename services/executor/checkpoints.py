@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.claims import Claim, record_transition
@@ -186,9 +187,39 @@ def _advance(claim: Claim, checkpoint: Checkpoint, version: int) -> None:
     claim.current_node_id = checkpoint.current_node_id
 
 
-async def start_step(engine: AsyncEngine, claim: Claim, node_id: str, node_type: str) -> int:
-    """Record a side-effecting attempt before it starts, so a crash mid-node stays visible."""
+class InterruptedTooOften(Exception):
+    """A side-effecting node was interrupted as often as a message may be delivered: its
+    worker died, lost its lease or could not store what it did, each time. Starting it again
+    would repeat its side effect past any budget, so the node fails instead."""
+
+    def __init__(self, node_id: str, times: int) -> None:
+        super().__init__(
+            f"node `{node_id}` was interrupted {times} times (its worker stopped or could not "
+            "checkpoint it each time); it is not started again"
+        )
+
+
+async def start_step(
+    engine: AsyncEngine, claim: Claim, node_id: str, node_type: str, *, budget: int
+) -> int:
+    """Record a side-effecting attempt before it starts, so a crash mid-node stays visible;
+    `InterruptedTooOften` when `budget` earlier attempts of the node were interrupted."""
     async with engine.begin() as conn:
+        # The latest attempts, newest first: those interrupted since the last that ended
+        # otherwise (failed, completed, waiting) count. A retry, of the node or of the failed
+        # run, follows a failed attempt and so starts a budget of its own.
+        latest = await conn.scalars(
+            select(ExecutionStep.status)
+            .where(
+                ExecutionStep.execution_id == claim.execution_id,
+                ExecutionStep.node_id == node_id,
+            )
+            .order_by(ExecutionStep.attempt.desc())
+            .limit(budget)
+        )
+        interrupted = len(list(takewhile(lambda status: status == "interrupted", latest)))
+        if interrupted >= budget:
+            raise InterruptedTooOften(node_id, interrupted)
         step_id = await conn.scalar(
             insert(ExecutionStep)
             .values(

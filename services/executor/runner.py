@@ -9,7 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic_core
@@ -35,6 +35,7 @@ from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
+from shared.db.errors import is_transient
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
 from shared.logging import log_context
@@ -42,6 +43,7 @@ from shared.messages import ExecutionEvent, Message, ResumeExecution
 from shared.metrics import Metrics, series_by_labels
 from shared.outbox import publish_staged
 from shared.status import ExecutionStatus as S
+from shared.storable import Unstorable, encode_storable
 
 log = structlog.get_logger(__name__)
 
@@ -53,15 +55,44 @@ class LostClaim(Exception):
     """The lease heartbeat found the execution moved on; the node in progress is abandoned."""
 
 
-def summarize(output: Any) -> dict[str, Any] | None:
+def summarize(output: Any, encoded: bytes | None = None) -> dict[str, Any] | None:
+    """What a step row keeps of an output; `encoded` is the output as JSON, when the caller
+    has it already."""
     if output is None:
         return None
-    # pydantic-core's encoder: json.dumps took a tenth of the executor's time per node here.
-    encoded = pydantic_core.to_json(output, fallback=str)
+    if encoded is None:
+        # pydantic-core's encoder: json.dumps took a tenth of the executor's time per node.
+        encoded = pydantic_core.to_json(output, fallback=str)
     if len(encoded) <= MAX_SUMMARY_BYTES:
         return {"output": output}
     keys = list(output)[:50] if isinstance(output, dict) else None
     return {"truncated": True, "bytes": len(encoded), "keys": keys}
+
+
+def _storable(node: PreparedNode, result: NodeResult) -> tuple[bytes | None, NodeResult]:
+    """The output encoded as JSON, or the node failed (not retried: the same answer would come
+    back) when its output or context cannot be stored in a checkpoint."""
+    if isinstance(result, Failed):
+        return None, result
+    try:
+        if isinstance(result, Completed) and result.context is not None:
+            encode_storable(result.context)
+        output = result.output
+        return (None if output is None else encode_storable(output)), result
+    except Unstorable as e:
+        return None, Failed(f"output of node `{node.id}` cannot be stored: {e}", retryable=False)
+
+
+def _unstarted_step(claim: Claim, node: PreparedNode, started_at: datetime) -> StepRecord:
+    return StepRecord(
+        node_id=node.id,
+        node_type=node.type_name,
+        attempt=claim.attempt,
+        status="failed",
+        started_at=started_at,
+        completed_at=utcnow(),
+        duration_ms=0,
+    )
 
 
 class Runner:
@@ -76,6 +107,7 @@ class Runner:
         metrics: Metrics,
         owner: str,
         lease_seconds: float,
+        interrupt_budget: int = 5,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
@@ -85,6 +117,9 @@ class Runner:
         self._metrics = metrics
         self._owner = owner
         self._lease_seconds = lease_seconds
+        #: Interrupted attempts of one side-effecting node before it is not started again:
+        #: the message's delivery limit, so a lease re-dispatch counts as a redelivery does.
+        self._budget = interrupt_budget
         self._checkpoints = (
             CheckpointWriter(engine, owner=owner) if engine.dialect.name == "postgresql" else None
         )
@@ -173,7 +208,14 @@ class Runner:
             # The row first, then the event: a live stream that reads the steps when the
             # event arrives then finds the running attempt.
             if node.node_type.side_effects:
-                step_id = await checkpoints.start_step(self._engine, claim, node.id, node.type_name)
+                try:
+                    step_id = await checkpoints.start_step(
+                        self._engine, claim, node.id, node.type_name, budget=self._budget
+                    )
+                except checkpoints.InterruptedTooOften as e:
+                    step = _unstarted_step(claim, node, started_at)
+                    await self._failed(claim, node, Failed(str(e), retryable=False), step, None)
+                    return False
             self._events.emit(node_event(claim, node, "node.started", S.RUNNING))
         task = asyncio.current_task()
         assert task is not None
@@ -182,6 +224,7 @@ class Runner:
             result = await self._call(claim, node)
         finally:
             self._in_node.discard(task)
+        encoded_output, result = _storable(node, result)
         duration = time.perf_counter() - clock
         self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
         step = StepRecord(
@@ -194,7 +237,9 @@ class Runner:
             duration_ms=round(duration * 1000),
         )
         if isinstance(result, Completed):
-            return await self._completed(claim, node, result, step, step_id, next_id)
+            return await self._completed(
+                claim, node, result, step, step_id, next_id, encoded_output
+            )
         if isinstance(result, Wait):
             await self._paused(claim, node, result, step, step_id)
             return False
@@ -228,6 +273,11 @@ class Runner:
                 raise LostClaim("interrupted: the worker is stopping") from None
             raise
         except Exception as e:  # a bug in a node must fail the run, not the worker
+            if is_transient(e):
+                # The database went away under the node's own statements: an outage, not the
+                # node's failure. The message stays in hand and the node runs again (with the
+                # same idempotency key) once the database is back.
+                raise
             log.exception("node_raised")
             return Failed(f"{type(e).__name__}: {e}", retryable=False)
 
@@ -239,6 +289,7 @@ class Runner:
         step: StepRecord,
         step_id: int | None,
         next_id: str | None,
+        encoded_output: bytes | None,
     ) -> bool:
         context = (result.context or claim.context).with_output(node.id, result.output)
         finished = next_id is None
@@ -246,7 +297,7 @@ class Runner:
             context=context,
             current_node_id=node.id if finished else next_id,
             status=S.COMPLETED if finished else S.RUNNING,
-            step=_with(step, output_summary=summarize(result.output)),
+            step=_with(step, output_summary=summarize(result.output, encoded_output)),
             step_id=step_id,
             reason="every node completed" if finished else None,
             outbox=list(result.outbox),

@@ -57,6 +57,7 @@ class ExecutorWorker:
             metrics=r.metrics,
             owner=settings.worker_id,
             lease_seconds=settings.lease_seconds,
+            interrupt_budget=settings.delivery_limit,
         )
         handlers = Handlers(
             engine=r.engine,

@@ -17,6 +17,7 @@ from shared.broker.topology import EMAIL
 from shared.db.tables import EmailDelivery
 from shared.db.types import utcnow
 from shared.errors import UndecodableMessage
+from shared.loops import stray_cancellation
 from shared.messages import decode
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
@@ -73,13 +74,19 @@ class RetryTimer:
     def __init__(self, resources: Resources) -> None:
         self._resources = resources
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._loop(), name="email-retry-timer")
+            self._resources.loop_deaths.watch(
+                self._task, "e-mail retry timer", lambda: self._stopping
+            )
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        self._stopping = True
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -90,6 +97,10 @@ class RetryTimer:
         while True:
             try:
                 await republish_due(self._resources)
+            except asyncio.CancelledError:
+                if not stray_cancellation():
+                    raise
+                log.error("email_retry_timer_cancelled")
             except Exception as e:  # a database or broker blip: the next look tries again
                 log.warning("email_retry_timer_failed", error=repr(e))
             await asyncio.sleep(interval)

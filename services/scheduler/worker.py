@@ -19,6 +19,7 @@ from services.scheduler.relay import relay_outbox
 from services.scheduler.reminders import send_reminders
 from services.scheduler.stalled_resumes import StalledResumes
 from services.scheduler.timers import fire_due_waits
+from shared.loops import stray_cancellation
 from shared.runtime import Resources
 
 log = structlog.get_logger(__name__)
@@ -72,6 +73,7 @@ class Scheduler:
             return
         self._stopping.clear()
         self._task = asyncio.create_task(self._loop(), name="scheduler")
+        self._resources.loop_deaths.watch(self._task, "scheduler loop", self._stopping.is_set)
         log.info("scheduler_started", interval=self._resources.settings.scheduler_interval_seconds)
 
     async def stop(self) -> None:
@@ -80,9 +82,10 @@ class Scheduler:
         if task is None:
             return
         self._stopping.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=STOP_GRACE_SECONDS)
-        except TimeoutError:
+        # Waited on, not awaited: a loop that died was reported when it did, and stopping
+        # must not raise its error again.
+        await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+        if not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -94,6 +97,12 @@ class Scheduler:
         for name, duty in self._duties:
             try:
                 done = await duty(self._resources, batch=self._batch)
+            except asyncio.CancelledError:
+                if not stray_cancellation():
+                    raise
+                # Leaked from aio-pika, not a stop: it used to end this loop silently.
+                log.error("scheduler_duty_cancelled", duty=name)
+                continue
             except Exception:
                 log.exception("scheduler_duty_failed", duty=name)
                 continue

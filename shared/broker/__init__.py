@@ -19,6 +19,7 @@ def create_broker(settings: Settings) -> Broker:
         names,
         delivery_limit=settings.delivery_limit,
         publish_timeout=settings.publish_timeout_seconds,
+        heartbeat_seconds=settings.amqp_heartbeat_seconds,
     )
 
 

@@ -94,6 +94,12 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def queue_depth(self, queue: str) -> int: ...
 
+    async def consuming(self) -> dict[str, int]:
+        """This process's own consumers that the broker delivers to, by logical queue: a queue
+        it subscribed to whose consumer is detached (its channel lost, cancelled by the
+        broker) shows 0. For readiness and the `docflow_consumers` gauge."""
+        return {}
+
     async def consumer_count(self, queue: str) -> int:
         """How many consumers are attached to `queue` (for the queue gauges)."""
         raise NotImplementedError

@@ -51,7 +51,8 @@ class _Consumers(Subscription):
     """Worker tasks of one `consume` call. Cancelling stops them taking messages and lets the
     messages in hand finish (bounded), as basic.cancel does on RabbitMQ."""
 
-    def __init__(self, on_cancel: Callable[[], None]) -> None:
+    def __init__(self, queue: str, on_cancel: Callable[[], None]) -> None:
+        self.queue = queue
         self.tasks: list[asyncio.Task[None]] = []
         self.busy: set[asyncio.Task[None]] = set()
         self.stopping = False
@@ -92,6 +93,7 @@ class MemoryBroker(Broker):
         self._dead: dict[str, list[bytes]] = {}
         self._subscribers: list[tuple[str, EventHandler]] = []
         self._consumers: dict[str, int] = {}
+        self._subscriptions: list[_Consumers] = []
         self._started = False
 
     async def start(self) -> None:
@@ -130,7 +132,8 @@ class MemoryBroker(Broker):
         def detach() -> None:
             self._consumers[queue] -= 1
 
-        consumers = _Consumers(detach)
+        consumers = _Consumers(queue, detach)
+        self._subscriptions.append(consumers)
 
         async def worker() -> None:
             me = asyncio.current_task()
@@ -158,6 +161,14 @@ class MemoryBroker(Broker):
 
     async def is_healthy(self) -> bool:
         return self._started
+
+    async def consuming(self) -> dict[str, int]:
+        self._subscriptions = [c for c in self._subscriptions if not c.stopping]
+        counts: dict[str, int] = {}
+        for consumers in self._subscriptions:
+            alive = any(not task.done() for task in consumers.tasks)
+            counts[consumers.queue] = counts.get(consumers.queue, 0) + int(alive)
+        return counts
 
     async def dead_letters(self, queue: str) -> int:
         return len(self._dead[queue])

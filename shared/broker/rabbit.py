@@ -1,6 +1,7 @@
 """RabbitMQ adapter (aio-pika): quorum queues, confirms, manual acks, robust reconnect."""
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from pamqp.commands import Basic
+from yarl import URL
 
 from shared.broker.base import (
     Broker,
@@ -24,9 +26,18 @@ from shared.broker.base import (
     Subscription,
     deliver,
 )
+from shared.broker.rabbit_consumers import Attach, Consumer, ConsumerWatch, OnMessage, link_up
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.errors import BrokerUnavailable, UndecodableMessage
-from shared.messages import ExecutionEvent, Message, batches_by_name, decode, encode, unbatched
+from shared.messages import (
+    ExecutionEvent,
+    ExecutionEventBatch,
+    Message,
+    batches_by_name,
+    decode,
+    encode,
+    unbatched,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -37,27 +48,11 @@ REQUEUE_PAUSE_SECONDS = 1.0
 DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 
-#: How long cancelling a consumer waits for the messages it is handling before closing the
-#: channel (which returns whatever is still unacknowledged to the queue).
-IN_HAND_GRACE_SECONDS = 60.0
-
-
-class _ConsumerSubscription(Subscription):
-    """Cancelling stops deliveries first (basic.cancel), lets the messages in hand finish and
-    be acknowledged on this channel, then closes it."""
-
-    def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
-        self._channel, self._queue = channel, queue
-        self.tag = ""
-        self.in_hand: set[asyncio.Task[Any]] = set()
-
-    async def cancel(self) -> None:
-        try:
-            await self._queue.cancel(self.tag)
-            if self.in_hand:
-                await asyncio.wait(set(self.in_hand), timeout=IN_HAND_GRACE_SECONDS)
-        finally:
-            await self._channel.close()
+#: Bound on settling (ack, reject, nack) one message: across a reconnect the channel that
+#: delivered it is gone, and the broker returns the message to the queue by itself.
+SETTLE_TIMEOUT_SECONDS = 5.0
+#: Bound on the best-effort publish of execution events.
+EVENT_PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
 class RabbitBroker(Broker):
@@ -68,9 +63,15 @@ class RabbitBroker(Broker):
         *,
         delivery_limit: int,
         publish_timeout: float,
+        heartbeat_seconds: int = 5,
         reconnect_interval: float = 1.0,
     ) -> None:
-        self._url = url
+        # aiormq reads the heartbeat from the URL; one set there by the operator wins. Missing
+        # three in a row closes the connection, so a black-holed link is noticed.
+        parsed = URL(url)
+        if "heartbeat" not in parsed.query:
+            parsed = parsed.update_query(heartbeat=heartbeat_seconds)
+        self._url = str(parsed)
         self._names = names
         self._delivery_limit = delivery_limit
         self._publish_timeout = publish_timeout
@@ -78,6 +79,7 @@ class RabbitBroker(Broker):
         self._connection: AbstractRobustConnection | None = None
         self._confirmed: AbstractChannel | None = None
         self._events_channel: aio_pika.RobustChannel | None = None
+        self._watch: ConsumerWatch | None = None
         self._event_properties = Basic.Properties(
             content_type="application/json", delivery_mode=1, message_id="event"
         )
@@ -92,6 +94,8 @@ class RabbitBroker(Broker):
         self._events_channel = cast(
             aio_pika.RobustChannel, await self._connection.channel(publisher_confirms=False)
         )
+        self._watch = ConsumerWatch(self._connection)
+        self._watch.start()
 
     async def _declare(self, channel: AbstractChannel) -> None:
         names = self._names
@@ -120,6 +124,9 @@ class RabbitBroker(Broker):
         )
 
     async def close(self) -> None:
+        if self._watch is not None:
+            await self._watch.stop()
+            self._watch = None
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
@@ -132,22 +139,26 @@ class RabbitBroker(Broker):
             delivery_mode=2,
             message_type=getattr(message, "type", None),
         )
-        try:
-            channel = cast(aiormq.Channel, await self._confirmed.get_underlay_channel())
+        confirmed = self._confirmed
+
+        async def confirm() -> Any:
+            # Waiting for the channel is inside the timeout too: across a reconnect a robust
+            # channel waits until it is restored, which is for ever while the broker is away.
+            channel = cast(aiormq.Channel, await confirmed.get_underlay_channel())
             # wait=False: the channel lock is released once the frame is queued, not after the
             # socket drained, so concurrent publishes overlap instead of queueing behind each
-            # other; the broker's confirm is still awaited below.
-            confirmation = await asyncio.wait_for(
-                channel.basic_publish(
-                    encode(message),
-                    exchange="",
-                    routing_key=self._names.queue(queue),
-                    properties=properties,
-                    mandatory=True,
-                    wait=False,
-                ),
-                timeout=self._publish_timeout,
+            # other; the broker's confirm is still awaited.
+            return await channel.basic_publish(
+                encode(message),
+                exchange="",
+                routing_key=self._names.queue(queue),
+                properties=properties,
+                mandatory=True,
+                wait=False,
             )
+
+        try:
+            confirmation = await asyncio.wait_for(confirm(), timeout=self._publish_timeout)
         except Exception as e:
             raise BrokerUnavailable(f"publish to {queue} not confirmed: {e!r}") from e
         if not isinstance(confirmation, Basic.Ack):
@@ -157,12 +168,14 @@ class RabbitBroker(Broker):
     async def publish_events(self, events: Sequence[ExecutionEvent]) -> None:
         if self._events_channel is None:
             return
+        events_channel = self._events_channel
         for batch in batches_by_name(events):
-            try:
+
+            async def send(batch: ExecutionEventBatch = batch) -> None:
                 # The hottest publish: straight to the AMQP channel, without waiting for the
                 # socket to drain, transient, unconfirmed, and not mandatory (nobody may be
                 # listening; an unrouted event is simply dropped).
-                channel = cast(aiormq.Channel, await self._events_channel.get_underlay_channel())
+                channel = cast(aiormq.Channel, await events_channel.get_underlay_channel())
                 await channel.basic_publish(
                     encode(batch),
                     exchange=self._names.events_exchange,
@@ -170,6 +183,9 @@ class RabbitBroker(Broker):
                     properties=self._event_properties,
                     wait=False,
                 )
+
+            try:
+                await asyncio.wait_for(send(), EVENT_PUBLISH_TIMEOUT_SECONDS)
             except Exception as e:
                 log.warning(
                     "event_publish_failed",
@@ -181,55 +197,80 @@ class RabbitBroker(Broker):
     async def consume(
         self, queue: str, handler: Handler, *, prefetch: int, give_up: GiveUp | None = None
     ) -> Subscription:
-        channel = await self._require_connection().channel()
-        await channel.set_qos(prefetch_count=prefetch)
-        amqp_queue = await channel.get_queue(self._names.queue(queue), ensure=False)
-        subscription = _ConsumerSubscription(channel, amqp_queue)
+        name = self._names.queue(queue)
+
+        async def attach(channel: AbstractChannel) -> AbstractQueue:
+            # Declared (passively) on the channel, not fetched with get_queue: only a queue the
+            # robust channel holds is consumed again after a reconnect.
+            return await channel.declare_queue(name, passive=True)
 
         async def on_message(incoming: AbstractIncomingMessage) -> None:
-            me = asyncio.current_task()
-            if me is not None:
-                subscription.in_hand.add(me)
-            try:
-                # A quorum queue counts the earlier returns of a message in this header, and
-                # dead-letters it when it comes back once more than the limit allows.
-                returns = incoming.headers.get(DELIVERY_COUNT_HEADER) or 0
-                last_try = isinstance(returns, int) and returns >= self._delivery_limit
-                outcome = await deliver(incoming.body, handler, last_try=last_try, give_up=give_up)
-                if outcome is Outcome.ACK:
-                    await incoming.ack()
-                elif outcome is Outcome.DEAD_LETTER:
-                    await incoming.reject(requeue=False)
-                else:
-                    await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
-                    await incoming.nack(requeue=True)
-            finally:
-                if me is not None:
-                    subscription.in_hand.discard(me)
+            # A quorum queue counts the earlier returns of a message in this header, and
+            # dead-letters it when it comes back once more than the limit allows.
+            returns = incoming.headers.get(DELIVERY_COUNT_HEADER) or 0
+            last_try = isinstance(returns, int) and returns >= self._delivery_limit
+            outcome = await deliver(incoming.body, handler, last_try=last_try, give_up=give_up)
+            if outcome is Outcome.REQUEUE:
+                await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
+            await _settle(incoming, outcome, queue)
 
-        subscription.tag = await amqp_queue.consume(on_message)
-        return subscription
+        return await self._consumer(queue, attach, on_message, prefetch)
 
     async def subscribe_events(self, handler: EventHandler, pattern: str = "#") -> Subscription:
-        channel = await self._require_connection().channel()
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(self._names.events_exchange, routing_key=pattern)
+        # Named here, not by the server: a robust channel re-declares its queues after a
+        # reconnect, and RabbitMQ refuses a declared name in its reserved `amq.` range.
+        name = self._names.queue(f"events.{uuid.uuid4().hex}")
+
+        async def attach(channel: AbstractChannel) -> AbstractQueue:
+            queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+            await queue.bind(self._names.events_exchange, routing_key=pattern)
+            return queue
 
         async def on_message(incoming: AbstractIncomingMessage) -> None:
-            async with incoming.process(requeue=False, ignore_processed=True):
-                try:
-                    message = decode(incoming.body)
-                except UndecodableMessage:
-                    return
+            try:
+                message = decode(incoming.body)
+            except UndecodableMessage:
+                message = None
+            if message is not None:
                 for event in unbatched(message):
-                    await handler(event)
+                    try:
+                        await handler(event)
+                    except Exception as e:
+                        log.warning("event_handler_failed", error=repr(e))
+            await _settle(incoming, Outcome.ACK, "events")
 
-        subscription = _ConsumerSubscription(channel, queue)
-        subscription.tag = await queue.consume(on_message)
-        return subscription
+        return await self._consumer("events", attach, on_message, prefetch=256)
+
+    async def _consumer(
+        self,
+        queue: str,
+        attach: Attach,
+        on_message: OnMessage,
+        prefetch: int,
+    ) -> Consumer:
+        consumer = Consumer(
+            self._require_connection(),
+            queue=queue,
+            attach=attach,
+            on_message=on_message,
+            prefetch=prefetch,
+        )
+        await consumer.open()
+        if self._watch is not None:
+            self._watch.consumers.append(consumer)
+        return consumer
+
+    async def consuming(self) -> dict[str, int]:
+        return await self._watch.consuming() if self._watch is not None else {}
 
     async def is_healthy(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed
+        confirmed = self._confirmed
+        return (
+            self._connection is not None
+            and link_up(self._connection)
+            and confirmed is not None
+            and not confirmed.is_closed
+        )
 
     async def dead_letters(self, queue: str) -> int:
         return await self._message_count(self._names.dead_letter_queue(queue))
@@ -257,3 +298,19 @@ class RabbitBroker(Broker):
         if self._connection is None:
             raise BrokerUnavailable("broker not started")
         return self._connection
+
+
+async def _settle(incoming: AbstractIncomingMessage, outcome: Outcome, queue: str) -> None:
+    """Ack, dead-letter or requeue, bounded: a message whose channel died under it cannot be
+    settled any more, and the broker has already returned it to the queue (a redelivery the
+    idempotent consumers tolerate). Never raises, so the consumer carries on."""
+    try:
+        if outcome is Outcome.ACK:
+            settling = incoming.ack()
+        elif outcome is Outcome.DEAD_LETTER:
+            settling = incoming.reject(requeue=False)
+        else:
+            settling = incoming.nack(requeue=True)
+        await asyncio.wait_for(settling, SETTLE_TIMEOUT_SECONDS)
+    except Exception as e:
+        log.warning("message_not_settled", queue=queue, outcome=outcome.value, error=repr(e))

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+import asyncpg
 import sqlalchemy.exc
 import structlog
 
@@ -49,9 +50,37 @@ def is_transient(error: BaseException) -> bool:
     code = sqlstate(error)
     if code is not None:
         return code.startswith(_TRANSIENT_CLASSES) or code in _TRANSIENT_CODES
+    if _lost_connection(error):
+        return True
     # Opening a connection fails with a bare OSError (refused, reset, timed out): the driver
     # raises it before SQLAlchemy has a DBAPI error to wrap it in.
     return isinstance(error, OSError)
+
+
+#: What asyncpg says (an InterfaceError, no SQLSTATE) when a statement is sent on a connection
+#: that died, and what SQLAlchemy says when such a connection is used again in its transaction.
+_LOST_CONNECTION_WORDS = (
+    "connection is closed",
+    "connection was closed",
+    "invalid transaction is rolled back",
+)
+
+
+def _lost_connection(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    for _ in range(8):  # as bounded as `sqlstate`'s walk
+        if seen is None:
+            return False
+        interface = isinstance(
+            seen,
+            asyncpg.exceptions.InterfaceError
+            | sqlalchemy.exc.InterfaceError
+            | sqlalchemy.exc.PendingRollbackError,
+        )
+        if interface and any(words in str(seen) for words in _LOST_CONNECTION_WORDS):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 #: Pauses between tries of a transaction the database could not take: about 1.5 s in all,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from services.executor.pg_checkpoint import CHECKPOINTS_SQL
 from shared.broker.topology import RUN
 from shared.runtime import Resources
 from shared.settings import Settings
@@ -51,6 +52,33 @@ async def test_a_run_accepted_during_a_database_outage_runs_once_it_is_back(
     )
     # Longer than the delivery limit (5) times the requeue pause (1 s): an outage to sit
     # through, not a state to wait for.
+    await asyncio.sleep(resources.settings.delivery_limit * 1.0 + 3)
+    await proxy.restore()
+
+    done = await wait_for_status(resources, execution_id, "completed", "failed", within=60)
+    assert done.status == "completed", done.error
+    assert receiver.keys() == [f"{execution_id}:notify"]
+    assert await resources.broker.dead_letters(RUN) == 0
+
+
+#: The checkpoint's statement, as it goes over the wire: the trip wire cuts the link there.
+CHECKPOINT_STATEMENT = b"json_to_recordset($1::json)"
+
+
+@pytest.mark.slow
+async def test_a_connection_that_dies_under_a_checkpoint_is_an_outage_not_a_failed_delivery(
+    resources: Resources, proxy: CuttableProxy, receiver: Receiver
+) -> None:
+    """The link drops while the checkpoint's statement is on its way (asyncpg then says the
+    connection is closed, with no SQLSTATE): the run message stays in hand through the
+    outage, longer than its deliveries would last, and the run completes once."""
+    assert CHECKPOINT_STATEMENT.decode() in CHECKPOINTS_SQL
+    workspace_id, workflow_id = await seed_workflow(resources, three_node_workflow(receiver.url))
+    proxy.cut_when_sent(CHECKPOINT_STATEMENT)
+    execution_id = await start_execution(
+        resources, workspace_id, workflow_id, {"deal": {"amount": 5}}
+    )
+    await asyncio.wait_for(proxy.tripped.wait(), timeout=20)
     await asyncio.sleep(resources.settings.delivery_limit * 1.0 + 3)
     await proxy.restore()
 

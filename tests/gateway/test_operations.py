@@ -25,7 +25,7 @@ async def test_readyz_is_200_when_the_database_and_broker_answer(gateway: Gatewa
     assert response.status == 200
     assert await response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "broker": "ok"},
+        "checks": {"database": "ok", "broker": "ok", "consumers": "ok"},
     }
 
 
@@ -38,7 +38,11 @@ async def test_readyz_is_503_naming_the_broker_when_it_is_not_connected(
     ):
         response = await gateway.client.get("/readyz")
         assert response.status == 503
-        assert (await response.json())["checks"] == {"database": "ok", "broker": "failed"}
+        assert (await response.json())["checks"] == {
+            "database": "ok",
+            "broker": "failed",
+            "consumers": "ok",
+        }
 
 
 async def test_readyz_is_503_naming_the_database_when_it_does_not_answer() -> None:
@@ -51,7 +55,11 @@ async def test_readyz_is_503_naming_the_database_when_it_does_not_answer() -> No
     ):
         response = await client.get("/readyz")
         assert response.status == 503
-        assert (await response.json())["checks"] == {"database": "failed", "broker": "ok"}
+        assert (await response.json())["checks"] == {
+            "database": "failed",
+            "broker": "ok",
+            "consumers": "ok",
+        }
 
 
 async def test_metrics_count_requests_by_route_template_not_raw_path(gateway: Gateway) -> None:
