@@ -24,9 +24,8 @@ from tests.chaos.proxy import FaultProxy
 from tests.processes import service_env
 from tests.support import eventually
 
-#: The services notice a black-holed broker after (heartbeat + 1) * 3 seconds (aiormq's grace);
-#: there is no setting for it, so the AMQP URL carries it. At 1 s, RabbitMQ itself dropped
-#: services busy starting up on the loaded 2-core machine (two missed beats).
+#: The services notice a black-holed broker after about three missed heartbeats. At 1 s,
+#: RabbitMQ itself dropped services busy starting up on the loaded 2-core machine.
 HEARTBEAT_SECONDS = 2
 READY_WITHIN = 60.0
 
@@ -40,6 +39,7 @@ def chaos_settings(
         "database_url": database_url,
         "amqp_url": amqp_url,
         "queue_prefix": queue_prefix,
+        "amqp_heartbeat_seconds": HEARTBEAT_SECONDS,
         "lease_seconds": 3.0,
         "scheduler_interval_seconds": 0.2,
         "outbox_relay_after_seconds": 1.0,
@@ -61,11 +61,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def _with_heartbeat(amqp_url: str) -> str:
-    separator = "&" if "?" in amqp_url else "?"
-    return f"{amqp_url}{separator}heartbeat={HEARTBEAT_SECONDS}"
 
 
 @dataclass
@@ -184,7 +179,7 @@ async def proxied_stack(settings: Settings, log_dir: Path) -> AsyncIterator[Stac
     service_settings = settings.model_copy(
         update={
             "database_url": db_url.set(host="127.0.0.1", port=pg.port).render_as_string(False),
-            "amqp_url": _with_heartbeat(via_amqp),
+            "amqp_url": via_amqp,
         }
     )
     await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)
