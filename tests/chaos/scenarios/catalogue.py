@@ -35,6 +35,11 @@ async def _postgres_cut(settings: Settings, logs: Path, full: bool) -> Report:
     return await postgres.postgres_cut(settings, logs, load)
 
 
+async def _postgres_black_hole(settings: Settings, logs: Path, full: bool) -> Report:
+    load = postgres.BLACK_HOLE_FULL if full else postgres.BLACK_HOLE_REDUCED
+    return await postgres.postgres_black_hole(settings, logs, load)
+
+
 async def _executor_kill(settings: Settings, logs: Path, full: bool) -> Report:
     load = executor_kill.FULL if full else executor_kill.REDUCED
     return await executor_kill.executor_kill(settings, logs, load)
@@ -55,6 +60,7 @@ SCENARIOS: dict[str, Scenario] = {
     "broker-black-hole": _broker_black_hole,
     "broker-restart": _broker_restart,
     "postgres-cut": _postgres_cut,
+    "postgres-black-hole": _postgres_black_hole,
     "executor-kill": _executor_kill,
     "scheduler-kill": _scheduler_kill,
     "notifier-kill": _notifier_kill,

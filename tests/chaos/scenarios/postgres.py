@@ -16,12 +16,24 @@ CUT_FULL = Load(
 CUT_REDUCED = Load(
     runs=240, per_second=30, fault_after_seconds=2, fault_seconds=4, settle_within=40
 )
+#: A black hole holds the services' connections open and silent: only their own timeouts can
+#: tell, and the gateway must still answer in time.
+BLACK_HOLE_FULL = Load(
+    runs=2000, per_second=30, fault_after_seconds=20, fault_seconds=20, settle_within=180
+)
+BLACK_HOLE_REDUCED = Load(
+    runs=240, per_second=30, fault_after_seconds=2, fault_seconds=4, settle_within=60
+)
 #: What the issue promises a client while the database is away.
 ANSWER_WITHIN_SECONDS = 2.0
 
 
 async def _cut(stack: Stack) -> None:
     await stack.pg.cut()
+
+
+async def _black_hole(stack: Stack) -> None:
+    stack.pg.black_hole()
 
 
 async def _restore(stack: Stack) -> None:
@@ -32,10 +44,23 @@ async def postgres_cut(settings: Settings, log_dir: Path, load: Load = CUT_REDUC
     report, history = await outage_under_load(
         "PostgreSQL cut", settings, log_dir, load, fault=_cut, repair=_restore
     )
+    return _with_gateway_answers(report, history)
+
+
+async def postgres_black_hole(
+    settings: Settings, log_dir: Path, load: Load = BLACK_HOLE_REDUCED
+) -> Report:
+    report, history = await outage_under_load(
+        "PostgreSQL black-holed", settings, log_dir, load, fault=_black_hole, repair=_restore
+    )
+    return _with_gateway_answers(report, history)
+
+
+def _with_gateway_answers(report: Report, history: History) -> Report:
     report.problems.extend(gateway_answers(history))
-    report.extra["503 during the cut"] = sum(op.status == 503 for op in history.during_faults())
+    report.extra["503 during the fault"] = sum(op.status == 503 for op in history.during_faults())
     slowest = max((op.latency or 0.0 for op in history.during_faults()), default=0.0)
-    report.extra["slowest answer during the cut"] = f"{slowest:.2f} s"
+    report.extra["slowest answer during the fault"] = f"{slowest:.2f} s"
     return report
 
 
