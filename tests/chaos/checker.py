@@ -11,6 +11,7 @@
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ class Verdict:
     #: Answers that were neither (a 500, a time-out, a broken connection).
     unknown: int = 0
     lost: list[uuid.UUID] = field(default_factory=list)
+    #: Why the lost runs that exist ended as they did: error -> how many.
+    lost_because: Counter[str] = field(default_factory=Counter)
     duplicated: list[str] = field(default_factory=list)
     stalled: list[uuid.UUID] = field(default_factory=list)
     recovered: int = 0
@@ -51,7 +54,7 @@ class Verdict:
 
     def explain(self) -> str:
         lines = [
-            f"lost {len(self.lost)} {self.lost[:3]}",
+            f"lost {len(self.lost)} {self.lost[:3]} {dict(self.lost_because.most_common(3))}",
             f"duplicated {len(self.duplicated)} {self.duplicated[:3]}",
             f"stalled {len(self.stalled)} {self.stalled[:3]}",
             *self.problems,
@@ -66,6 +69,7 @@ class _Run:
     status: str
     created_at: datetime
     finished_at: datetime | None
+    error: str | None
 
 
 async def settle(resources: Resources, history: History, *, within: float) -> float:
@@ -108,6 +112,7 @@ async def check(resources: Resources, history: History) -> Verdict:
             verdict.completed += 1
         elif run.status in FINAL_STATUSES:
             verdict.lost.append(run.id)
+            verdict.lost_because[f"{run.status}: {(run.error or '')[:300]}"] += 1
         else:
             verdict.stalled.append(run.id)
     verdict.duplicated = await _duplicates(resources, history)
@@ -150,11 +155,17 @@ async def _runs(resources: Resources, history: History) -> dict[str, _Run]:
                     Execution.status,
                     Execution.created_at,
                     Execution.finished_at,
+                    Execution.error,
                 ).where(Execution.idempotency_key.in_(keys[i : i + 1000]))
             )
             for row in rows:
                 found[row.idempotency_key] = _Run(
-                    row.id, row.idempotency_key, row.status, row.created_at, row.finished_at
+                    row.id,
+                    row.idempotency_key,
+                    row.status,
+                    row.created_at,
+                    row.finished_at,
+                    row.error,
                 )
     return found
 

@@ -25,4 +25,4 @@ async def test_after_the_broker_link_is_black_holed_the_services_notice_and_reco
     report = await broker_black_hole(settings_for_chaos, log_dir)
 
     assert report.holds, report.explain() + "\n" + report.logs
-    assert report.verdict.accepted >= 400 and report.verdict.recovered > 0
+    assert report.verdict.accepted >= 500 and report.verdict.recovered > 0

@@ -17,13 +17,13 @@ CUT_FULL = Load(
 CUT_REDUCED = Load(
     runs=300, per_second=30, fault_after_seconds=3, fault_seconds=4, settle_within=40
 )
-#: Longer than the services' heartbeat grace (9 s at a 2 s heartbeat, see stack.py): they must
+#: Longer than the services' heartbeat grace (12 s at a 3 s heartbeat, see stack.py): they must
 #: notice the silence themselves, as nothing resets their connections.
 BLACK_HOLE_FULL = Load(
     runs=3000, per_second=30, fault_after_seconds=20, fault_seconds=30, settle_within=180
 )
 BLACK_HOLE_REDUCED = Load(
-    runs=480, per_second=30, fault_after_seconds=2, fault_seconds=13, settle_within=40
+    runs=540, per_second=30, fault_after_seconds=2, fault_seconds=15, settle_within=40
 )
 RESTART_FULL = Load(
     runs=3000, per_second=30, fault_after_seconds=20, fault_seconds=20, settle_within=180

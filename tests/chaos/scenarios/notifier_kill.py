@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
+from shared.db.tables import EmailDelivery
 from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.chaos.history import Outcome
@@ -27,6 +29,18 @@ class SlowMailbox(Mailbox):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         await asyncio.sleep(DATA_DELAY_SECONDS)
         return await super().handle_DATA(server, session, envelope)
+
+
+async def _delivery_of(settings: Settings, address: str) -> str:
+    """What the notifier recorded of the e-mail to `address`."""
+    async with (
+        open_resources(settings, pool_size=1, start_broker=False) as resources,
+        resources.sessions() as session,
+    ):
+        for row in await session.scalars(select(EmailDelivery)):
+            if address in str(row.recipients):
+                return f"{row.status} after {row.attempts} attempt(s): {row.last_error}"
+    return "no delivery row"
 
 
 def mail_workflow() -> dict[str, Any]:
@@ -82,7 +96,10 @@ async def notifier_kill(settings: Settings, log_dir: Path, load: Kills = REDUCED
     accepted = [run_number(op.key) for op in history.with_outcome(Outcome.OK)]
     missing = [n for n in accepted if received[f"Run {n}"] == 0]
     if missing:
-        report.problems.append(f"{len(missing)} e-mail(s) never delivered, e.g. run {missing[0]}")
+        report.problems.append(
+            f"{len(missing)} e-mail(s) never delivered, e.g. run {missing[0]}: "
+            + await _delivery_of(settings, f"customer{missing[0]}@example.com")
+        )
     report.extra["e-mails received"] = sum(received.values())
     report.extra["received twice or more"] = sum(1 for count in received.values() if count > 1)
     return report
