@@ -19,6 +19,11 @@ async def test_through_a_database_cut_the_gateway_refuses_at_once_and_no_accepte
     assert report.verdict.accepted > 0 and report.verdict.refused > 0
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: while PostgreSQL is black-holed the gateway holds POST /executions "
+    "until the link is back (no connect or statement timeout), instead of a 503 within 2 s",
+)
 async def test_through_a_silent_database_the_gateway_still_answers_in_time_and_nothing_is_lost(
     settings_for_chaos: Settings, log_dir: Path
 ) -> None:
