@@ -29,10 +29,12 @@ from tests.chaos.history import History, Outcome, percentile
 class Verdict:
     accepted: int = 0
     completed: int = 0
-    #: Refused with a 503 or 4xx: the client knows it must try again.
+    #: Requests refused for good (a 4xx, or a 503 on every attempt).
     refused: int = 0
-    #: Answers that were neither (a 500, a time-out, a broken connection).
+    #: Requests without a usable answer on any attempt (a 500, a time-out, a broken connection).
     unknown: int = 0
+    #: `503` answers, each followed by another attempt with the same key.
+    answers_503: int = 0
     lost: list[uuid.UUID] = field(default_factory=list)
     #: Why the lost runs that exist ended as they did: error -> how many.
     lost_because: Counter[str] = field(default_factory=Counter)
@@ -92,13 +94,15 @@ async def check(resources: Resources, history: History) -> Verdict:
     verdict = Verdict(
         refused=len(history.with_outcome(Outcome.FAILED)),
         unknown=len(history.with_outcome(Outcome.UNKNOWN)),
+        answers_503=sum(a.status == 503 for op in history.operations for a in op.answers),
     )
     for operation in history.operations:
         run = runs.get(operation.key)
         if operation.outcome is Outcome.FAILED:
             if run is not None:
                 verdict.problems.append(
-                    f"request {operation.key} was refused ({operation.status}) but run {run.id}"
+                    f"request {operation.key} was refused ({operation.status}) but run {run.id} "
+                    "exists"
                 )
             continue
         if operation.outcome is Outcome.OK:
@@ -125,8 +129,7 @@ def _timings(verdict: Verdict, history: History, runs: Sequence[_Run]) -> None:
     start, end = history.first_fault_start, history.last_fault_end
     if start is None or end is None:
         return
-    during = [op for op in history.during_faults() if op.outcome is Outcome.OK]
-    latencies = [op.latency for op in during if op.latency is not None]
+    latencies = [answer.latency for answer in history.during_faults() if answer.status == 202]
     verdict.accepted_p50 = percentile(latencies, 50)
     verdict.accepted_p99 = percentile(latencies, 99)
     in_flight = [

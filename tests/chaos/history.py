@@ -1,8 +1,10 @@
 """What the clients did and what they were told: one record per operation.
 
-An operation is `invoked`, then `ok` (the service said it took it), `failed` (the service said
-it did not: a 4xx or a 503) or `unknown` (no answer, a 500, a broken connection: it may or may
-not have happened). Times are wall-clock seconds, comparable with the database's timestamps.
+An operation is `invoked`, then `ok` (the service said it took it), `failed` (the service kept
+saying it did not: a 4xx, or a 503 on every attempt) or `unknown` (no usable answer: a 500, a
+time-out, a broken connection — it may or may not have happened). A client retries a 503 with
+the same `Idempotency-Key`, as the README tells clients to; each attempt's answer is kept.
+Times are wall-clock seconds, comparable with the database's timestamps.
 """
 
 import statistics
@@ -18,27 +20,38 @@ class Outcome(StrEnum):
     INVOKED = "invoked"
     #: Accepted: the service must finish it.
     OK = "ok"
-    #: Refused: the service must not have done it.
+    #: Refused on every attempt: the service must not have done it.
     FAILED = "failed"
     #: No usable answer: either is allowed, and the checker finds out which from the database.
     UNKNOWN = "unknown"
 
 
 @dataclass
+class Answer:
+    """One attempt of an operation and what came back."""
+
+    sent_at: float
+    latency: float
+    #: None: no answer at all (a time-out, a broken connection).
+    status: int | None
+    retry_after: str | None = None
+    detail: str = ""
+
+
+@dataclass
 class Operation:
-    #: The client's `Idempotency-Key`: how the checker finds what an unknown operation did.
+    #: The client's `Idempotency-Key`, the same on every attempt: how the checker finds what an
+    #: unknown operation did, and what makes a retry safe.
     key: str
     invoked_at: float
     outcome: Outcome = Outcome.INVOKED
     completed_at: float | None = None
-    status: int | None = None
     execution_id: uuid.UUID | None = None
-    retry_after: str | None = None
-    detail: str = ""
+    answers: list[Answer] = field(default_factory=list)
 
     @property
-    def latency(self) -> float | None:
-        return None if self.completed_at is None else self.completed_at - self.invoked_at
+    def status(self) -> int | None:
+        return self.answers[-1].status if self.answers else None
 
 
 @dataclass
@@ -74,8 +87,14 @@ class History:
     def with_outcome(self, *outcomes: Outcome) -> list[Operation]:
         return [op for op in self.operations if op.outcome in outcomes]
 
-    def during_faults(self) -> list[Operation]:
-        return [op for op in self.operations if any(w.holds(op.invoked_at) for w in self.faults)]
+    def during_faults(self) -> list[Answer]:
+        """Every answer to an attempt sent while a fault was on."""
+        return [
+            answer
+            for op in self.operations
+            for answer in op.answers
+            if any(w.holds(answer.sent_at) for w in self.faults)
+        ]
 
     @property
     def first_fault_start(self) -> float | None:
@@ -87,21 +106,10 @@ class History:
         return max(ends, default=None)
 
 
-def finish(
-    operation: Operation,
-    outcome: Outcome,
-    *,
-    status: int | None = None,
-    execution_id: uuid.UUID | None = None,
-    retry_after: str | None = None,
-    detail: str = "",
-) -> None:
+def finish(operation: Operation, outcome: Outcome, execution_id: uuid.UUID | None = None) -> None:
     operation.completed_at = time.time()
     operation.outcome = outcome
-    operation.status = status
     operation.execution_id = execution_id
-    operation.retry_after = retry_after
-    operation.detail = detail
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:

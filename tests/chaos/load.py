@@ -11,10 +11,12 @@ import aiohttp
 from shared.api_keys import create_api_key
 from shared.runtime import open_resources
 from shared.settings import Settings
-from tests.chaos.history import History, Outcome, finish
+from tests.chaos.history import Answer, History, Outcome, finish
 
 #: A POST without an answer after this long is recorded as unknown (the gateway hung).
 ANSWER_TIMEOUT_SECONDS = 10.0
+#: A client stops trying a request again after this long.
+GIVE_UP_AFTER_SECONDS = 60.0
 
 
 async def new_api_key(settings: Settings) -> tuple[uuid.UUID, str]:
@@ -40,9 +42,30 @@ class Client:
     async def start_run(
         self, history: History, workflow_id: str, key: str, trigger_data: dict[str, Any]
     ) -> None:
-        """POST one run and record what the gateway said. 202 is ok; 503 and 4xx are refusals
-        (the gateway promises nothing was recorded); anything else is unknown."""
+        """POST one run and record every answer. `202` is ok; a `4xx` is a refusal; a `503` is
+        tried again after its `Retry-After`, with the same key, until `GIVE_UP_AFTER_SECONDS`;
+        anything else (a `500`, no answer) is tried again the same way and stays unknown if
+        it never turns into an answer."""
         operation = history.invoke(key)
+        while True:
+            answer = await self._attempt(workflow_id, key, trigger_data)
+            operation.answers.append(answer)
+            if answer.status == 202:
+                finish(operation, Outcome.OK, uuid.UUID(answer.detail))
+                return
+            if answer.status is not None and 400 <= answer.status < 500:
+                finish(operation, Outcome.FAILED)
+                return
+            if time.time() - operation.invoked_at > GIVE_UP_AFTER_SECONDS:
+                refused = answer.status == 503
+                finish(operation, Outcome.FAILED if refused else Outcome.UNKNOWN)
+                return
+            # A client honouring Retry-After: waiting is the protocol here, not a condition.
+            await asyncio.sleep(float(answer.retry_after or 1))
+
+    async def _attempt(self, workflow_id: str, key: str, trigger_data: dict[str, Any]) -> Answer:
+        """One POST; a `202`'s detail is the execution id."""
+        sent_at = time.time()
         try:
             async with self._http.post(
                 f"{self._api}/workflows/{workflow_id}/executions",
@@ -51,25 +74,20 @@ class Client:
                 timeout=aiohttp.ClientTimeout(total=ANSWER_TIMEOUT_SECONDS),
             ) as response:
                 body = await response.read()
-                retry_after = response.headers.get("Retry-After")
-                if response.status == 202:
-                    execution_id = uuid.UUID((await response.json())["execution_id"])
-                    finish(operation, Outcome.OK, status=202, execution_id=execution_id)
-                elif response.status == 503 or 400 <= response.status < 500:
-                    detail = body[:200].decode(errors="replace")
-                    outcome = Outcome.FAILED
-                    finish(
-                        operation,
-                        outcome,
-                        status=response.status,
-                        retry_after=retry_after,
-                        detail=detail,
-                    )
-                else:
-                    detail = body[:200].decode(errors="replace")
-                    finish(operation, Outcome.UNKNOWN, status=response.status, detail=detail)
+                detail = (
+                    str((await response.json())["execution_id"])
+                    if response.status == 202
+                    else body[:200].decode(errors="replace")
+                )
+                return Answer(
+                    sent_at,
+                    time.time() - sent_at,
+                    response.status,
+                    response.headers.get("Retry-After"),
+                    detail,
+                )
         except (aiohttp.ClientError, TimeoutError) as e:
-            finish(operation, Outcome.UNKNOWN, detail=repr(e))
+            return Answer(sent_at, time.time() - sent_at, None, detail=repr(e))
 
 
 async def post_runs(

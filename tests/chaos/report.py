@@ -28,8 +28,8 @@ class Report:
 COLUMNS = (
     "scenario",
     "accepted",
-    "refused",
-    "unknown",
+    "503 answers",
+    "refused / unknown",
     "lost",
     "duplicated",
     "stalled",
@@ -53,8 +53,8 @@ def row(report: Report) -> list[str]:
     return [
         report.scenario,
         str(v.accepted),
-        str(v.refused),
-        str(v.unknown),
+        str(v.answers_503),
+        f"{v.refused} / {v.unknown}",
         str(len(v.lost)),
         str(len(v.duplicated)),
         str(len(v.stalled)),

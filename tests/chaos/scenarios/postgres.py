@@ -5,7 +5,7 @@ messages and carry on once it is back; the gateway must refuse at once (`503` wi
 from pathlib import Path
 
 from shared.settings import Settings
-from tests.chaos.history import History, Outcome
+from tests.chaos.history import History
 from tests.chaos.report import Report
 from tests.chaos.scenarios.outage import Load, outage_under_load
 from tests.chaos.stack import Stack
@@ -58,25 +58,26 @@ async def postgres_black_hole(
 
 def _with_gateway_answers(report: Report, history: History) -> Report:
     report.problems.extend(gateway_answers(history))
-    report.extra["503 during the fault"] = sum(op.status == 503 for op in history.during_faults())
-    slowest = max((op.latency or 0.0 for op in history.during_faults()), default=0.0)
+    during = history.during_faults()
+    report.extra["503 during the fault"] = sum(answer.status == 503 for answer in during)
+    slowest = max((answer.latency for answer in during), default=0.0)
     report.extra["slowest answer during the fault"] = f"{slowest:.2f} s"
     return report
 
 
 def gateway_answers(history: History) -> list[str]:
-    """Every request sent while the fault was on got `202`, or `503` with `Retry-After`, within
+    """Every attempt sent while the fault was on got `202`, or `503` with `Retry-After`, within
     the promised time; nothing else."""
     problems = []
-    for op in history.during_faults():
-        if op.outcome is Outcome.UNKNOWN:
-            problems.append(f"request {op.key}: {op.status or 'no answer'} {op.detail[:120]}")
-        elif op.status == 503 and not op.retry_after:
-            problems.append(f"request {op.key}: 503 without Retry-After")
-        elif op.status not in (202, 503):
-            problems.append(f"request {op.key}: {op.status} {op.detail[:120]}")
-        elif op.latency is not None and op.latency > ANSWER_WITHIN_SECONDS:
-            problems.append(f"request {op.key}: answered {op.status} after {op.latency:.1f} s")
+    for answer in history.during_faults():
+        if answer.status is None:
+            problems.append(f"no answer after {answer.latency:.1f} s: {answer.detail[:120]}")
+        elif answer.status == 503 and not answer.retry_after:
+            problems.append("503 without Retry-After")
+        elif answer.status not in (202, 503):
+            problems.append(f"{answer.status}: {answer.detail[:120]}")
+        elif answer.latency > ANSWER_WITHIN_SECONDS:
+            problems.append(f"{answer.status} after {answer.latency:.1f} s")
     if len(problems) > 5:
         return [*problems[:5], f"… and {len(problems) - 5} more such answers"]
     return problems
