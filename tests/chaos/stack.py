@@ -143,9 +143,12 @@ class Stack:
             await connection.close()
 
     async def wait_for_consumers(self, logical_queue: str, count: int) -> None:
-        await eventually(
-            lambda: self.consumers(logical_queue), lambda n: n >= count, within=READY_WITHIN
-        )
+        try:
+            await eventually(
+                lambda: self.consumers(logical_queue), lambda n: n >= count, within=READY_WITHIN
+            )
+        except AssertionError as e:
+            raise AssertionError(f"{e}; exited: {self.died()}\n{self.log_tails(40)}") from e
 
     async def wait_for_gateway(self) -> None:
         async def healthy() -> bool:
