@@ -1,6 +1,7 @@
 """The client side: runs POSTed to the gateway at a steady rate, each one recorded."""
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +17,9 @@ from tests.chaos.history import Answer, History, Outcome, finish
 #: A POST without an answer after this long is recorded as unknown (the gateway hung).
 ANSWER_TIMEOUT_SECONDS = 10.0
 #: A client stops trying a request again after this long.
-GIVE_UP_AFTER_SECONDS = 60.0
+GIVE_UP_AFTER_SECONDS = 90.0
+#: The longest a client waits between two attempts.
+MAX_BACKOFF_SECONDS = 8.0
 
 
 async def new_api_key(settings: Settings) -> tuple[uuid.UUID, str]:
@@ -43,7 +46,8 @@ class Client:
         self, history: History, workflow_id: str, key: str, trigger_data: dict[str, Any]
     ) -> None:
         """POST one run and record every answer. `202` is ok; a `4xx` is a refusal; a `503` is
-        tried again after its `Retry-After`, with the same key, until `GIVE_UP_AFTER_SECONDS`;
+        tried again after its `Retry-After` (or longer, backing off), with the same key, until
+        `GIVE_UP_AFTER_SECONDS`;
         anything else (a `500`, no answer) is tried again the same way and stays unknown if
         it never turns into an answer."""
         operation = history.invoke(key)
@@ -60,8 +64,14 @@ class Client:
                 refused = answer.status == 503
                 finish(operation, Outcome.FAILED if refused else Outcome.UNKNOWN)
                 return
-            # A client honouring Retry-After: waiting is the protocol here, not a condition.
-            await asyncio.sleep(float(answer.retry_after or 1))
+            # A client honouring Retry-After and backing off: waiting is the protocol here,
+            # not a condition. Without the back-off and the jitter, a long outage turns the
+            # clients into a storm of synchronised retries that measures the load generator.
+            attempt = len(operation.answers)
+            backoff = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+            await asyncio.sleep(
+                max(float(answer.retry_after or 1), backoff) * random.uniform(1.0, 1.5)
+            )
 
     async def _attempt(self, workflow_id: str, key: str, trigger_data: dict[str, Any]) -> Answer:
         """One POST; a `202`'s detail is the execution id."""
