@@ -26,6 +26,9 @@ def _arguments() -> argparse.Namespace:
         help="also run broker-restart (stops the RabbitMQ node: nobody else may be using it)",
     )
     parser.add_argument("--logs", type=Path, help="keep each service's log here")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep each scenario's database and queues"
+    )
     return parser.parse_args()
 
 
@@ -46,7 +49,7 @@ async def _main(arguments: argparse.Namespace) -> int:
     reports: list[Report] = []
     for name in names:
         print(f"running {name} ({'full' if arguments.full else 'reduced'}) …", flush=True)
-        async with private_environment() as settings:
+        async with private_environment(keep=arguments.keep) as settings:
             reports.append(await SCENARIOS[name](settings, logs / name, arguments.full))
         print(table(reports[-1:]), flush=True)
     print(f"\nAll scenarios ({'full' if arguments.full else 'reduced'}); logs in {logs}\n")

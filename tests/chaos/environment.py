@@ -45,8 +45,9 @@ async def delete_queues(amqp_url: str, prefix: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def private_environment() -> AsyncIterator[Settings]:
-    """A freshly migrated database and a unique queue prefix; both removed at the end."""
+async def private_environment(*, keep: bool = False) -> AsyncIterator[Settings]:
+    """A freshly migrated database and a unique queue prefix; both removed at the end unless
+    `keep` (to look into a failure)."""
     name = f"docflow_chaos_{uuid.uuid4().hex[:10]}"
     url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     prefix = f"chaos-{uuid.uuid4().hex[:10]}."
@@ -55,6 +56,9 @@ async def private_environment() -> AsyncIterator[Settings]:
         await asyncio.to_thread(upgrade, url)
         yield chaos_settings(url, AMQP_URL, prefix, secret_key=Fernet.generate_key().decode())
     finally:
-        with contextlib.suppress(Exception):
-            await delete_queues(AMQP_URL, prefix)
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept database {name} and queues {prefix}*")
+        else:
+            with contextlib.suppress(Exception):
+                await delete_queues(AMQP_URL, prefix)
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
