@@ -49,9 +49,11 @@ def chaos_settings(
         "outbox_relay_after_seconds": 1.0,
         "publish_timeout_seconds": 2.0,
         "stalled_resume_after_seconds": 5.0,
-        "prefetch": 32,
+        # 32 runs at once on 3 (+3) connections kept executors' runs waiting for a connection
+        # long enough to lose their leases under load (see ADR 013).
+        "prefetch": 16,
         "delivery_limit": 5,
-        "db_pool_size": 3,
+        "db_pool_size": 4,
         "shutdown_grace_seconds": 2.0,
         "log_format": "json",
         "log_level": "WARNING",
