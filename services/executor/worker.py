@@ -83,13 +83,18 @@ class ExecutorWorker:
         ]
         # Verified provider webhooks: applied here, then the wait is offered a decision.
         signature_events = SignatureEvents(
-            engine=r.engine, http=self._http, settings=settings, resume=handlers.resume
+            engine=r.engine,
+            http=self._http,
+            settings=settings,
+            resume=handlers.resume,
+            give_up=handlers.give_up,
         )
         self._subscriptions.append(
             await r.broker.consume(
                 SIGNATURES,
                 self._edge(SIGNATURES, signature_events.on_message),
                 prefetch=settings.prefetch,
+                give_up=signature_events.give_up,
             )
         )
         log.info("executor_started", worker_id=settings.worker_id, prefetch=settings.prefetch)
