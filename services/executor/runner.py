@@ -83,15 +83,18 @@ def _storable(node: PreparedNode, result: NodeResult) -> tuple[bytes | None, Nod
         return None, Failed(f"output of node `{node.id}` cannot be stored: {e}", retryable=False)
 
 
-def _unstarted_step(claim: Claim, node: PreparedNode, started_at: datetime) -> StepRecord:
+def _finished_step(
+    claim: Claim, node: PreparedNode, started_at: datetime, seconds: float
+) -> StepRecord:
+    """The attempt's step row as it ends now; the outcome changes its status."""
     return StepRecord(
         node_id=node.id,
         node_type=node.type_name,
         attempt=claim.attempt,
-        status="failed",
+        status="completed",
         started_at=started_at,
         completed_at=utcnow(),
-        duration_ms=0,
+        duration_ms=round(seconds * 1000),
     )
 
 
@@ -213,7 +216,7 @@ class Runner:
                         self._engine, claim, node.id, node.type_name, budget=self._budget
                     )
                 except checkpoints.InterruptedTooOften as e:
-                    step = _unstarted_step(claim, node, started_at)
+                    step = _finished_step(claim, node, started_at, 0.0)
                     await self._failed(claim, node, Failed(str(e), retryable=False), step, None)
                     return False
             self._events.emit(node_event(claim, node, "node.started", S.RUNNING))
@@ -227,15 +230,7 @@ class Runner:
         encoded_output, result = _storable(node, result)
         duration = time.perf_counter() - clock
         self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
-        step = StepRecord(
-            node_id=node.id,
-            node_type=node.type_name,
-            attempt=claim.attempt,
-            status="completed",
-            started_at=started_at,
-            completed_at=utcnow(),
-            duration_ms=round(duration * 1000),
-        )
+        step = _finished_step(claim, node, started_at, duration)
         if isinstance(result, Completed):
             return await self._completed(
                 claim, node, result, step, step_id, next_id, encoded_output

@@ -1,19 +1,11 @@
 """Signature waits are never stranded: an event no executor can apply fails its run with the
 reason, and a request whose file was never fetched is completed by reconciliation."""
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from shared.broker.topology import SIGNATURES
-from shared.settings import Settings
-from tests.signatures.fake_clicksign import FakeClickSign
-from tests.signatures.fake_zapsign import FakeZapSign
 from tests.signatures.harness import (
     SECOND_SIGNER,
     Stack,
     first_signer,
-    running_stack,
     signature_workflow,
 )
 from tests.signatures.providers import (
@@ -25,16 +17,6 @@ from tests.signatures.providers import (
     raw,
 )
 from tests.support import eventually, wait_for_status, waits_of
-
-
-@pytest.fixture
-async def polling(
-    pg_settings: Settings, clicksign: FakeClickSign, zapsign: FakeZapSign
-) -> AsyncIterator[Stack]:
-    async with running_stack(
-        pg_settings, clicksign, zapsign, scheduler=True, signature_reconcile_after_seconds=1.0
-    ) as running:
-        yield running
 
 
 async def test_a_signature_event_that_fails_on_every_delivery_fails_its_run_with_the_reason(
