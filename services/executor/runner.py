@@ -9,7 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic_core
@@ -35,6 +35,8 @@ from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
+from shared.conditions import Condition, evaluate
+from shared.context import ExecutionContext
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
 from shared.logging import log_context
@@ -169,6 +171,18 @@ class Runner:
         clock = time.perf_counter()
         step_id = claim.open_step_id
         resuming = claim.wait is not None
+        condition: Condition | None = None
+        if not resuming and node.when is not None:
+            # Against the checkpointed context, before any write: a worker that dies before
+            # the skip's checkpoint leaves the same context, so its successor decides alike.
+            try:
+                condition = evaluate(node.when, self._namespace(claim))
+            except TemplateError as e:
+                failed = Failed(f"when: {e}", kind="template")
+                step = self._step(claim, node, started_at, clock, "failed", failed)
+                return await self._failed(claim, node, failed, step, None, next_id)
+            if not condition.holds:
+                return await self._skipped(claim, node, condition, started_at, clock, next_id)
         if not resuming:
             # The row first, then the event: a live stream that reads the steps when the
             # event arrives then finds the running attempt.
@@ -192,14 +206,95 @@ class Runner:
             started_at=started_at,
             completed_at=utcnow(),
             duration_ms=round(duration * 1000),
+            condition=condition.record() if condition is not None else None,
         )
         if isinstance(result, Completed):
             return await self._completed(claim, node, result, step, step_id, next_id)
         if isinstance(result, Wait):
             await self._paused(claim, node, result, step, step_id)
             return False
-        await self._failed(claim, node, result, step, step_id)
-        return False
+        return await self._failed(claim, node, result, step, step_id, next_id)
+
+    def _namespace(self, claim: Claim) -> dict[str, Any]:
+        """What a `when` sees: the names configs see (NodeCall.render)."""
+        namespace = claim.context.template_namespace()
+        namespace["execution"] = {
+            "id": str(claim.execution_id),
+            "workflow_id": str(claim.workflow_id),
+        }
+        return namespace
+
+    def _step(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        started_at: datetime,
+        clock: float,
+        status: str,
+        outcome: Condition | Failed,
+    ) -> StepRecord:
+        """The step of an attempt decided before the node was called: skipped, or its
+        `when` failed to render."""
+        duration = time.perf_counter() - clock
+        self._node_duration(node.type_name, status).observe(duration)
+        return StepRecord(
+            node_id=node.id,
+            node_type=node.type_name,
+            attempt=claim.attempt,
+            status=status,
+            started_at=started_at,
+            completed_at=utcnow(),
+            duration_ms=round(duration * 1000),
+            error=outcome.error if isinstance(outcome, Failed) else None,
+            condition=outcome.record() if isinstance(outcome, Condition) else None,
+        )
+
+    async def _skipped(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        condition: Condition,
+        started_at: datetime,
+        clock: float,
+        next_id: str | None,
+    ) -> bool:
+        step = self._step(claim, node, started_at, clock, "skipped", condition)
+        log.info("node_skipped", when=condition.when, value=step.condition)
+        return await self._went_on(
+            claim, node, claim.context.with_skip(node.id), step, None, next_id, "node.skipped"
+        )
+
+    async def _went_on(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        context: ExecutionContext,
+        step: StepRecord,
+        step_id: int | None,
+        next_id: str | None,
+        name: str,
+        **fields: Any,
+    ) -> bool:
+        """Checkpoint a node the run goes on past without its output: skipped, or failed with
+        `on_error: continue`. True when there is a next node."""
+        finished = next_id is None
+        checkpoint = Checkpoint(
+            context=context,
+            current_node_id=node.id if finished else next_id,
+            status=S.COMPLETED if finished else S.RUNNING,
+            step=step,
+            step_id=step_id,
+            reason="every node completed" if finished else None,
+        )
+        await self._commit(claim, checkpoint)
+        events = [node_event(claim, node, name, S.RUNNING, duration_ms=step.duration_ms, **fields)]
+        if finished:
+            events.append(event(claim, "execution.completed", S.COMPLETED))
+            self._metrics.executions_finished.labels(
+                workflow_id=str(claim.workflow_id), status=S.COMPLETED
+            ).inc()
+        self._events.emit(*events)
+        return not finished
 
     async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
         call = NodeCall(
@@ -218,7 +313,7 @@ class Runner:
                 return await node.node_type.resume(call, claim.wait)
             return await node.node_type.run(call)
         except TemplateError as e:
-            return Failed(f"template error: {e}", retryable=False)
+            return Failed(f"template error: {e}", retryable=False, kind="template")
         except asyncio.CancelledError:
             if claim.lost:
                 _uncancel()
@@ -229,7 +324,7 @@ class Runner:
             raise
         except Exception as e:  # a bug in a node must fail the run, not the worker
             log.exception("node_raised")
-            return Failed(f"{type(e).__name__}: {e}", retryable=False)
+            return Failed(f"{type(e).__name__}: {e}", retryable=False, kind="internal")
 
     async def _completed(
         self,
@@ -293,9 +388,30 @@ class Runner:
         result: Failed,
         step: StepRecord,
         step_id: int | None,
-    ) -> None:
+        next_id: str | None,
+    ) -> bool:
+        """Retry, fail the run, or — `on_error: continue`, retries spent — go on to `next_id`
+        (True). A wait's decision keeps its node type's own rules (on_reject, on_timeout)."""
         failed_step = _with(step, status="failed", error=result.error)
         retry = result.retryable and claim.attempt < node.retry.max_attempts
+        if not retry and node.on_error == "continue" and claim.wait is None:
+            recorded = {
+                "type": result.kind or ("transient" if result.retryable else "permanent"),
+                "message": result.error,
+                "attempts": claim.attempt,
+            }
+            log.info("node_failed_run_goes_on", error=result.error)
+            context = claim.context.with_error(node.id, recorded)
+            return await self._went_on(
+                claim,
+                node,
+                context,
+                failed_step,
+                step_id,
+                next_id,
+                "node.failed",
+                error=result.error,
+            )
         if retry:
             delay = backoff_seconds(node.retry, claim.attempt)
             due = utcnow() + timedelta(seconds=delay)
@@ -335,6 +451,7 @@ class Runner:
                 workflow_id=str(claim.workflow_id), status=S.FAILED
             ).inc()
         self._events.emit(*events)
+        return False
 
     async def _commit(self, claim: Claim, checkpoint: Checkpoint) -> None:
         async with claim.write_lock:
