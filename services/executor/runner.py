@@ -259,7 +259,6 @@ class Runner:
         next_id: str | None,
     ) -> bool:
         step = self._step(claim, node, started_at, clock, "skipped", condition)
-        log.info("node_skipped", when=condition.when, value=step.condition)
         return await self._went_on(
             claim, node, claim.context.with_skip(node.id), step, None, next_id, "node.skipped"
         )
