@@ -383,3 +383,22 @@ async def test_retrying_a_failed_run_keeps_the_skips_made_before_it_failed(
         assert skipped_target.calls == []
     finally:
         await skipped_target.stop()
+
+
+async def test_a_rejected_approval_fails_the_run_even_with_on_error_continue(
+    resources: Resources, desk: DealDesk
+) -> None:
+    workflow = deal_desk_workflow()
+    workflow["nodes"][1]["on_error"] = "continue"
+    workflow_id = str((await desk.gateway.create_workflow(workflow))["id"])
+
+    execution_id = await desk.run(workflow_id, 80_000)
+    [token] = (await desk.approvers.links(1)).values()
+    assert await desk.approvers.click(token, "reject") == 200
+    done = await wait_for_status(resources, uuid.UUID(execution_id), "completed", "failed")
+
+    # The gate's own rule (on_reject: fail, the default) decides, not on_error.
+    assert done.status == "failed"
+    assert done.error is not None and "rejected" in done.error
+    assert done.current_node_id == "cfo"
+    assert done.context["errors"] == {}
