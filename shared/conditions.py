@@ -15,7 +15,7 @@ from jinja2 import Environment, StrictUndefined, TemplateSyntaxError
 from jinja2 import nodes as ast
 
 from shared.errors import TemplateError
-from shared.templating import check_syntax, is_template, render, single_expression
+from shared.templating import check_syntax, is_template, single_expression
 
 #: Namespaces keyed by node id: a `when` may only name nodes that run before it.
 NODE_KEYED = frozenset({"nodes", "errors", "approvals", "signatures"})
@@ -30,7 +30,7 @@ MAX_RECORDED_CHARS = 500
 
 @dataclass(frozen=True)
 class Condition:
-    """A `when` and what it evaluated to."""
+    """A `when` and what it rendered to (NodeCall.render: the names configs see)."""
 
     when: str
     value: Any
@@ -46,11 +46,6 @@ class Condition:
         if len(encoded) > MAX_RECORDED_CHARS:
             value = encoded[:MAX_RECORDED_CHARS] + "…"
         return {"when": self.when, "value": value, "result": self.holds}
-
-
-def evaluate(when: str, namespace: dict[str, Any]) -> Condition:
-    """Render `when` over the context; TemplateError when it refers to what is not there."""
-    return Condition(when, render(when, namespace))
 
 
 class NodeOutputs(dict[str, Any]):

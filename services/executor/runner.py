@@ -20,6 +20,7 @@ from services.executor import checkpoints
 from services.executor.backoff import backoff_seconds
 from services.executor.checkpoints import Checkpoint, StepRecord
 from services.executor.claims import Claim
+from services.executor.conditional import decided_step, error_record
 from services.executor.definitions import PreparedNode, PreparedWorkflow
 from services.executor.events import Events, event
 from services.executor.nodes.base import (
@@ -35,7 +36,7 @@ from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
-from shared.conditions import Condition, evaluate
+from shared.conditions import Condition
 from shared.context import ExecutionContext
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
@@ -176,13 +177,15 @@ class Runner:
             # Against the checkpointed context, before any write: a worker that dies before
             # the skip's checkpoint leaves the same context, so its successor decides alike.
             try:
-                condition = evaluate(node.when, self._namespace(claim))
+                condition = Condition(node.when, self._node_call(claim, node).render(node.when))
             except TemplateError as e:
                 failed = Failed(f"when: {e}", kind="template")
-                step = self._step(claim, node, started_at, clock, "failed", failed)
+                step = self._decided(claim, node, started_at, clock, failed)
                 return await self._failed(claim, node, failed, step, None, next_id)
             if not condition.holds:
-                return await self._skipped(claim, node, condition, started_at, clock, next_id)
+                step = self._decided(claim, node, started_at, clock, condition)
+                context = claim.context.with_skip(node.id)
+                return await self._went_on(claim, node, context, step, None, next_id)
         if not resuming:
             # The row first, then the event: a live stream that reads the steps when the
             # event arrives then finds the running attempt.
@@ -215,53 +218,18 @@ class Runner:
             return False
         return await self._failed(claim, node, result, step, step_id, next_id)
 
-    def _namespace(self, claim: Claim) -> dict[str, Any]:
-        """What a `when` sees: the names configs see (NodeCall.render)."""
-        namespace = claim.context.template_namespace()
-        namespace["execution"] = {
-            "id": str(claim.execution_id),
-            "workflow_id": str(claim.workflow_id),
-        }
-        return namespace
-
-    def _step(
+    def _decided(
         self,
         claim: Claim,
         node: PreparedNode,
         started_at: datetime,
         clock: float,
-        status: str,
         outcome: Condition | Failed,
     ) -> StepRecord:
-        """The step of an attempt decided before the node was called: skipped, or its
-        `when` failed to render."""
         duration = time.perf_counter() - clock
-        self._node_duration(node.type_name, status).observe(duration)
-        return StepRecord(
-            node_id=node.id,
-            node_type=node.type_name,
-            attempt=claim.attempt,
-            status=status,
-            started_at=started_at,
-            completed_at=utcnow(),
-            duration_ms=round(duration * 1000),
-            error=outcome.error if isinstance(outcome, Failed) else None,
-            condition=outcome.record() if isinstance(outcome, Condition) else None,
-        )
-
-    async def _skipped(
-        self,
-        claim: Claim,
-        node: PreparedNode,
-        condition: Condition,
-        started_at: datetime,
-        clock: float,
-        next_id: str | None,
-    ) -> bool:
-        step = self._step(claim, node, started_at, clock, "skipped", condition)
-        return await self._went_on(
-            claim, node, claim.context.with_skip(node.id), step, None, next_id, "node.skipped"
-        )
+        step = decided_step(claim, node, started_at=started_at, duration=duration, outcome=outcome)
+        self._node_duration(node.type_name, step.status).observe(duration)
+        return step
 
     async def _went_on(
         self,
@@ -271,11 +239,9 @@ class Runner:
         step: StepRecord,
         step_id: int | None,
         next_id: str | None,
-        name: str,
-        **fields: Any,
     ) -> bool:
         """Checkpoint a node the run goes on past without its output: skipped, or failed with
-        `on_error: continue`. True when there is a next node."""
+        `on_error: continue` (`node.<step status>`). True when there is a next node."""
         finished = next_id is None
         checkpoint = Checkpoint(
             context=context,
@@ -286,7 +252,10 @@ class Runner:
             reason="every node completed" if finished else None,
         )
         await self._commit(claim, checkpoint)
-        events = [node_event(claim, node, name, S.RUNNING, duration_ms=step.duration_ms, **fields)]
+        name = f"node.{step.status}"
+        events = [
+            node_event(claim, node, name, S.RUNNING, duration_ms=step.duration_ms, error=step.error)
+        ]
         if finished:
             events.append(event(claim, "execution.completed", S.COMPLETED))
             self._metrics.executions_finished.labels(
@@ -295,8 +264,8 @@ class Runner:
         self._events.emit(*events)
         return not finished
 
-    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
-        call = NodeCall(
+    def _node_call(self, claim: Claim, node: PreparedNode) -> NodeCall:
+        return NodeCall(
             execution_id=claim.execution_id,
             workflow_id=claim.workflow_id,
             workspace_id=claim.workspace_id,
@@ -307,6 +276,9 @@ class Runner:
             trigger_data=claim.trigger_data,
             services=self._services,
         )
+
+    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
+        call = self._node_call(claim, node)
         try:
             if claim.wait is not None:
                 return await node.node_type.resume(call, claim.wait)
@@ -394,23 +366,9 @@ class Runner:
         failed_step = _with(step, status="failed", error=result.error)
         retry = result.retryable and claim.attempt < node.retry.max_attempts
         if not retry and node.on_error == "continue" and claim.wait is None:
-            recorded = {
-                "type": result.kind or ("transient" if result.retryable else "permanent"),
-                "message": result.error,
-                "attempts": claim.attempt,
-            }
             log.info("node_failed_run_goes_on", error=result.error)
-            context = claim.context.with_error(node.id, recorded)
-            return await self._went_on(
-                claim,
-                node,
-                context,
-                failed_step,
-                step_id,
-                next_id,
-                "node.failed",
-                error=result.error,
-            )
+            context = claim.context.with_error(node.id, error_record(result, claim.attempt))
+            return await self._went_on(claim, node, context, failed_step, step_id, next_id)
         if retry:
             delay = backoff_seconds(node.retry, claim.attempt)
             due = utcnow() + timedelta(seconds=delay)
