@@ -9,6 +9,13 @@ from shared.conditions import NodeOutputs
 JsonObject = dict[str, Any]
 
 
+def _empty(value: Any) -> bool:
+    # `errors` and `skipped` are left out of a snapshot while empty: a run that uses neither
+    # `when` nor `on_error: continue` is saved as before they existed, and executors not yet
+    # upgraded (which forbid unknown fields) still restore it.
+    return not value
+
+
 class ExecutionContext(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -20,9 +27,9 @@ class ExecutionContext(BaseModel):
     metadata: JsonObject = Field(default_factory=dict)
     #: Errors of nodes that failed with `on_error: continue`, by node id: type, message,
     #: attempts.
-    errors: JsonObject = Field(default_factory=dict)
+    errors: JsonObject = Field(default_factory=dict, exclude_if=_empty)
     #: Nodes whose `when` was false, in the order they were skipped.
-    skipped: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list, exclude_if=_empty)
 
     def with_output(self, node_id: str, output: Any) -> "ExecutionContext":
         return self.model_copy(update={"node_outputs": {**self.node_outputs, node_id: output}})

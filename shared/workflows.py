@@ -25,11 +25,13 @@ class NodeDefinition(BaseModel):
     type: str = Field(min_length=1, max_length=64)
     position: int = Field(ge=0)
     config: dict[str, Any] = Field(default_factory=dict)
+    # `when` and `on_error` are left out when unused: a node without them is stored as before
+    # they existed, so executors not yet upgraded (which forbid unknown fields) still read it.
     #: A template; falsy skips the node (a `skipped` step, no output). None: always runs.
-    when: str | None = Field(default=None, max_length=2000)
+    when: str | None = Field(default=None, max_length=2000, exclude_if=lambda v: v is None)
     #: `continue`: once its retries are spent, a failed node leaves its error in
     #: `errors.<id>` and the run goes on.
-    on_error: Literal["fail", "continue"] = "fail"
+    on_error: Literal["fail", "continue"] = Field(default="fail", exclude_if=lambda v: v == "fail")
 
 
 class WorkflowDefinition(BaseModel):

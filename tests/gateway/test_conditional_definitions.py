@@ -105,9 +105,11 @@ async def test_a_when_may_name_any_node_earlier_by_position_whatever_the_list_or
     assert response.status == 201, await response.text()
     saved = await response.json()
     assert "warnings" not in saved
-    late = saved["definition"]["nodes"][0]
-    assert late["when"] == nodes[0]["when"] and late["on_error"] == "fail"
-    assert saved["definition"]["nodes"][2]["on_error"] == "continue"
+    late, trigger, early = saved["definition"]["nodes"]
+    assert late["when"] == nodes[0]["when"] and early["on_error"] == "continue"
+    # Left out where unused: stored as before, for executors that do not know them yet.
+    assert "on_error" not in late and "when" not in early
+    assert set(trigger) == {"id", "type", "position", "config"}
 
 
 @pytest.mark.parametrize(
