@@ -99,15 +99,31 @@ def renders_only_strings(when: str) -> bool:
 
 def _node_references(when: str) -> Iterator[tuple[str, str]]:
     """(namespace, node id) for each `nodes.x` / `nodes['x']` (and errors, approvals, …)."""
-    for node in _parse(when).find_all((ast.Getattr, ast.Getitem)):
+    template = _parse(when)
+    methods = set()
+    for call in template.find_all(ast.Call):
+        assert isinstance(call, ast.Call)
+        callee = call.node
+        if isinstance(callee, ast.Getattr) and _keyed(callee.node):
+            methods.add(id(callee))
+            first = call.args[0] if call.args else None
+            # `nodes.get('crm')` names a node as much as `nodes.crm` does.
+            if callee.attr == "get" and isinstance(first, ast.Const):
+                yield _keyed(callee.node), str(first.value)
+    for node in template.find_all((ast.Getattr, ast.Getitem)):
         assert isinstance(node, ast.Getattr | ast.Getitem)
-        target = node.node
-        if not (isinstance(target, ast.Name) and target.name in NODE_KEYED):
+        name = _keyed(node.node)
+        if not name or id(node) in methods:
             continue
         if isinstance(node, ast.Getattr):
-            yield target.name, node.attr
+            yield name, node.attr
         elif isinstance(node.arg, ast.Const) and isinstance(node.arg.value, str):
-            yield target.name, node.arg.value
+            yield name, node.arg.value
+
+
+def _keyed(node: ast.Node) -> str:
+    """The namespace's name when `node` is one keyed by node id (`nodes`, `errors`, …)."""
+    return node.name if isinstance(node, ast.Name) and node.name in NODE_KEYED else ""
 
 
 @lru_cache(maxsize=1)

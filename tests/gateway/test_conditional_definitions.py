@@ -40,6 +40,12 @@ def _workflow(*nodes: dict[str, Any]) -> dict[str, Any]:
             id="names-a-later-node",
         ),
         pytest.param(
+            [TRIGGER, _set("a", 1, when="{{ nodes.get('b') }}"), _set("b", 2)],
+            "nodes[1].when",
+            "'b' is not a node earlier",
+            id="gets-a-later-node",
+        ),
+        pytest.param(
             [TRIGGER, _set("a", 1, when="{{ nodes.a is defined }}")],
             "nodes[1].when",
             "'a' is not a node earlier",
@@ -94,7 +100,12 @@ async def test_a_when_may_name_any_node_earlier_by_position_whatever_the_list_or
     gateway: Gateway,
 ) -> None:
     nodes = [
-        _set("late", 2, when="{{ nodes.early.x == 1 and errors.early is not defined }}"),
+        _set(
+            "late",
+            2,
+            when="{{ nodes.early.x == 1 and errors.early is not defined "
+            "and nodes.get('early') and 'early' not in errors.keys() }}",
+        ),
         TRIGGER,
         _set("early", 1, on_error="continue"),
     ]
