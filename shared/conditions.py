@@ -15,7 +15,7 @@ from jinja2 import Environment, StrictUndefined, TemplateSyntaxError
 from jinja2 import nodes as ast
 
 from shared.errors import TemplateError
-from shared.templating import check_syntax, is_template, single_expression
+from shared.templating import check_syntax, single_expression
 
 #: Namespaces keyed by node id: a `when` may only name nodes that run before it.
 NODE_KEYED = frozenset({"nodes", "errors", "approvals", "signatures"})
@@ -85,7 +85,7 @@ def when_errors(when: str, earlier: set[str]) -> list[str]:
 
 def renders_only_strings(when: str) -> bool:
     """True when `when` can only evaluate to a string (true unless empty, even "false")."""
-    expression = single_expression(when) if is_template(when) else None
+    expression = single_expression(when)
     if expression is None:
         return True
     [output] = _parse("{{" + expression + "}}").body
@@ -100,7 +100,7 @@ def renders_only_strings(when: str) -> bool:
 def _node_references(when: str) -> Iterator[tuple[str, str]]:
     """(namespace, node id) for each `nodes.x` / `nodes['x']` (and errors, approvals, …)."""
     template = _parse(when)
-    methods = set()
+    methods: set[int] = set()  # ids of `nodes.get` & co. in calls: methods, not node ids
     for call in template.find_all(ast.Call):
         assert isinstance(call, ast.Call)
         callee = call.node
