@@ -86,3 +86,10 @@ def template_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from template_strings(item, f"{path}[{index}]")
+
+
+def single_expression(source: str) -> str | None:
+    """The expression of a value that is exactly one `{{ expression }}` (which keeps its type),
+    or None for anything that renders to a string."""
+    match = _SINGLE_EXPRESSION.match(source)
+    return match["expr"] if match else None

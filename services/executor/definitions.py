@@ -23,6 +23,10 @@ class PreparedNode:
     node_type: NodeType
     config: NodeConfig
     retry: RetryPolicy
+    #: Skip the node when this template is falsy; None: always run.
+    when: str | None = None
+    #: `continue`: a failure (retries spent) is recorded in `errors` and the run goes on.
+    on_error: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Definitions:
                     node_type=node_type,
                     config=config,
                     retry=config.retry or node_type.default_retry,
+                    when=node.when,
+                    on_error=node.on_error,
                 )
             )
         return PreparedWorkflow(workflow_id, version, tuple(nodes))

@@ -20,6 +20,7 @@ from services.executor import checkpoints
 from services.executor.backoff import backoff_seconds
 from services.executor.checkpoints import Checkpoint, StepRecord
 from services.executor.claims import Claim
+from services.executor.conditional import decided_step, error_record
 from services.executor.definitions import PreparedNode, PreparedWorkflow
 from services.executor.events import Events, event
 from services.executor.nodes.base import (
@@ -35,6 +36,8 @@ from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
+from shared.conditions import Condition
+from shared.context import ExecutionContext
 from shared.db.errors import is_transient
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
@@ -81,21 +84,6 @@ def _storable(node: PreparedNode, result: NodeResult) -> tuple[bytes | None, Nod
         return (None if output is None else encode_storable(output)), result
     except Unstorable as e:
         return None, Failed(f"output of node `{node.id}` cannot be stored: {e}", retryable=False)
-
-
-def _finished_step(
-    claim: Claim, node: PreparedNode, started_at: datetime, seconds: float
-) -> StepRecord:
-    """The attempt's step row as it ends now; the outcome changes its status."""
-    return StepRecord(
-        node_id=node.id,
-        node_type=node.type_name,
-        attempt=claim.attempt,
-        status="completed",
-        started_at=started_at,
-        completed_at=utcnow(),
-        duration_ms=round(seconds * 1000),
-    )
 
 
 class Runner:
@@ -207,6 +195,20 @@ class Runner:
         clock = time.perf_counter()
         step_id = claim.open_step_id
         resuming = claim.wait is not None
+        condition: Condition | None = None
+        if not resuming and node.when is not None:
+            # Against the checkpointed context, before any write: a worker that dies before
+            # the skip's checkpoint leaves the same context, so its successor decides alike.
+            try:
+                condition = Condition(node.when, self._node_call(claim, node).render(node.when))
+            except TemplateError as e:
+                failed = Failed(f"when: {e}", kind="template")
+                step = self._decided(claim, node, started_at, clock, failed)
+                return await self._failed(claim, node, failed, step, None, next_id)
+            if not condition.holds:
+                step = self._decided(claim, node, started_at, clock, condition)
+                context = claim.context.with_skip(node.id)
+                return await self._went_on(claim, node, context, step, None, next_id)
         if not resuming:
             # The row first, then the event: a live stream that reads the steps when the
             # event arrives then finds the running attempt.
@@ -216,9 +218,9 @@ class Runner:
                         self._engine, claim, node.id, node.type_name, budget=self._budget
                     )
                 except checkpoints.InterruptedTooOften as e:
-                    step = _finished_step(claim, node, started_at, 0.0)
-                    await self._failed(claim, node, Failed(str(e), retryable=False), step, None)
-                    return False
+                    failed = Failed(str(e), retryable=False)
+                    step = self._decided(claim, node, started_at, clock, failed)
+                    return await self._failed(claim, node, failed, step, None, next_id)
             self._events.emit(node_event(claim, node, "node.started", S.RUNNING))
         task = asyncio.current_task()
         assert task is not None
@@ -230,7 +232,16 @@ class Runner:
         encoded_output, result = _storable(node, result)
         duration = time.perf_counter() - clock
         self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
-        step = _finished_step(claim, node, started_at, duration)
+        step = StepRecord(
+            node_id=node.id,
+            node_type=node.type_name,
+            attempt=claim.attempt,
+            status="completed",
+            started_at=started_at,
+            completed_at=utcnow(),
+            duration_ms=round(duration * 1000),
+            condition=condition.record() if condition is not None else None,
+        )
         if isinstance(result, Completed):
             return await self._completed(
                 claim, node, result, step, step_id, next_id, encoded_output
@@ -238,11 +249,56 @@ class Runner:
         if isinstance(result, Wait):
             await self._paused(claim, node, result, step, step_id)
             return False
-        await self._failed(claim, node, result, step, step_id)
-        return False
+        return await self._failed(claim, node, result, step, step_id, next_id)
 
-    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
-        call = NodeCall(
+    def _decided(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        started_at: datetime,
+        clock: float,
+        outcome: Condition | Failed,
+    ) -> StepRecord:
+        duration = time.perf_counter() - clock
+        step = decided_step(claim, node, started_at=started_at, duration=duration, outcome=outcome)
+        self._node_duration(node.type_name, step.status).observe(duration)
+        return step
+
+    async def _went_on(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        context: ExecutionContext,
+        step: StepRecord,
+        step_id: int | None,
+        next_id: str | None,
+    ) -> bool:
+        """Checkpoint a node the run goes on past without its output: skipped, or failed with
+        `on_error: continue` (`node.<step status>`). True when there is a next node."""
+        finished = next_id is None
+        checkpoint = Checkpoint(
+            context=context,
+            current_node_id=node.id if finished else next_id,
+            status=S.COMPLETED if finished else S.RUNNING,
+            step=step,
+            step_id=step_id,
+            reason="every node completed" if finished else None,
+        )
+        await self._commit(claim, checkpoint)
+        name = f"node.{step.status}"
+        events = [
+            node_event(claim, node, name, S.RUNNING, duration_ms=step.duration_ms, error=step.error)
+        ]
+        if finished:
+            events.append(event(claim, "execution.completed", S.COMPLETED))
+            self._metrics.executions_finished.labels(
+                workflow_id=str(claim.workflow_id), status=S.COMPLETED
+            ).inc()
+        self._events.emit(*events)
+        return not finished
+
+    def _node_call(self, claim: Claim, node: PreparedNode) -> NodeCall:
+        return NodeCall(
             execution_id=claim.execution_id,
             workflow_id=claim.workflow_id,
             workspace_id=claim.workspace_id,
@@ -253,12 +309,15 @@ class Runner:
             trigger_data=claim.trigger_data,
             services=self._services,
         )
+
+    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
+        call = self._node_call(claim, node)
         try:
             if claim.wait is not None:
                 return await node.node_type.resume(call, claim.wait)
             return await node.node_type.run(call)
         except TemplateError as e:
-            return Failed(f"template error: {e}", retryable=False)
+            return Failed(f"template error: {e}", retryable=False, kind="template")
         except asyncio.CancelledError:
             if claim.lost:
                 _uncancel()
@@ -274,7 +333,7 @@ class Runner:
                 # same idempotency key) once the database is back.
                 raise
             log.exception("node_raised")
-            return Failed(f"{type(e).__name__}: {e}", retryable=False)
+            return Failed(f"{type(e).__name__}: {e}", retryable=False, kind="internal")
 
     async def _completed(
         self,
@@ -339,9 +398,16 @@ class Runner:
         result: Failed,
         step: StepRecord,
         step_id: int | None,
-    ) -> None:
+        next_id: str | None,
+    ) -> bool:
+        """Retry, fail the run, or — `on_error: continue`, retries spent — go on to `next_id`
+        (True). A wait's decision keeps its node type's own rules (on_reject, on_timeout)."""
         failed_step = _with(step, status="failed", error=result.error)
         retry = result.retryable and claim.attempt < node.retry.max_attempts
+        if not retry and node.on_error == "continue" and claim.wait is None:
+            log.info("node_failed_run_goes_on", error=result.error)
+            context = claim.context.with_error(node.id, error_record(result, claim.attempt))
+            return await self._went_on(claim, node, context, failed_step, step_id, next_id)
         if retry:
             delay = backoff_seconds(node.retry, claim.attempt)
             due = utcnow() + timedelta(seconds=delay)
@@ -381,6 +447,7 @@ class Runner:
                 workflow_id=str(claim.workflow_id), status=S.FAILED
             ).inc()
         self._events.emit(*events)
+        return False
 
     async def _commit(self, claim: Claim, checkpoint: Checkpoint) -> None:
         async with claim.write_lock:

@@ -12,8 +12,11 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def workflow(record: WorkflowRecord) -> dict[str, Any]:
-    return {
+def workflow(
+    record: WorkflowRecord, *, warnings: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A saved version; `warnings` (what was allowed but looks unmeant) only when saving."""
+    body = {
         "id": str(record.id),
         "name": record.name,
         "version": record.version,
@@ -21,6 +24,9 @@ def workflow(record: WorkflowRecord) -> dict[str, Any]:
         "created_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
     }
+    if warnings:
+        body["warnings"] = warnings
+    return body
 
 
 def workflow_summary(summary: WorkflowSummary) -> dict[str, Any]:
@@ -72,6 +78,7 @@ def step(row: ExecutionStep) -> dict[str, Any]:
         "duration_ms": row.duration_ms,
         "error": row.error,
         "output_summary": row.output_summary,
+        "condition": row.condition,
     }
 
 

@@ -11,7 +11,7 @@ from services.gateway.workflow_store import (
     list_workflows,
     update_workflow,
 )
-from shared.workflows import validate_definition
+from shared.workflows import definition_warnings, validate_definition
 
 #: Above any version a workflow will reach; bounds the integer before it reaches SQL.
 MAX_VERSION = 2**31 - 1
@@ -23,7 +23,8 @@ async def create(request: web.Request) -> web.Response:
         request.app[RESOURCES].sessions, workspace_of(request), definition
     )
     location = str(request.app.router["workflow"].url_for(workflow_id=str(record.id)))
-    return web.json_response(views.workflow(record), status=201, headers={"Location": location})
+    body = views.workflow(record, warnings=definition_warnings(definition))
+    return web.json_response(body, status=201, headers={"Location": location})
 
 
 async def list_all(request: web.Request) -> web.Response:
@@ -46,4 +47,4 @@ async def replace(request: web.Request) -> web.Response:
     record = await update_workflow(
         request.app[RESOURCES].sessions, workspace_of(request), workflow_id, definition
     )
-    return web.json_response(views.workflow(record))
+    return web.json_response(views.workflow(record, warnings=definition_warnings(definition)))

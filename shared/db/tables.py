@@ -132,12 +132,16 @@ class ExecutionStep(Base):
     node_id: Mapped[str] = mapped_column(String(200))
     node_type: Mapped[str] = mapped_column(String(64))
     attempt: Mapped[int] = mapped_column(Integer)
+    #: running | waiting | completed | failed | interrupted | cancelled | skipped (its `when`
+    #: was false: the node did not run)
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     output_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The node's `when` and its value, `{"when": "{{ … }}", "value": …}`; None without `when`.
+    condition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Wait(Base):

@@ -58,6 +58,10 @@ class Wait:
 class Failed:
     error: str
     retryable: bool = False
+    #: What failed, as `errors.<node id>.type` shows it to later nodes (`on_error: continue`):
+    #: None is the node's own failure (`transient` if retryable, else `permanent`); the engine
+    #: sets `template` (a config or `when` that did not render) and `internal` (the node raised).
+    kind: str | None = None
 
 
 NodeResult = Completed | Wait | Failed
