@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pydantic_core
@@ -37,6 +38,7 @@ from shared.broker.base import Broker
 from shared.broker.topology import RESUME
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
+from shared.esign.cancel import request_cancellation
 from shared.logging import log_context
 from shared.messages import ExecutionEvent, Message, ResumeExecution
 from shared.metrics import Metrics, series_by_labels
@@ -324,6 +326,12 @@ class Runner:
                 step=failed_step,
                 step_id=step_id,
                 error=error,
+                # A signature request the run leaves open is cancelled at its provider.
+                writes=partial(
+                    request_cancellation,
+                    execution_id=claim.execution_id,
+                    reason=f"the execution failed: {error}",
+                ),
             )
         await self._commit(claim, checkpoint)
         events = [node_event(claim, node, "node.failed", checkpoint.status, error=result.error)]

@@ -45,7 +45,7 @@ class SignatureEvents:
         resume: Resume,
     ) -> None:
         self._engine = engine
-        self._providers = Providers(settings, http)
+        self._providers = Providers(settings, http, engine)
         self._resume = resume
 
     async def on_message(self, message: Message) -> None:
@@ -53,7 +53,9 @@ class SignatureEvents:
             log.warning("message_ignored", message_type=getattr(message, "type", None))
             return
         try:
-            observation = await self._providers.observe_event(message.provider, message.payload)
+            observation = await self._providers.observe_event(
+                message.provider, message.request_id, message.payload
+            )
         except ProviderError as e:
             if e.retryable:
                 raise  # redelivered; reconciliation polls the request if all fail
