@@ -28,16 +28,13 @@ async def check_signature_connections(
     if not named:
         return
     async with sessions() as session:
-        kinds = dict(
-            (
-                await session.execute(
-                    select(Connection.name, Connection.kind).where(
-                        Connection.workspace_id == workspace_id,
-                        Connection.name.in_([config["connection"] for _, config in named]),
-                    )
-                )
-            ).tuples()
+        rows = await session.execute(
+            select(Connection.name, Connection.kind).where(
+                Connection.workspace_id == workspace_id,
+                Connection.name.in_([config["connection"] for _, config in named]),
+            )
         )
+        kinds = {row.name: row.kind for row in rows}
     for index, config in named:
         name = config["connection"]
         kind = kinds.get(name)
