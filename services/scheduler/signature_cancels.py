@@ -26,11 +26,13 @@ async def cancel_signature_requests(resources: Resources, *, batch: int) -> int:
             request = await take_due(resources.engine, request_id, hold_seconds=hold)
             if request is None:
                 continue
-            await cancel_once(
+            outcome = await cancel_once(
                 resources.engine,
                 providers,
                 request,
                 max_attempts=settings.signature_cancel_max_attempts,
                 initial_backoff_seconds=settings.signature_cancel_retry_initial_seconds,
             )
+            cancels = resources.metrics.signature_cancels
+            cancels.labels(request.provider, outcome or "deferred").inc()
     return len(due)

@@ -201,6 +201,14 @@ async def test_a_provider_answering_503_and_429_is_asked_again_after_a_back_off(
         3,
         3,
     )
+    registry = stack.resources.metrics.registry
+    tries = {
+        outcome: registry.get_sample_value(
+            "docflow_signature_cancels_total", {"provider": "zapsign", "outcome": outcome}
+        )
+        for outcome in ("deferred", "cancelled")
+    }
+    assert tries == {"deferred": 2.0, "cancelled": 1.0}
 
 
 async def test_a_cancellation_the_provider_refuses_is_recorded_and_not_asked_again(
