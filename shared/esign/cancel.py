@@ -109,9 +109,9 @@ async def cancel_once(
 ) -> str | None:
     """One try at cancelling a request taken by `take_due`; its outcome, or None when it will
     be tried again."""
-    if request.provider_request_id is None:
-        # Nothing reached the provider (yet): a creation that records an id later puts the
-        # request back in line (store.save_creation).
+    if request.provider_request_id is None or request.provider_document_id is None:
+        # No document at the provider (yet), so nothing anyone could sign: a creation still
+        # going on that records one later puts the request back in line (store.save_creation).
         await _record(engine, request.id, "nothing_to_cancel", None)
         return "nothing_to_cancel"
     reason = request.reason or "cancelled by DocFlow: the run ended"

@@ -134,10 +134,9 @@ class Providers:
         ProviderError when it refused (a 4xx: already signed, closed, cancelled) or could not
         answer (retryable)."""
         assert request.provider_request_id is not None
+        assert request.provider_document_id is not None
         client = await self.client_for(request)
         if isinstance(client, ClickSignClient):
-            document_id = request.provider_document_id
-            if document_id is None:
-                raise ProviderError("the envelope has no document to cancel", retryable=False)
-            return await client.cancel(request.provider_request_id, document_id)
+            # ClickSign documents cancelling one document of an envelope; ours has one.
+            return await client.cancel(request.provider_request_id, request.provider_document_id)
         return await client.cancel(request.provider_request_id, reason)

@@ -254,8 +254,8 @@ async def save_creation(
 ) -> None:
     """Record what the provider answered, in a transaction of its own, before anything else.
 
-    A request whose run ended meanwhile (its cancellation found no provider id yet to cancel)
-    is put back in line for cancelling as soon as the provider id is known."""
+    A request whose run ended meanwhile (its cancellation found no document yet to cancel)
+    is put back in line for cancelling as soon as the provider's document is known."""
     values: dict[str, Any] = {
         "provider_request_id": state.provider_request_id,
         "provider_document_id": state.provider_document_id,
@@ -268,7 +268,7 @@ async def save_creation(
             values["status"] = status.value
             query = query.where(SignatureRequest.status == RequestStatus.CREATING.value)
         await conn.execute(query.values(**values))
-        if state.provider_request_id is not None:
+        if state.provider_document_id is not None:
             await conn.execute(
                 update(SignatureRequest)
                 .where(

@@ -3,6 +3,7 @@ with `on_timeout: fail` — has the request cancelled at the provider, once: ret
 back-off on 429 and 5xx, recorded when the provider refuses, and the provider's own later
 `cancel` changes nothing."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -247,3 +248,29 @@ async def test_a_zapsign_webhook_after_the_cancel_changes_nothing(quick: Stack) 
     after = await reload(stack, request.id)
     assert after.status == RequestStatus.CANCELLED
     assert [s.status for s in after.signers] == ["pending"]
+
+
+async def test_a_run_cancelled_while_its_document_is_being_created_cancels_it_once_created(
+    quick: Stack,
+) -> None:
+    stack = quick
+    create = stack.zapsign.hold("create")
+    run = await stack.run(signature_workflow("zapsign", [first_signer("zapsign")]))
+    await asyncio.wait_for(create.reached.wait(), 20)
+    await _cancel(stack, run)
+    request = await stack.request_of(run)
+    first = await _settled(stack, request.id)
+    # Nothing at ZapSign yet that anyone could sign.
+    assert (first.cancel_outcome, stack.zapsign.cancels()) == ("nothing_to_cancel", 0)
+
+    create.release.set()
+    created = await eventually(
+        lambda: reload(stack, request.id), lambda r: r.provider_document_id is not None
+    )
+    assert created.status == RequestStatus.CANCELLED
+    after = await _settled(stack, request.id)
+    for _ in range(2):
+        await scheduler_pass(stack)
+    assert (after.cancel_outcome, stack.zapsign.cancels()) == ("cancelled", 1)
+    assert stack.zapsign.docs[ZAPSIGN_DOC_TOKEN]["status"] == "refused"
+    assert (await wait_for_status(stack.resources, run, "cancelled")).status == "cancelled"
