@@ -1,4 +1,6 @@
-"""`POST /api/v1/webhooks/signature/{provider}`: ClickSign and ZapSign events, verified and kept.
+"""`POST /api/v1/webhooks/signature/{provider}` (the settings account) and
+`.../{provider}/{connection_id}` (a workspace's own account): ClickSign and ZapSign events,
+verified against that account's secret, kept, and only ever about that account's requests.
 
 No API key: ClickSign signs each body (`Content-Hmac`), ZapSign sends the configured secret
 header; anything else is a 401 that changes nothing. The request the event is about names the
@@ -22,7 +24,7 @@ from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.problems import Problem, invalid, not_found
 from services.gateway.webhook_metrics import WEBHOOK_OUTCOME
 from shared.broker.topology import SIGNATURES
-from shared.connections.crypto import Sealer, SecretKeyMissing
+from shared.connections.crypto import Sealer, SecretKeyMissing, SecretUnreadable
 from shared.db.types import utcnow
 from shared.esign.accounts import Account, connection_account, settings_account
 from shared.esign.store import find_for_event
@@ -111,8 +113,11 @@ async def receive_for_connection(request: web.Request) -> web.Response:
         sealer = Sealer(resources.settings.secret_key)
     except SecretKeyMissing as e:
         raise Problem(503, "not-configured", str(e)) from e
-    async with resources.engine.connect() as conn:
-        found = await connection_account(conn, sealer, connection_id=connection_id)
+    try:
+        async with resources.engine.connect() as conn:
+            found = await connection_account(conn, sealer, connection_id=connection_id)
+    except SecretUnreadable as e:
+        raise Problem(503, "not-configured", str(e)) from e
     if found is None or found.account.provider != provider:
         raise not_found(f"{provider} connection", connection_id)
     return await _receive(request, found.account)
