@@ -96,6 +96,9 @@ def _document_body(spec: RequestSpec, document: DocumentFile) -> dict[str, Any]:
         "external_id": spec.idempotency_key,
         "lang": spec.locale.lower(),
         "signers": [_signer(signer) for signer in spec.signers],
+        # Signers may refuse (as ClickSign's `refusable`), and ZapSign's docs make it a
+        # condition of the owner refusing (cancelling) the document through the API too.
+        "allow_refuse_signature": True,
     }
     if document.content_type == DOCX or document.filename.lower().endswith(".docx"):
         body["base64_docx"] = encoded

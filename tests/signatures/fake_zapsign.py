@@ -34,6 +34,8 @@ class FakeZapSign(FakeServer):
         super().__init__()
         self.token = token
         self.docs: dict[str, dict[str, Any]] = {}
+        #: Created with `allow_refuse_signature`: only those can be refused through the API.
+        self.refusable: dict[str, bool] = {}
         self.doc_tokens = [ZAPSIGN_DOC_TOKEN]
         self.signer_tokens = {ZAPSIGN_SIGNER_EMAIL: ZAPSIGN_SIGNER_TOKEN}
         self._created = document("zapsign_create_doc_response.json")
@@ -107,6 +109,7 @@ class FakeZapSign(FakeServer):
             signers=[self._signer(template, s) for s in signers],
         )
         self.docs[token] = detail
+        self.refusable[token] = body.get("allow_refuse_signature") is True
         created = copy.deepcopy(self._created)
         created.update(
             token=token,
@@ -164,6 +167,8 @@ class FakeZapSign(FakeServer):
             return web.json_response({"detail": "document_already_signed"}, status=403)
         if doc["status"] == "refused":
             return web.json_response({"detail": "document_already_refused"}, status=403)
+        if not self.refusable.get(str(body["doc_token"])):
+            return web.json_response({"detail": "refuse_not_allowed"}, status=403)
         doc.update(status="refused", rejected_reason=body["rejected_reason"], last_update_at=_now())
         return web.json_response(
             {"message": "Documento recusado com sucesso. Lembrete: este endpoint é assíncrono."}
