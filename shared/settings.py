@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     signature_max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     #: A pending request without a webhook for this long is polled from its provider.
     signature_reconcile_after_seconds: float = Field(default=600.0, gt=0)
+    #: Tries at cancelling a request at its provider (after its run ended) while the provider
+    #: answers 429, 5xx or not at all; a refusal ends them at once.
+    signature_cancel_max_attempts: int = Field(default=10, ge=1, le=100)
+    #: Wait before the second try at cancelling; doubles per try (at most an hour).
+    signature_cancel_retry_initial_seconds: float = Field(default=5.0, gt=0)
 
     # Templates and generated documents (documents, e-mail and CRM).
     #: Largest template file accepted by `POST /api/v1/templates`.

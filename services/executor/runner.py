@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pydantic_core
@@ -41,6 +42,7 @@ from shared.context import ExecutionContext
 from shared.db.errors import is_transient
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
+from shared.esign.cancel import request_cancellation
 from shared.logging import log_context
 from shared.messages import ExecutionEvent, Message, ResumeExecution
 from shared.metrics import Metrics, series_by_labels
@@ -436,6 +438,12 @@ class Runner:
                 step=failed_step,
                 step_id=step_id,
                 error=error,
+                # A signature request the run leaves open is cancelled at its provider.
+                writes=partial(
+                    request_cancellation,
+                    execution_id=claim.execution_id,
+                    reason=f"the execution failed: {error}",
+                ),
             )
         await self._commit(claim, checkpoint)
         events = [node_event(claim, node, "node.failed", checkpoint.status, error=result.error)]

@@ -15,6 +15,7 @@ PUBLIC_ROUTES = frozenset(
         f"{API_PREFIX}/openapi.json",
         # Signed by the provider (ClickSign) or carrying its configured secret (ZapSign).
         f"{API_PREFIX}/webhooks/signature/{{provider}}",
+        f"{API_PREFIX}/webhooks/signature/{{provider}}/{{connection_id}}",
         # Signed by the sender instead (HubSpot v3, Standard Webhooks).
         f"{API_PREFIX}/webhooks/hubspot/{{workspace_id}}",
         f"{API_PREFIX}/hooks/{{workflow_id}}",

@@ -5,6 +5,7 @@ from aiohttp import web
 from services.gateway import views
 from services.gateway.bodies import json_object, path_id, query_int
 from services.gateway.keys import REGISTRY, RESOURCES, workspace_of
+from services.gateway.signature_connections import check_signature_connections
 from services.gateway.workflow_store import (
     create_workflow,
     get_workflow,
@@ -19,6 +20,9 @@ MAX_VERSION = 2**31 - 1
 
 async def create(request: web.Request) -> web.Response:
     definition = validate_definition(await json_object(request), request.app[REGISTRY])
+    await check_signature_connections(
+        request.app[RESOURCES].sessions, workspace_of(request), definition
+    )
     record = await create_workflow(
         request.app[RESOURCES].sessions, workspace_of(request), definition
     )
@@ -44,6 +48,9 @@ async def read(request: web.Request) -> web.Response:
 async def replace(request: web.Request) -> web.Response:
     workflow_id = path_id(request, "workflow_id", "workflow")
     definition = validate_definition(await json_object(request), request.app[REGISTRY])
+    await check_signature_connections(
+        request.app[RESOURCES].sessions, workspace_of(request), definition
+    )
     record = await update_workflow(
         request.app[RESOURCES].sessions, workspace_of(request), workflow_id, definition
     )

@@ -37,7 +37,7 @@ async def reconcile_signatures(resources: Resources, *, batch: int) -> int:
         return 0
     staged: list[Staged] = []
     async with aiohttp.ClientSession() as http:
-        providers = Providers(resources.settings, http)
+        providers = Providers(resources.settings, http, resources.engine)
         for request_id in taken:
             request = await _refresh(resources, providers, request_id)
             if request is None:

@@ -328,6 +328,7 @@ class SignatureRequest(Base):
         UniqueConstraint("idempotency_key", "generation"),
         Index("ix_signature_requests_provider_document", "provider", "provider_document_id"),
         Index("ix_signature_requests_status_activity", "status", "last_activity_at"),
+        Index("ix_signature_requests_cancel_due", "cancel_due_at"),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
@@ -360,6 +361,24 @@ class SignatureRequest(Base):
     completed_at: Mapped[datetime | None]
     #: Last webhook or poll; reconciliation polls requests quiet for longer than configured.
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The workspace's `clicksign`/`zapsign` connection whose account made the request; None:
+    #: the settings account. Every later call for the request (polls, downloads, cancelling)
+    #: goes through the same account. No foreign key: a deleted connection must not turn the
+    #: request into one of the settings account.
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: The run ended (cancelled, failed, or its wait expired with `on_timeout: fail`) while the
+    #: request was open: it is to be cancelled at the provider.
+    cancel_requested_at: Mapped[datetime | None]
+    #: When the next try at cancelling is due (a try in progress pushes it ahead); None once
+    #: the cancellation has an outcome.
+    cancel_due_at: Mapped[datetime | None]
+    cancel_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: cancelled | refused | gave_up | nothing_to_cancel
+    cancel_outcome: Mapped[str | None] = mapped_column(String(32))
+    #: When the provider accepted the cancellation.
+    cancelled_at: Mapped[datetime | None]
+    #: The provider's answer to the last try: {"status", "body"} or {"status", "error"}.
+    cancel_answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Signer(Base):

@@ -48,7 +48,7 @@ class SignatureEvents:
         give_up: GiveUp,
     ) -> None:
         self._engine = engine
-        self._providers = Providers(settings, http)
+        self._providers = Providers(settings, http, engine)
         self._resume = resume
         self._give_up = give_up
 
@@ -72,7 +72,9 @@ class SignatureEvents:
             log.warning("message_ignored", message_type=getattr(message, "type", None))
             return
         try:
-            observation = await self._providers.observe_event(message.provider, message.payload)
+            observation = await self._providers.observe_event(
+                message.provider, message.request_id, message.payload
+            )
         except ProviderError as e:
             if e.retryable:
                 raise  # redelivered; reconciliation polls the request if all fail
