@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     #: PostgreSQL connections a process keeps open; as many more open under load. Five
     #: services at 8 + 8 stay well inside PostgreSQL's default 100.
     db_pool_size: int = Field(default=8, ge=1, le=100)
+    #: Seconds to open a PostgreSQL connection, or to wait for a pooled one, before the
+    #: database counts as unavailable (a 503 with Retry-After at the HTTP edge).
+    db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    #: Seconds one statement may take before the database counts as unavailable: a database
+    #: that went silent answers nothing, and without a bound every caller would hang.
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
     #: Deliveries of one message before RabbitMQ dead-letters it.
     delivery_limit: int = Field(default=5, ge=1)
     #: Seconds to wait for a publisher confirm before giving up (the outbox keeps the message).
