@@ -4,7 +4,7 @@ import os
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATA_DIR = Path(".docflow")
@@ -121,6 +121,22 @@ class Settings(BaseSettings):
     #: Files up to this size go to OneDrive/SharePoint in one PUT; larger ones through a Graph
     #: upload session.
     graph_simple_upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+
+    # Outbound calls and untrusted input (issue 13).
+    #: Comma-separated CIDRs and host names that workflows and connections may reach although
+    #: they are loopback, private, link-local, CGNAT, multicast or unspecified; empty opens
+    #: none. `docflow dev` adds the loopback networks.
+    egress_allow: str = ""
+    #: Largest HTTP answer a webhook node keeps in the context; a larger one fails the node.
+    http_response_max_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _egress_allow_parses(cls, value: str) -> str:
+        from shared.egress.policy import EgressPolicy
+
+        EgressPolicy.parse(value)
+        return value
 
     @property
     def is_embedded_database(self) -> bool:
