@@ -122,6 +122,10 @@ class SmtpTransport:
         except EgressRefused as e:
             raise PermanentDeliveryError(str(e)) from e
         except _SESSION_ERRORS as e:
+            if isinstance(e, aiosmtplib.SMTPConnectError) and "sock" in where:
+                # Never taken over by a transport; once it is, closing the transport closes it
+                # (closing it here too would cut a TLS shutdown short).
+                where["sock"].close()
             raise TransientDeliveryError(f"{type(e).__name__}: {e}") from e
         except aiosmtplib.SMTPRecipientsRefused as e:
             # Every recipient was refused; any 4xx among them makes a later try worthwhile.
@@ -133,9 +137,6 @@ class SmtpTransport:
             raise _by_code(e.code, f"{e.code} {e.message}") from e
         except (aiosmtplib.SMTPException, OSError) as e:
             raise TransientDeliveryError(f"{type(e).__name__}: {e}") from e
-        finally:
-            if where.get("sock") is not None:
-                where["sock"].close()
         answer = f"250 {reply}"
         if refused:
             # The others got it; a re-send would duplicate it for them, so this is recorded.
