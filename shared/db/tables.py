@@ -103,6 +103,10 @@ class Execution(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: SHA-256 of the run request's `trigger_data` (canonical JSON), so a reused idempotency
+    #: key with another body is told apart from a retry. None for runs not asked for over
+    #: the API, and for runs from before the column.
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
