@@ -17,6 +17,7 @@ from services.executor.nodes.base import NodeCall
 from shared.errors import DocflowError, TemplateError
 from shared.messages import EmailAttachment
 from shared.nodes.email import AttachmentChoice, EmailConfig
+from shared.providers_http.paths import UnsafePath, check_name
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
@@ -91,6 +92,11 @@ def attachments(
     for index, choice in enumerate(config.attachments):
         for entry in _pick(call, choice, documents, index):
             filename = str(call.render(choice.filename)) if choice.filename else None
+            if filename is not None:
+                try:
+                    check_name(filename, f"attachments[{index}].filename", reserved=frozenset("\\"))
+                except UnsafePath as e:
+                    raise BadEmail(str(e)) from e
             attachment = EmailAttachment(document_id=uuid.UUID(entry["id"]), filename=filename)
             chosen.append((attachment, entry))
     return chosen
