@@ -3,6 +3,7 @@
 from aiohttp import web
 
 from services.gateway import (
+    api_keys,
     approvals,
     connections,
     documents,
@@ -109,6 +110,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{api}/executions/{{execution_id}}/cancel", executions.cancel)
     router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)
     connections.add_routes(router)
+    api_keys.add_routes(router)
     templates.add_routes(router)
     documents.add_routes(router)
     hubspot_webhooks.add_routes(router)

@@ -56,6 +56,12 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    #: What the key is for, as its creator said ("ci", "zapier").
+    name: Mapped[str | None] = mapped_column(String(200))
+    #: After this the key is refused; None never expires.
+    expires_at: Mapped[datetime | None]
+    #: When a gateway last read the key for a request, to about a minute.
+    last_used_at: Mapped[datetime | None]
 
 
 class Workflow(Base):
