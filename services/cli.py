@@ -208,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         upgrade(settings.database_url)
         print("database is at the newest schema", file=sys.stderr)
+        if settings.secret_key:
+            sealed = asyncio.run(seal_secrets(settings))
+            print(
+                f"sealed the plain-text node secrets of {sealed} workflow versions", file=sys.stderr
+            )
     elif args.command == "api-key":
         print(asyncio.run(_api_key_command(settings, args)))
     elif args.command == "gateway":
@@ -217,6 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         asyncio.run(run_worker(settings, args.command))
     return 0
+
+
+async def seal_secrets(settings: Settings) -> int:
+    from shared.connections.crypto import Sealer
+    from shared.db.seal_secrets import seal_plain_secrets
+    from shared.nodes.registry import build_config_registry
+
+    async with open_resources(settings, pool_size=1, start_broker=False) as resources:
+        return await seal_plain_secrets(
+            resources.sessions, build_config_registry(), Sealer(settings.secret_key)
+        )
 
 
 async def _api_key_command(settings: Settings, args: argparse.Namespace) -> str:

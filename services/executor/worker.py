@@ -62,7 +62,7 @@ class ExecutorWorker:
         handlers = Handlers(
             engine=r.engine,
             events=self._events,
-            definitions=Definitions(r.engine, self._registry),
+            definitions=Definitions(r.engine, self._registry, secret_key=settings.secret_key),
             runner=self._runner,
             metrics=r.metrics,
             settings=settings,

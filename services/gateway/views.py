@@ -5,6 +5,7 @@ from typing import Any
 
 from services.gateway.execution_store import ExecutionDetail
 from services.gateway.workflow_store import WorkflowRecord, WorkflowSummary
+from shared.config_secrets import Models, redacted
 from shared.db.tables import Approval, Execution, ExecutionStep, Wait
 
 
@@ -12,12 +13,13 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def workflow(record: WorkflowRecord) -> dict[str, Any]:
+def workflow(record: WorkflowRecord, models: Models) -> dict[str, Any]:
     return {
         "id": str(record.id),
         "name": record.name,
         "version": record.version,
-        "definition": record.definition,
+        # Secrets are write-only: shown as {"set": true}, never their value.
+        "definition": redacted(record.definition, models),
         "created_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
     }
