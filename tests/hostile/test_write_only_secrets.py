@@ -62,7 +62,7 @@ async def _stored(resources: Resources, workflow_id: str, version: int) -> dict[
                 WorkflowVersion.version == version,
             )
         )
-    assert definition is not None
+    assert isinstance(definition, dict)
     return definition
 
 
