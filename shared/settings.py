@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     #: Largest HTTP answer a webhook node keeps in the context; a larger one fails the node.
     http_response_max_bytes: int = Field(default=1024 * 1024, ge=1)
 
+    #: Requests a second one API key may make (a burst of twice that passes); 0 turns it off.
+    rate_limit_api_per_second: float = Field(default=1000.0, ge=0)
+    #: Approval page requests a second from one client address; 0 turns it off.
+    rate_limit_pages_per_second: float = Field(default=100.0, ge=0)
+    #: Webhook requests a second from one client address; 0 turns it off.
+    rate_limit_webhooks_per_second: float = Field(default=1000.0, ge=0)
+    #: Whether the gateway serves `/metrics` on its HTTP (API) port.
+    metrics_on_api_port: bool = True
+
     @field_validator("egress_allow")
     @classmethod
     def _egress_allow_parses(cls, value: str) -> str:
