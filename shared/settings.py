@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     rate_limit_pages_per_second: float = Field(default=100.0, ge=0)
     #: Webhook requests a second from one client address; 0 turns it off.
     rate_limit_webhooks_per_second: float = Field(default=1000.0, ge=0)
+    #: How long the templates of one node may run, in all, before the node fails.
+    template_budget_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: The largest value (string, list, number) a template may build, and its largest output.
+    template_budget_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Whether the gateway serves `/metrics` on its HTTP (API) port.
     metrics_on_api_port: bool = True
 
