@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     template_budget_seconds: float = Field(default=1.0, gt=0, le=60)
     #: The largest value (string, list, number) a template may build, and its largest output.
     template_budget_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest output (as JSON) one node may put into the context; a larger one fails it.
+    max_node_output_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: Largest execution context (as JSON); a node that would grow it past this fails.
+    max_context_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     #: Whether the gateway serves `/metrics` on its HTTP (API) port.
     metrics_on_api_port: bool = True
 
