@@ -96,3 +96,17 @@ def test_docflow_dev_opens_loopback_and_keeps_what_was_allowed() -> None:
     settings = with_loopback_egress(make_settings(egress_allow="10.0.0.0/8"))
     policy = EgressPolicy.parse(settings.egress_allow)
     assert policy.allows("127.0.0.1") and policy.allows("::1") and policy.allows("10.1.1.1")
+
+
+async def test_a_document_url_at_the_metadata_address_fails_without_a_retry() -> None:
+    from shared.esign.errors import ProviderError
+    from shared.esign.http import download
+
+    async with egress_session(make_settings(egress_allow="")) as http:
+        with pytest.raises(ProviderError) as failed:
+            await download(
+                http, "http://169.254.169.254/latest/meta-data/", timeout_seconds=5, max_bytes=10
+            )
+
+    assert "egress to 169.254.169.254 refused by policy" in str(failed.value)
+    assert failed.value.retryable is False

@@ -134,3 +134,12 @@ async def test_a_malformed_multipart_upload_is_a_4xx(gateway: Gateway, case: str
     )
     assert 400 <= response.status < 500, (response.status, await response.text())
     assert response.content_type == "application/problem+json"
+
+
+def test_a_hubspot_batch_with_a_nul_is_refused_naming_the_field() -> None:
+    from shared.errors import InvalidInput
+    from shared.hubspot.events import parse_batch
+
+    with pytest.raises(InvalidInput) as refused:
+        parse_batch(b'[{"eventId": 1, "note": "a\\u0000b"}]')
+    assert refused.value.errors[0]["field"] == "[0].note"
