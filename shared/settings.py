@@ -4,7 +4,7 @@ import os
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATA_DIR = Path(".docflow")
@@ -135,6 +135,39 @@ class Settings(BaseSettings):
     #: Files up to this size go to OneDrive/SharePoint in one PUT; larger ones through a Graph
     #: upload session.
     graph_simple_upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+
+    # Outbound calls and untrusted input (issue 13).
+    #: Comma-separated CIDRs and host names that workflows and connections may reach although
+    #: they are loopback, private, link-local, CGNAT, multicast or unspecified; empty opens
+    #: none. `docflow dev` adds the loopback networks.
+    egress_allow: str = ""
+    #: Largest HTTP answer a webhook node keeps in the context; a larger one fails the node.
+    http_response_max_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    #: Requests a second one API key may make (a burst of twice that passes); 0 turns it off.
+    rate_limit_api_per_second: float = Field(default=1000.0, ge=0)
+    #: Approval page requests a second from one client address; 0 turns it off.
+    rate_limit_pages_per_second: float = Field(default=100.0, ge=0)
+    #: Webhook requests a second from one client address; 0 turns it off.
+    rate_limit_webhooks_per_second: float = Field(default=1000.0, ge=0)
+    #: How long the templates of one node may run, in all, before the node fails.
+    template_budget_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: The largest value (string, list, number) a template may build, and its largest output.
+    template_budget_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest output (as JSON) one node may put into the context; a larger one fails it.
+    max_node_output_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: Largest execution context (as JSON); a node that would grow it past this fails.
+    max_context_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: Whether the gateway serves `/metrics` on its HTTP (API) port.
+    metrics_on_api_port: bool = True
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _egress_allow_parses(cls, value: str) -> str:
+        from shared.egress.policy import EgressPolicy
+
+        EgressPolicy.parse(value)
+        return value
 
     @property
     def is_embedded_database(self) -> bool:

@@ -33,6 +33,7 @@ from services.executor.nodes.base import (
     Wait,
     WaitSpec,
 )
+from services.executor.output_limits import within_limits
 from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
@@ -232,6 +233,7 @@ class Runner:
         finally:
             self._in_node.discard(task)
         encoded_output, result = _storable(node, result)
+        result = within_limits(result, claim.context, self._services.settings, encoded_output)
         duration = time.perf_counter() - clock
         self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
         step = StepRecord(

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.gateway.bodies import refuse_unkeepable
 from services.gateway.keys import OUTBOX, RESOURCES, SIGNATURE_INBOX, TASKS
 from services.gateway.openapi_schemas import STRING, UUID, Schema, ref
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
@@ -136,8 +137,9 @@ async def _receive(request: web.Request, account: Account) -> web.Response:
         raise Problem(401, "unauthorized", detail)
     try:
         payload = json.loads(body, parse_constant=_not_json)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise Problem(400, "malformed-json", f"the body is not valid JSON: {e}") from e
+    refuse_unkeepable(payload)
     event = parse(provider, payload)
     if event is None:
         raise invalid("body", f"is not a {provider} event")

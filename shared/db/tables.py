@@ -56,6 +56,12 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    #: What the key is for, as its creator said ("ci", "zapier").
+    name: Mapped[str | None] = mapped_column(String(200))
+    #: After this the key is refused; None never expires.
+    expires_at: Mapped[datetime | None]
+    #: When a gateway last read the key for a request, to about a minute.
+    last_used_at: Mapped[datetime | None]
 
 
 class Workflow(Base):
@@ -103,6 +109,10 @@ class Execution(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: SHA-256 of the run request's `trigger_data` (canonical JSON), so a reused idempotency
+    #: key with another body is told apart from a retry. None for runs not asked for over
+    #: the API, and for runs from before the column.
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

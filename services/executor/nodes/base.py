@@ -14,6 +14,7 @@ from shared.context import ExecutionContext
 from shared.messages import Message
 from shared.nodes.base import NodeConfig, RetryPolicy
 from shared.settings import Settings
+from shared.template_budget import budgeted
 from shared.templating import render_deep
 
 #: Rows a node writes in the same transaction as its checkpoint (e.g. one approval per approver),
@@ -102,7 +103,9 @@ class NodeCall:
             "id": str(self.execution_id),
             "workflow_id": str(self.workflow_id),
         }
-        return render_deep(value, namespace)
+        settings = self.services.settings
+        with budgeted(settings.template_budget_seconds, settings.template_budget_bytes):
+            return render_deep(value, namespace)
 
 
 @dataclass(frozen=True)
