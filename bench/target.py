@@ -14,6 +14,7 @@ import aio_pika
 import asyncpg
 
 from shared.broker.topology import WORK_QUEUES, Names
+from shared.egress import LOOPBACK
 from shared.settings import Settings
 
 
@@ -43,6 +44,8 @@ class Target:
                 "amqp_url": self.amqp_url,
                 "queue_prefix": self.queue_prefix,
                 "log_level": "WARNING",
+                # The fake providers and webhook receivers listen on loopback.
+                "egress_allow": LOOPBACK,
             }
         )
 

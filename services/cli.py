@@ -113,12 +113,71 @@ async def run_gateway(settings: Settings) -> int:
     return 0 if died is None else EXIT_LOOP_DIED
 
 
-async def create_key(settings: Settings, workspace: str) -> str:
-    from shared.api_keys import create_api_key
+async def create_key(
+    settings: Settings,
+    workspace: str,
+    name: str | None = None,
+    expires_in_days: float | None = None,
+) -> str:
+    from datetime import timedelta
 
+    from shared.api_keys import create_api_key
+    from shared.db.types import utcnow
+
+    expires_at = None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days)
     async with open_resources(settings, pool_size=1, start_broker=False) as resources:
-        _, key = await create_api_key(resources.sessions, workspace)
+        _, key = await create_api_key(
+            resources.sessions, workspace, name=name, expires_at=expires_at
+        )
     return key
+
+
+async def list_keys(settings: Settings, workspace: str) -> str:
+    """One line per key of the workspace, never the key: id, prefix, state, dates, name."""
+    from sqlalchemy import select
+
+    from shared.api_keys import list_keys as keys_of
+    from shared.db.tables import Workspace
+
+    def when(value: object) -> str:
+        return "-" if value is None else str(value)[:19]
+
+    async with (
+        open_resources(settings, pool_size=1, start_broker=False) as resources,
+        resources.sessions() as session,
+    ):
+        workspace_id = await session.scalar(select(Workspace.id).where(Workspace.name == workspace))
+        if workspace_id is None:
+            raise SystemExit(f"error: no workspace {workspace!r}")
+        keys = await keys_of(session, workspace_id)
+    lines = ["id\tprefix\tstate\tcreated\texpires\tlast used\tname"]
+    for key in keys:
+        state = "revoked" if key.revoked_at else "active"
+        lines.append(
+            f"{key.id}\t{key.prefix}…\t{state}\t{when(key.created_at)}\t"
+            f"{when(key.expires_at)}\t{when(key.last_used_at)}\t{key.name or ''}"
+        )
+    return "\n".join(lines)
+
+
+async def revoke_key(settings: Settings, key_id: str) -> str:
+    import uuid
+
+    from shared.api_keys import revoke_key as revoke
+    from shared.errors import NotFound
+
+    try:
+        identifier = uuid.UUID(key_id)
+    except ValueError:
+        raise SystemExit(f"error: {key_id!r} is not a key id (see docflow api-key list)") from None
+    async with open_resources(settings, pool_size=1, start_broker=False) as resources:
+        try:
+            async with resources.sessions.begin() as session:
+                info, _ = await revoke(session, None, identifier)
+        except NotFound as e:
+            raise SystemExit(f"error: {e}") from e
+    seconds = settings.auth_cache_seconds
+    return f"revoked {info.id} ({info.prefix}…); gateways refuse it within {seconds:g} s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     api_key_commands = api_key.add_subparsers(dest="api_key_command", required=True)
     create = api_key_commands.add_parser("create", help="create a key and print it")
     create.add_argument("--workspace", required=True, help="workspace name (created if new)")
+    create.add_argument("--name", help="what the key is for")
+    create.add_argument("--expires-in-days", type=float, help="refused after this many days")
+    listing = api_key_commands.add_parser("list", help="the workspace's keys, without secrets")
+    listing.add_argument("--workspace", required=True, help="workspace name")
+    revoking = api_key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoking.add_argument("key_id", help="the key's id, from `docflow api-key list`")
     add_client_commands(commands)
     args = parser.parse_args(argv)
     if args.command in CLIENT_COMMANDS:
@@ -148,8 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         upgrade(settings.database_url)
         print("database is at the newest schema", file=sys.stderr)
+        if settings.secret_key:
+            sealed = asyncio.run(seal_secrets(settings))
+            print(
+                f"sealed the plain-text node secrets of {sealed} workflow versions", file=sys.stderr
+            )
     elif args.command == "api-key":
-        print(asyncio.run(create_key(settings, args.workspace)))
+        print(asyncio.run(_api_key_command(settings, args)))
     elif args.command == "gateway":
         return asyncio.run(run_gateway(settings))
     elif args.command == "dev":
@@ -157,6 +227,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         return asyncio.run(run_worker(settings, args.command))
     return 0
+
+
+async def seal_secrets(settings: Settings) -> int:
+    from shared.connections.crypto import Sealer
+    from shared.db.seal_secrets import seal_plain_secrets
+    from shared.nodes.registry import build_config_registry
+
+    async with open_resources(settings, pool_size=1, start_broker=False) as resources:
+        return await seal_plain_secrets(
+            resources.sessions, build_config_registry(), Sealer(settings.secret_key)
+        )
+
+
+async def _api_key_command(settings: Settings, args: argparse.Namespace) -> str:
+    if args.api_key_command == "list":
+        return await list_keys(settings, args.workspace)
+    if args.api_key_command == "revoke":
+        return await revoke_key(settings, args.key_id)
+    return await create_key(settings, args.workspace, args.name, args.expires_in_days)
 
 
 async def _dev(settings: Settings) -> int:

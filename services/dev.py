@@ -10,6 +10,7 @@ from services.cli import EXIT_LOOP_DIED, WORKERS, running
 from services.lifecycle import freeze_startup_objects, serving, wait_for_stop
 from shared.connections.crypto import new_secret_key
 from shared.db.tables import Workflow, WorkflowVersion, Workspace
+from shared.egress import LOOPBACK
 from shared.logging import configure_logging
 from shared.runtime import Resources, open_resources
 from shared.settings import EMBEDDED_DATA_DIR, Settings
@@ -40,6 +41,10 @@ SAMPLE_WORKFLOW: dict[str, Any] = {
 
 
 SECRET_KEY_FILE = EMBEDDED_DATA_DIR / "secret-key"
+EGRESS_NOTE = (
+    f"Egress: workflows may reach loopback ({LOOPBACK}) in docflow dev only; "
+    "elsewhere DOCFLOW_EGRESS_ALLOW opens private addresses."
+)
 
 
 def _with_secret_key(settings: Settings) -> Settings:
@@ -53,10 +58,16 @@ def _with_secret_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"secret_key": SECRET_KEY_FILE.read_text().strip()})
 
 
+def with_loopback_egress(settings: Settings) -> Settings:
+    """A newcomer's workflows may call services on this machine; production's may not."""
+    allowed = ",".join(part for part in (settings.egress_allow, LOOPBACK) if part)
+    return settings.model_copy(update={"egress_allow": allowed})
+
+
 async def run_dev(settings: Settings) -> int:
     if "log_format" not in settings.model_fields_set:
         configure_logging(settings.log_level, "console")
-    settings = _with_secret_key(settings)
+    settings = with_loopback_egress(_with_secret_key(settings))
     from services.gateway.app import create_app
 
     async with open_resources(settings) as resources:
@@ -67,6 +78,7 @@ async def run_dev(settings: Settings) -> int:
             serving(create_app(resources), settings.http_host, settings.http_port),
         ):
             print(welcome, flush=True)
+            print(EGRESS_NOTE, flush=True)
             freeze_startup_objects()
             died = await wait_for_stop(resources)
     return 0 if died is None else EXIT_LOOP_DIED

@@ -112,7 +112,8 @@ class ExecutionEvent(Message):
     """Published on the `execution.events` topic exchange with routing key = `event`."""
 
     type: Literal["execution.event"] = "execution.event"
-    #: execution.started|paused|resumed|completed|failed|cancelled, node.started|completed|failed
+    #: execution.started|paused|resumed|completed|failed|cancelled,
+    #: node.started|waiting|completed|failed|skipped
     event: str
     execution_id: uuid.UUID
     workflow_id: uuid.UUID

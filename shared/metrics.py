@@ -149,6 +149,13 @@ class Metrics:
             ["provider", "outcome"],
             registry=registry,
         )
+        self.signature_cancels = Counter(
+            "docflow_signature_cancels_total",
+            "Tries at cancelling at the provider a request whose run ended, by outcome "
+            "(cancelled, refused, gave_up, nothing_to_cancel, deferred)",
+            ["provider", "outcome"],
+            registry=registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -40,7 +40,12 @@ async def open_resources(
     # SQLAlchemy configures every mapper on the first ORM use, which takes a few hundred ms of
     # CPU: done here, it is part of starting, not of the first requests or runs.
     Base.registry.configure()
-    engine = create_engine(settings.database_url, pool_size=pool_size or settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=pool_size or settings.db_pool_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
     broker = create_broker(settings)
     try:
         if start_broker:

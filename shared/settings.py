@@ -4,7 +4,7 @@ import os
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATA_DIR = Path(".docflow")
@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     #: PostgreSQL connections a process keeps open; as many more open under load. Five
     #: services at 8 + 8 stay well inside PostgreSQL's default 100.
     db_pool_size: int = Field(default=8, ge=1, le=100)
+    #: Seconds to open a PostgreSQL connection, or to wait for a pooled one, before the
+    #: database counts as unavailable (a 503 with Retry-After at the HTTP edge).
+    db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    #: Seconds one statement may take before the database counts as unavailable: a database
+    #: that went silent answers nothing, and without a bound every caller would hang.
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
     #: Deliveries of one message before RabbitMQ dead-letters it.
     delivery_limit: int = Field(default=5, ge=1)
     #: Seconds to wait for a publisher confirm before giving up (the outbox keeps the message).
@@ -117,6 +123,11 @@ class Settings(BaseSettings):
     signature_max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     #: A pending request without a webhook for this long is polled from its provider.
     signature_reconcile_after_seconds: float = Field(default=600.0, gt=0)
+    #: Tries at cancelling a request at its provider (after its run ended) while the provider
+    #: answers 429, 5xx or not at all; a refusal ends them at once.
+    signature_cancel_max_attempts: int = Field(default=10, ge=1, le=100)
+    #: Wait before the second try at cancelling; doubles per try (at most an hour).
+    signature_cancel_retry_initial_seconds: float = Field(default=5.0, gt=0)
 
     # Templates and generated documents (documents, e-mail and CRM).
     #: Largest template file accepted by `POST /api/v1/templates`.
@@ -124,6 +135,39 @@ class Settings(BaseSettings):
     #: Files up to this size go to OneDrive/SharePoint in one PUT; larger ones through a Graph
     #: upload session.
     graph_simple_upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+
+    # Outbound calls and untrusted input (issue 13).
+    #: Comma-separated CIDRs and host names that workflows and connections may reach although
+    #: they are loopback, private, link-local, CGNAT, multicast or unspecified; empty opens
+    #: none. `docflow dev` adds the loopback networks.
+    egress_allow: str = ""
+    #: Largest HTTP answer a webhook node keeps in the context; a larger one fails the node.
+    http_response_max_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    #: Requests a second one API key may make (a burst of twice that passes); 0 turns it off.
+    rate_limit_api_per_second: float = Field(default=1000.0, ge=0)
+    #: Approval page requests a second from one client address; 0 turns it off.
+    rate_limit_pages_per_second: float = Field(default=100.0, ge=0)
+    #: Webhook requests a second from one client address; 0 turns it off.
+    rate_limit_webhooks_per_second: float = Field(default=1000.0, ge=0)
+    #: How long the templates of one node may run, in all, before the node fails.
+    template_budget_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: The largest value (string, list, number) a template may build, and its largest output.
+    template_budget_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest output (as JSON) one node may put into the context; a larger one fails it.
+    max_node_output_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: Largest execution context (as JSON); a node that would grow it past this fails.
+    max_context_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: Whether the gateway serves `/metrics` on its HTTP (API) port.
+    metrics_on_api_port: bool = True
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _egress_allow_parses(cls, value: str) -> str:
+        from shared.egress.policy import EgressPolicy
+
+        EgressPolicy.parse(value)
+        return value
 
     @property
     def is_embedded_database(self) -> bool:

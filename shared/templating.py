@@ -7,9 +7,14 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from shared.errors import TemplateError
+from shared.template_budget import (
+    BudgetedSandbox,
+    TemplateBudgetExceeded,
+    render_text,
+    within_a_budget,
+)
 
 # A value that is exactly one `{{ expression }}` renders to the expression's own type, so
 # `{{ source.deal.amount }}` stays a number; anything else renders to a string.
@@ -21,9 +26,9 @@ def is_template(value: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> ImmutableSandboxedEnvironment:
+def _environment() -> BudgetedSandbox:
     # Built on first use, not at import time; the sandbox is immutable and shared safely.
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    return BudgetedSandbox(undefined=StrictUndefined, autoescape=False)
 
 
 @lru_cache(maxsize=4096)
@@ -48,12 +53,19 @@ def render(source: str, namespace: dict[str, Any]) -> Any:
         return source
     kind, compiled = _compile(source)
     try:
-        if kind == "expr":
-            value = compiled(**namespace)
-            if isinstance(value, StrictUndefined):
-                str(value)  # raises UndefinedError naming the missing attribute
-            return value
-        return compiled.render(**namespace)
+        with within_a_budget():
+            if kind == "expr":
+                value = compiled(**namespace)
+                if isinstance(value, StrictUndefined):
+                    str(value)  # raises UndefinedError naming the missing attribute
+                return value
+            return render_text(compiled, namespace)
+    except TemplateBudgetExceeded as e:
+        raise TemplateError(f"template exceeded its budget: {e}, in {source[:200]!r}") from e
+    except RecursionError as e:
+        raise TemplateError(
+            f"template exceeded its budget: it recursed too deep, in {source[:200]!r}"
+        ) from e
     except UndefinedError as e:
         raise TemplateError(f"{e.message} in {source!r}") from e
     except SecurityError as e:
@@ -86,3 +98,10 @@ def template_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from template_strings(item, f"{path}[{index}]")
+
+
+def single_expression(source: str) -> str | None:
+    """The expression of a value that is exactly one `{{ expression }}` (which keeps its type),
+    or None for anything that renders to a string."""
+    match = _SINGLE_EXPRESSION.match(source)
+    return match["expr"] if match else None

@@ -4,10 +4,11 @@ Everything that can be wrong with a definition is found here, when it is saved, 
 with the field path at fault (`nodes[2].config.url`); nothing is left for run time.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.conditions import renders_only_strings, when_errors
 from shared.errors import InvalidDefinition, TemplateError
 from shared.nodes.base import NodeConfig
 from shared.nodes.registry import ConfigRegistry
@@ -24,6 +25,13 @@ class NodeDefinition(BaseModel):
     type: str = Field(min_length=1, max_length=64)
     position: int = Field(ge=0)
     config: dict[str, Any] = Field(default_factory=dict)
+    # `when` and `on_error` are left out when unused: a node without them is stored as before
+    # they existed, so executors not yet upgraded (which forbid unknown fields) still read it.
+    #: A template; falsy skips the node (a `skipped` step, no output). None: always runs.
+    when: str | None = Field(default=None, max_length=2000, exclude_if=lambda v: v is None)
+    #: `continue`: once its retries are spent, a failed node leaves its error in
+    #: `errors.<id>` and the run goes on.
+    on_error: Literal["fail", "continue"] = Field(default="fail", exclude_if=lambda v: v == "fail")
 
 
 class WorkflowDefinition(BaseModel):
@@ -70,9 +78,36 @@ def validate_definition(raw: Any, configs: ConfigRegistry) -> WorkflowDefinition
         if node.type == "trigger" and node.position != first_position:
             errors.append({"field": f"{where}.type", "message": "a trigger must be the first node"})
         errors.extend(_config_errors(model, node.config, f"{where}.config"))
+        errors.extend(_when_errors(definition, index))
     if errors:
         raise InvalidDefinition(errors)
     return definition
+
+
+def definition_warnings(definition: WorkflowDefinition) -> list[dict[str, Any]]:
+    """What is allowed but probably not meant: a `when` that can only render a string."""
+    return [
+        {
+            "field": f"nodes[{index}].when",
+            "message": "this `when` can only render a string, and every string but '' is "
+            'true (even "false"); write one {{ expression }}, e.g. '
+            "{{ source.deal.amount > 50000 }}",
+        }
+        for index, node in enumerate(definition.nodes)
+        if node.when is not None and renders_only_strings(node.when)
+    ]
+
+
+def _when_errors(definition: WorkflowDefinition, index: int) -> list[dict[str, Any]]:
+    node = definition.nodes[index]
+    if node.when is None:
+        return []
+    where = f"nodes[{index}].when"
+    if node.type == "trigger":
+        return [{"field": where, "message": "the trigger always runs: it cannot have `when`"}]
+    # Earlier by position, as the nodes run; the list may be saved in any order.
+    earlier = {other.id for other in definition.nodes if other.position < node.position}
+    return [{"field": where, "message": message} for message in when_errors(node.when, earlier)]
 
 
 def _config_errors(

@@ -18,6 +18,7 @@ import pytest
 
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.db.migrate import upgrade
+from shared.egress import LOOPBACK
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -125,6 +126,9 @@ def make_settings(**overrides: object) -> Settings:
         "delivery_limit": 3,
         "log_format": "console",
         "log_level": "WARNING",
+        # Fake providers and webhook receivers listen on 127.0.0.1: opened here, explicitly,
+        # as `docflow dev` does; the egress tests build their own policy without it.
+        "egress_allow": LOOPBACK,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -36,6 +36,8 @@ async def apply_workflow(api: Api, path: str, say: Print) -> int:
         saved = await api.request("POST", "/workflows", body=definition)
         verb = "created"
     say(f"workflow {saved['name']!r} {verb}: id {saved['id']}, version {saved['version']}")
+    for warning in saved.get("warnings", []):
+        say(f"warning: {warning['field']}: {warning['message']}")
     return 0
 
 

@@ -68,6 +68,9 @@ async def _show(api: Api, event: ServerEvent, say: Print) -> None:
         say(f"  {node} completed in {_ms(data.get('duration_ms'))}{again}")
     elif name == "node.failed":
         say(f"  {node} failed{again}: {data.get('error')}")
+    elif name == "node.skipped":
+        condition = data.get("condition") or {}
+        say(f"  {node} skipped: {condition.get('when')} was {condition.get('value')!r}")
     elif name == "node.waiting":
         say(f"  {node} waiting on {await waiting_on(api, data)}")
     elif name in ("node.interrupted", "node.cancelled"):

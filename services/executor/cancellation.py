@@ -16,6 +16,7 @@ from services.executor.claims import record_transition
 from services.executor.nodes.approval_rows import cancel_pending
 from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
+from shared.esign.cancel import request_cancellation
 from shared.status import ExecutionStatus as S
 from shared.status import sources_of
 
@@ -36,7 +37,8 @@ async def cancel(
 
 async def end(conn: AsyncConnection, row: Row[Any], status: S, *, reason: str, owner: str) -> bool:
     """Move the execution read as `row` to the final `status` (compare-and-set on its
-    version), closing what it waits on: open waits, pending approvals, unfinished steps.
+    version), closing what it waits on: open waits, pending approvals, unfinished steps, open
+    signature requests (cancelled at their provider by the scheduler).
     False when it moved on since `row` was read."""
     now = utcnow()
     started = row.started_at
@@ -61,6 +63,10 @@ async def end(conn: AsyncConnection, row: Row[Any], status: S, *, reason: str, o
         .values(status="cancelled", decided_at=now, decision={"outcome": status.value})
     )
     await cancel_pending(conn, row.id, now)
+    # Signers must not go on signing for a run that is over: the scheduler cancels them there.
+    await request_cancellation(
+        conn, row.id, reason=f"the execution was {status.value}: {reason}", now=now
+    )
     await conn.execute(
         update(ExecutionStep)
         .where(

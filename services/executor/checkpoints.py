@@ -32,6 +32,8 @@ class StepRecord:
     duration_ms: int | None
     error: str | None = None
     output_summary: dict[str, Any] | None = None
+    #: The node's `when` and its value; None keeps what the step row has.
+    condition: dict[str, Any] | None = None
 
 
 @dataclass
@@ -93,6 +95,7 @@ async def commit(
             duration_ms=step.duration_ms,
             step_error=step.error,
             output_summary=step.output_summary,
+            condition=step.condition,
             step_id=checkpoint.step_id,
             reason=checkpoint.reason or checkpoint.error or checkpoint.status.value,
             at=now,
@@ -128,6 +131,8 @@ async def commit(
             "error": step.error,
             "output_summary": step.output_summary,
         }
+        if step.condition is not None:
+            step_values["condition"] = step.condition
         if checkpoint.step_id is not None:
             await conn.execute(
                 update(ExecutionStep)

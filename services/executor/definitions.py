@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.nodes.base import NodeType
 from services.executor.nodes.registry import NodeRegistry, lookup
+from shared.config_secrets import opened
+from shared.connections.crypto import Sealer
 from shared.db.tables import WorkflowVersion
 from shared.errors import NotFound
 from shared.nodes.base import NodeConfig, RetryPolicy
@@ -23,6 +25,10 @@ class PreparedNode:
     node_type: NodeType
     config: NodeConfig
     retry: RetryPolicy
+    #: Skip the node when this template is falsy; None: always run.
+    when: str | None = None
+    #: `continue`: a failure (retries spent) is recorded in `errors` and the run goes on.
+    on_error: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,17 @@ class PreparedWorkflow:
 
 
 class Definitions:
-    def __init__(self, engine: AsyncEngine, registry: NodeRegistry, capacity: int = 512) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        registry: NodeRegistry,
+        capacity: int = 512,
+        *,
+        secret_key: str = "",
+    ) -> None:
         self._engine = engine
         self._registry = registry
+        self._secret_key = secret_key
         self._capacity = capacity
         self._cache: OrderedDict[tuple[uuid.UUID, int], PreparedWorkflow] = OrderedDict()
         #: Versions being read: runs of a version not cached yet wait for the one read (a
@@ -94,7 +108,8 @@ class Definitions:
         nodes = []
         for node in definition.ordered_nodes():
             node_type = lookup(self._registry, node.type)
-            config = parse_config(node_type.config_model, node.config)
+            raw = opened(node.config, node_type.config_model, self._sealer)
+            config = parse_config(node_type.config_model, raw)
             nodes.append(
                 PreparedNode(
                     id=node.id,
@@ -102,6 +117,12 @@ class Definitions:
                     node_type=node_type,
                     config=config,
                     retry=config.retry or node_type.default_retry,
+                    when=node.when,
+                    on_error=node.on_error,
                 )
             )
         return PreparedWorkflow(workflow_id, version, tuple(nodes))
+
+    def _sealer(self) -> Sealer:
+        # Built only for a version that holds a sealed secret.
+        return Sealer(self._secret_key)

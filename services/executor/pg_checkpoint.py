@@ -33,7 +33,7 @@ WITH input AS (
         finished_at timestamptz, execution_time_ms int, error text, node_id text,
         node_type text, attempt int, step_status text, started_at timestamptz,
         completed_at timestamptz, duration_ms int, step_error text, output_summary json,
-        step_id bigint, reason text, at timestamptz
+        condition json, step_id bigint, reason text, at timestamptz
     )
 ), moved AS (
     UPDATE executions AS e
@@ -51,15 +51,17 @@ WITH input AS (
     RETURNING e.id, e.version
 ), new_step AS (
     INSERT INTO execution_steps (execution_id, node_id, node_type, attempt, status,
-                                 started_at, completed_at, duration_ms, error, output_summary)
+                                 started_at, completed_at, duration_ms, error, output_summary,
+                                 condition)
     SELECT i.execution_id, i.node_id, i.node_type, i.attempt, i.step_status, i.started_at,
-           i.completed_at, i.duration_ms, i.step_error, i.output_summary
+           i.completed_at, i.duration_ms, i.step_error, i.output_summary, i.condition
     FROM input AS i JOIN moved AS m ON m.id = i.execution_id
     WHERE i.step_id IS NULL
 ), old_step AS (
     UPDATE execution_steps AS s
     SET status = i.step_status, completed_at = i.completed_at, duration_ms = i.duration_ms,
-        error = i.step_error, output_summary = i.output_summary
+        error = i.step_error, output_summary = i.output_summary,
+        condition = coalesce(i.condition, s.condition)
     FROM input AS i JOIN moved AS m ON m.id = i.execution_id
     WHERE s.id = i.step_id
 ), transition AS (
@@ -94,6 +96,8 @@ class CheckpointRow:
     duration_ms: int | None
     step_error: str | None
     output_summary: dict[str, Any] | None
+    #: The node's `when` and its value; None keeps what the step row has.
+    condition: dict[str, Any] | None
     #: Complete this step row instead of inserting one.
     step_id: int | None
     #: Why the status changed (a transition row is written when it leaves `running`).
@@ -137,6 +141,7 @@ def _object(row: CheckpointRow) -> dict[str, Any]:
         "duration_ms": row.duration_ms,
         "step_error": row.step_error,
         "output_summary": row.output_summary,
+        "condition": row.condition,
         "step_id": row.step_id,
         "reason": row.reason,
         "at": row.at,

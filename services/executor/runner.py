@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pydantic_core
@@ -20,6 +21,7 @@ from services.executor import checkpoints
 from services.executor.backoff import backoff_seconds
 from services.executor.checkpoints import Checkpoint, StepRecord
 from services.executor.claims import Claim
+from services.executor.conditional import decided_step, error_record
 from services.executor.definitions import PreparedNode, PreparedWorkflow
 from services.executor.events import Events, event
 from services.executor.nodes.base import (
@@ -31,13 +33,17 @@ from services.executor.nodes.base import (
     Wait,
     WaitSpec,
 )
+from services.executor.output_limits import within_limits
 from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
+from shared.conditions import Condition
+from shared.context import ExecutionContext
 from shared.db.errors import is_transient
 from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
+from shared.esign.cancel import request_cancellation
 from shared.logging import log_context
 from shared.messages import ExecutionEvent, Message, ResumeExecution
 from shared.metrics import Metrics, series_by_labels
@@ -81,18 +87,6 @@ def _storable(node: PreparedNode, result: NodeResult) -> tuple[bytes | None, Nod
         return (None if output is None else encode_storable(output)), result
     except Unstorable as e:
         return None, Failed(f"output of node `{node.id}` cannot be stored: {e}", retryable=False)
-
-
-def _unstarted_step(claim: Claim, node: PreparedNode, started_at: datetime) -> StepRecord:
-    return StepRecord(
-        node_id=node.id,
-        node_type=node.type_name,
-        attempt=claim.attempt,
-        status="failed",
-        started_at=started_at,
-        completed_at=utcnow(),
-        duration_ms=0,
-    )
 
 
 class Runner:
@@ -204,6 +198,20 @@ class Runner:
         clock = time.perf_counter()
         step_id = claim.open_step_id
         resuming = claim.wait is not None
+        condition: Condition | None = None
+        if not resuming and node.when is not None:
+            # Against the checkpointed context, before any write: a worker that dies before
+            # the skip's checkpoint leaves the same context, so its successor decides alike.
+            try:
+                condition = Condition(node.when, self._node_call(claim, node).render(node.when))
+            except TemplateError as e:
+                failed = Failed(f"when: {e}", kind="template")
+                step = self._decided(claim, node, started_at, clock, failed)
+                return await self._failed(claim, node, failed, step, None, next_id)
+            if not condition.holds:
+                step = self._decided(claim, node, started_at, clock, condition)
+                context = claim.context.with_skip(node.id)
+                return await self._went_on(claim, node, context, step, None, next_id)
         if not resuming:
             # The row first, then the event: a live stream that reads the steps when the
             # event arrives then finds the running attempt.
@@ -213,9 +221,9 @@ class Runner:
                         self._engine, claim, node.id, node.type_name, budget=self._budget
                     )
                 except checkpoints.InterruptedTooOften as e:
-                    step = _unstarted_step(claim, node, started_at)
-                    await self._failed(claim, node, Failed(str(e), retryable=False), step, None)
-                    return False
+                    failed = Failed(str(e), retryable=False)
+                    step = self._decided(claim, node, started_at, clock, failed)
+                    return await self._failed(claim, node, failed, step, None, next_id)
             self._events.emit(node_event(claim, node, "node.started", S.RUNNING))
         task = asyncio.current_task()
         assert task is not None
@@ -225,6 +233,7 @@ class Runner:
         finally:
             self._in_node.discard(task)
         encoded_output, result = _storable(node, result)
+        result = within_limits(result, claim.context, self._services.settings, encoded_output)
         duration = time.perf_counter() - clock
         self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
         step = StepRecord(
@@ -235,6 +244,7 @@ class Runner:
             started_at=started_at,
             completed_at=utcnow(),
             duration_ms=round(duration * 1000),
+            condition=condition.record() if condition is not None else None,
         )
         if isinstance(result, Completed):
             return await self._completed(
@@ -243,11 +253,56 @@ class Runner:
         if isinstance(result, Wait):
             await self._paused(claim, node, result, step, step_id)
             return False
-        await self._failed(claim, node, result, step, step_id)
-        return False
+        return await self._failed(claim, node, result, step, step_id, next_id)
 
-    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
-        call = NodeCall(
+    def _decided(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        started_at: datetime,
+        clock: float,
+        outcome: Condition | Failed,
+    ) -> StepRecord:
+        duration = time.perf_counter() - clock
+        step = decided_step(claim, node, started_at=started_at, duration=duration, outcome=outcome)
+        self._node_duration(node.type_name, step.status).observe(duration)
+        return step
+
+    async def _went_on(
+        self,
+        claim: Claim,
+        node: PreparedNode,
+        context: ExecutionContext,
+        step: StepRecord,
+        step_id: int | None,
+        next_id: str | None,
+    ) -> bool:
+        """Checkpoint a node the run goes on past without its output: skipped, or failed with
+        `on_error: continue` (`node.<step status>`). True when there is a next node."""
+        finished = next_id is None
+        checkpoint = Checkpoint(
+            context=context,
+            current_node_id=node.id if finished else next_id,
+            status=S.COMPLETED if finished else S.RUNNING,
+            step=step,
+            step_id=step_id,
+            reason="every node completed" if finished else None,
+        )
+        await self._commit(claim, checkpoint)
+        name = f"node.{step.status}"
+        events = [
+            node_event(claim, node, name, S.RUNNING, duration_ms=step.duration_ms, error=step.error)
+        ]
+        if finished:
+            events.append(event(claim, "execution.completed", S.COMPLETED))
+            self._metrics.executions_finished.labels(
+                workflow_id=str(claim.workflow_id), status=S.COMPLETED
+            ).inc()
+        self._events.emit(*events)
+        return not finished
+
+    def _node_call(self, claim: Claim, node: PreparedNode) -> NodeCall:
+        return NodeCall(
             execution_id=claim.execution_id,
             workflow_id=claim.workflow_id,
             workspace_id=claim.workspace_id,
@@ -258,12 +313,15 @@ class Runner:
             trigger_data=claim.trigger_data,
             services=self._services,
         )
+
+    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
+        call = self._node_call(claim, node)
         try:
             if claim.wait is not None:
                 return await node.node_type.resume(call, claim.wait)
             return await node.node_type.run(call)
         except TemplateError as e:
-            return Failed(f"template error: {e}", retryable=False)
+            return Failed(f"template error: {e}", retryable=False, kind="template")
         except asyncio.CancelledError:
             if claim.lost:
                 _uncancel()
@@ -279,7 +337,7 @@ class Runner:
                 # same idempotency key) once the database is back.
                 raise
             log.exception("node_raised")
-            return Failed(f"{type(e).__name__}: {e}", retryable=False)
+            return Failed(f"{type(e).__name__}: {e}", retryable=False, kind="internal")
 
     async def _completed(
         self,
@@ -344,9 +402,16 @@ class Runner:
         result: Failed,
         step: StepRecord,
         step_id: int | None,
-    ) -> None:
+        next_id: str | None,
+    ) -> bool:
+        """Retry, fail the run, or — `on_error: continue`, retries spent — go on to `next_id`
+        (True). A wait's decision keeps its node type's own rules (on_reject, on_timeout)."""
         failed_step = _with(step, status="failed", error=result.error)
         retry = result.retryable and claim.attempt < node.retry.max_attempts
+        if not retry and node.on_error == "continue" and claim.wait is None:
+            log.info("node_failed_run_goes_on", error=result.error)
+            context = claim.context.with_error(node.id, error_record(result, claim.attempt))
+            return await self._went_on(claim, node, context, failed_step, step_id, next_id)
         if retry:
             delay = backoff_seconds(node.retry, claim.attempt)
             due = utcnow() + timedelta(seconds=delay)
@@ -375,6 +440,12 @@ class Runner:
                 step=failed_step,
                 step_id=step_id,
                 error=error,
+                # A signature request the run leaves open is cancelled at its provider.
+                writes=partial(
+                    request_cancellation,
+                    execution_id=claim.execution_id,
+                    reason=f"the execution failed: {error}",
+                ),
             )
         await self._commit(claim, checkpoint)
         events = [node_event(claim, node, "node.failed", checkpoint.status, error=result.error)]
@@ -386,6 +457,7 @@ class Runner:
                 workflow_id=str(claim.workflow_id), status=S.FAILED
             ).inc()
         self._events.emit(*events)
+        return False
 
     async def _commit(self, claim: Claim, checkpoint: Checkpoint) -> None:
         async with claim.write_lock:

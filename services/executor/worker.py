@@ -21,6 +21,7 @@ from services.executor.runner import Runner
 from shared.broker.base import Handler, Subscription
 from shared.broker.topology import RESUME, RUN, SIGNATURES
 from shared.db.errors import through_outages
+from shared.egress import egress_session
 from shared.hooks import observed
 from shared.messages import Message
 from shared.runtime import Resources
@@ -46,7 +47,7 @@ class ExecutorWorker:
         r = self._resources
         settings = r.settings
         self._stopping.clear()
-        self._http = aiohttp.ClientSession()
+        self._http = egress_session(settings)
         self._events = Events(r.broker)
         self._runner = Runner(
             engine=r.engine,
@@ -62,7 +63,7 @@ class ExecutorWorker:
         handlers = Handlers(
             engine=r.engine,
             events=self._events,
-            definitions=Definitions(r.engine, self._registry),
+            definitions=Definitions(r.engine, self._registry, secret_key=settings.secret_key),
             runner=self._runner,
             metrics=r.metrics,
             settings=settings,
@@ -83,13 +84,18 @@ class ExecutorWorker:
         ]
         # Verified provider webhooks: applied here, then the wait is offered a decision.
         signature_events = SignatureEvents(
-            engine=r.engine, http=self._http, settings=settings, resume=handlers.resume
+            engine=r.engine,
+            http=self._http,
+            settings=settings,
+            resume=handlers.resume,
+            give_up=handlers.give_up,
         )
         self._subscriptions.append(
             await r.broker.consume(
                 SIGNATURES,
                 self._edge(SIGNATURES, signature_events.on_message),
                 prefetch=settings.prefetch,
+                give_up=signature_events.give_up,
             )
         )
         log.info("executor_started", worker_id=settings.worker_id, prefetch=settings.prefetch)

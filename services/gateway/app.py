@@ -3,6 +3,7 @@
 from aiohttp import web
 
 from services.gateway import (
+    api_keys,
     approvals,
     connections,
     documents,
@@ -34,6 +35,7 @@ from services.gateway.keys import (
 )
 from services.gateway.middleware import observe, problems
 from services.gateway.outbox_publisher import OutboxPublisher
+from services.gateway.rate_limits import RATE_LIMITS, RateLimits, TokenBuckets, limit_by_address
 from services.gateway.request_metrics import MetricChildren
 from services.gateway.run_request_sql import RunInserts
 from services.gateway.signature_webhooks_pg import InboxWriter
@@ -53,7 +55,7 @@ def create_app(resources: Resources) -> web.Application:
     app = web.Application(
         # Outermost first: metrics see the final status of problem responses, and auth's 401
         # becomes a problem like any other error.
-        middlewares=[observe, problems, require_api_key],
+        middlewares=[observe, problems, limit_by_address, require_api_key],
         # Bodies are read through bodies.json_object, which enforces the same limit; this
         # covers any reader that bypasses it.
         client_max_size=resources.settings.max_body_bytes,
@@ -69,12 +71,18 @@ def create_app(resources: Resources) -> web.Application:
     app[OPENAPI] = openapi.build_document(registry)
     app[EVENT_HUB] = EventHub(resources.broker)
     app[READINESS] = Readiness()
+    settings = resources.settings
+    app[RATE_LIMITS] = RateLimits(
+        api_keys=TokenBuckets(settings.rate_limit_api_per_second),
+        pages=TokenBuckets(settings.rate_limit_pages_per_second),
+        webhooks=TokenBuckets(settings.rate_limit_webhooks_per_second),
+    )
     # On shutdown, before the server waits for open requests: live streams end at once.
     app.on_shutdown.append(_close_event_hub)
     app.on_cleanup.append(_drain_background_tasks)
     # After the drain: the publishes it let finish hand their rows to this last delete.
     app.on_cleanup.append(_close_outbox_publisher)
-    _add_routes(app.router)
+    _add_routes(app.router, metrics=settings.metrics_on_api_port)
     return app
 
 
@@ -93,10 +101,11 @@ async def _close_outbox_publisher(app: web.Application) -> None:
     await app[OUTBOX].close()
 
 
-def _add_routes(router: web.UrlDispatcher) -> None:
+def _add_routes(router: web.UrlDispatcher, *, metrics: bool) -> None:
     router.add_get("/healthz", health.healthz)
     router.add_get("/readyz", health.readyz)
-    router.add_get("/metrics", health.metrics)
+    if metrics:
+        router.add_get("/metrics", health.metrics)
     api = API_PREFIX
     router.add_get(f"{api}/openapi.json", openapi.serve)
     router.add_get(f"{api}/workflows", workflows.list_all)
@@ -109,6 +118,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{api}/executions/{{execution_id}}/cancel", executions.cancel)
     router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)
     connections.add_routes(router)
+    api_keys.add_routes(router)
     templates.add_routes(router)
     documents.add_routes(router)
     hubspot_webhooks.add_routes(router)

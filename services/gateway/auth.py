@@ -5,16 +5,18 @@ from aiohttp.typedefs import Handler
 
 from services.gateway.keys import API_KEYS, WORKSPACE
 from services.gateway.problems import Problem
-from services.gateway.routing import route_template
+from services.gateway.rate_limits import check_api_key
+from services.gateway.routing import API_PREFIX, route_template
 from shared.logging import log_context
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "PUBLIC_ROUTES", "needs_key", "require_api_key"]
 #: Routes under the API prefix that anyone may read.
 PUBLIC_ROUTES = frozenset(
     {
         f"{API_PREFIX}/openapi.json",
         # Signed by the provider (ClickSign) or carrying its configured secret (ZapSign).
         f"{API_PREFIX}/webhooks/signature/{{provider}}",
+        f"{API_PREFIX}/webhooks/signature/{{provider}}/{{connection_id}}",
         # Signed by the sender instead (HubSpot v3, Standard Webhooks).
         f"{API_PREFIX}/webhooks/hubspot/{{workspace_id}}",
         f"{API_PREFIX}/hooks/{{workflow_id}}",
@@ -41,9 +43,10 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
     workspace_id = None
     if raw_key:
         workspace_id = await request.app[API_KEYS].workspace_of(raw_key)
-    if workspace_id is None:
+    if workspace_id is None or raw_key is None:
         detail = "a valid API key is required: Authorization: Bearer <key>"
         raise Problem(401, "unauthorized", detail, headers=_CHALLENGE)
+    check_api_key(request, raw_key)
     request[WORKSPACE] = workspace_id
     with log_context(workspace_id=str(workspace_id)):
         return await handler(request)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from services.gateway.keys import RESOURCES
 from services.gateway.problems import Problem, invalid, not_found
+from shared.json_input import first_unkeepable
 
 
 async def json_object(request: web.Request, *, required: bool = True) -> dict[str, Any]:
@@ -23,7 +24,15 @@ async def json_object(request: web.Request, *, required: bool = True) -> dict[st
         raise Problem(400, "malformed-json", f"the request body is not valid JSON: {e}") from e
     if not isinstance(value, dict):
         raise invalid("body", f"must be a JSON object, not {_json_kind(value)}")
+    refuse_unkeepable(value)
     return value
+
+
+def refuse_unkeepable(value: Any) -> None:
+    """A 422 naming the field that holds a NUL, a lone surrogate or nests too deep."""
+    found = first_unkeepable(value)
+    if found is not None:
+        raise invalid(*found)
 
 
 async def _bounded_body(request: web.Request) -> bytes:

@@ -11,6 +11,7 @@ from services.gateway.keys import RESOURCES, workspace_of
 from services.gateway.openapi_schemas import UUID, Schema, ref
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.problems import Problem
+from services.gateway.signature_webhooks import webhook_url
 from shared.connections import (
     ConnectionRecord,
     create_connection,
@@ -21,6 +22,7 @@ from shared.connections import (
 )
 from shared.connections.crypto import Sealer, SecretKeyMissing
 from shared.connections.store import ConnectionExists
+from shared.esign.accounts import PROVIDER_KINDS
 from shared.validation import parse_input
 
 PREFIX = "/api/v1/connections"
@@ -45,8 +47,8 @@ def _sealer(request: web.Request) -> Sealer:
         raise Problem(503, "not-configured", str(e)) from e
 
 
-def _view(record: ConnectionRecord) -> dict[str, Any]:
-    return {
+def _view(request: web.Request, record: ConnectionRecord) -> dict[str, Any]:
+    view: dict[str, Any] = {
         "id": str(record.id),
         "name": record.name,
         "kind": record.kind,
@@ -54,6 +56,11 @@ def _view(record: ConnectionRecord) -> dict[str, Any]:
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
     }
+    if record.kind in PROVIDER_KINDS:
+        # What to register at ClickSign / ZapSign for this account (the secret is never shown).
+        public_url = request.app[RESOURCES].settings.public_url
+        view["webhook_url"] = webhook_url(public_url, record.kind, record.id)
+    return view
 
 
 async def create(request: web.Request) -> web.Response:
@@ -68,20 +75,20 @@ async def create(request: web.Request) -> web.Response:
     except ConnectionExists as e:
         raise Problem(409, "conflict", str(e)) from e
     location = f"{PREFIX}/{record.id}"
-    return web.json_response(_view(record), status=201, headers={"Location": location})
+    return web.json_response(_view(request, record), status=201, headers={"Location": location})
 
 
 async def list_all(request: web.Request) -> web.Response:
     async with request.app[RESOURCES].sessions() as session:
         records = await list_connections(session, workspace_of(request))
-    return web.json_response({"items": [_view(record) for record in records]})
+    return web.json_response({"items": [_view(request, record) for record in records]})
 
 
 async def read(request: web.Request) -> web.Response:
     connection_id = path_id(request, "connection_id", "connection")
     async with request.app[RESOURCES].sessions() as session:
         record = await read_connection(session, workspace_of(request), connection_id)
-    return web.json_response(_view(record))
+    return web.json_response(_view(request, record))
 
 
 async def replace(request: web.Request) -> web.Response:
@@ -92,7 +99,7 @@ async def replace(request: web.Request) -> web.Response:
         record = await replace_connection(
             session, sealer, workspace_of(request), connection_id, body.config
         )
-    return web.json_response(_view(record))
+    return web.json_response(_view(request, record))
 
 
 async def remove(request: web.Request) -> web.Response:
@@ -170,6 +177,9 @@ def openapi_schemas() -> dict[str, Schema]:
             "fields": {"type": "array", "items": {"type": "string"}},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "webhook_url": {"type": "string", "description":
+                            "clicksign and zapsign: where the provider sends this account's "
+                            "webhooks"},
         },
     }  # fmt: skip
     listing = {

@@ -21,7 +21,7 @@ from services.gateway.execution_store import (
 from services.gateway.keys import OUTBOX, RESOURCES, RUNS, TASKS, workspace_of
 from services.gateway.paging import decode_cursor
 from services.gateway.problems import Problem, invalid
-from services.gateway.run_requests import queue_execution
+from services.gateway.run_requests import IdempotencyKeyReused, queue_execution
 from shared.outbox import Staged
 from shared.status import ExecutionStatus
 
@@ -52,9 +52,17 @@ async def start(request: web.Request) -> web.Response:
     unknown = sorted(set(body) - {"trigger_data"})
     if unknown:
         raise invalid(unknown[0], "is not a known field")
-    queued = await queue_execution(
-        request.app[RUNS], workspace_of(request), workflow_id, trigger_data, key
-    )
+    try:
+        queued = await queue_execution(
+            request.app[RUNS], workspace_of(request), workflow_id, trigger_data, key
+        )
+    except IdempotencyKeyReused as e:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            str(e),
+            errors=[{"field": IDEMPOTENCY_HEADER, "message": "was used with another body"}],
+        ) from e
     if queued.staged is not None:
         _publish_later(request, queued.staged)
     return web.json_response(

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.gateway.bodies import path_id
+from services.gateway.bodies import path_id, refuse_unkeepable
 from services.gateway.hook_secrets import SecretInfo, create_or_rotate, read_info, remove
 from services.gateway.hook_secrets import valid_secrets as secrets_for
 from services.gateway.keys import RESOURCES, TASKS, workspace_of
@@ -69,8 +69,9 @@ async def receive(request: web.Request) -> web.Response:
             raise Problem(401, "unauthorized", str(e), headers=_CHALLENGE) from e
         try:
             payload = json.loads(body)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise Problem(400, "malformed-json", f"the body is not JSON: {e}") from e
+        refuse_unkeepable(payload)
         if workflow.trigger.source != "webhook":
             raise Problem(
                 409,

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from services.gateway import (
+    api_keys,
     approvals,
     connections,
     documents,
@@ -265,6 +266,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
             **signature_webhooks.openapi_paths(),
             **signature_requests.openapi_paths(),
             **connections.openapi_paths(),
+            **api_keys.openapi_paths(),
             **templates.openapi_paths(),
             **documents.openapi_paths(),
             **hubspot_webhooks.openapi_paths(),
@@ -281,6 +283,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
                 **response_schemas(),
                 **signature_requests.openapi_schemas(),
                 **connections.openapi_schemas(),
+                **api_keys.openapi_schemas(),
                 **templates.openapi_schemas(),
                 **documents.openapi_schemas(),
                 **approvals.openapi_schemas(),

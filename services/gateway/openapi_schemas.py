@@ -31,6 +31,12 @@ UUID: Schema = {"type": "string", "format": "uuid"}
 TIME: Schema = {"type": "string", "format": "date-time"}
 JSON_OBJECT: Schema = {"type": "object", "additionalProperties": True}
 STATUS: Schema = {"type": "string", "enum": [s.value for s in ExecutionStatus]}
+#: A step's `when`: the expression, its value, and whether that value was true.
+CONDITION: Schema = {
+    "type": "object",
+    "properties": {"when": {"type": "string"}, "value": {}, "result": {"type": "boolean"}},
+    "required": ["when", "value", "result"],
+}
 
 
 def response_schemas() -> dict[str, Schema]:
@@ -69,7 +75,14 @@ def response_schemas() -> dict[str, Schema]:
                 "definition": ref("WorkflowDefinition"),
                 "created_at": TIME,
                 "updated_at": TIME,
-            }
+                "warnings": {
+                    "type": "array",
+                    "description": "Only in the answer to a save: what was allowed but "
+                    "looks unmeant, e.g. a `when` that can only render a string",
+                    "items": _object({"field": STRING, "message": STRING}),
+                },
+            },
+            required=["id", "name", "version", "definition", "created_at", "updated_at"],
         ),
         "WorkflowList": _object(
             {
@@ -129,6 +142,7 @@ def response_schemas() -> dict[str, Schema]:
                 "duration_ms": _nullable(INTEGER),
                 "error": _nullable(STRING),
                 "output_summary": _nullable(JSON_OBJECT),
+                "condition": _nullable(CONDITION),
             }
         ),
         "Wait": _object(

@@ -2,7 +2,8 @@
 
 Every event has an id `R.P`: R is the step row's id (rows are inserted in the order nodes run)
 and P the phase within the row — 0 started, 1 waiting, 2 finished (completed, failed or
-interrupted). The execution's end is `R.3` after its last row. Ids therefore order every event
+interrupted; a skipped node never started, so its row has only `node.skipped`, at phase 2).
+The execution's end is `R.3` after its last row. Ids therefore order every event
 of one execution, and the events of a row only ever grow, so "everything after id X" is the
 same whenever it is asked: a client reconnecting with `Last-Event-ID` misses nothing and sees
 nothing twice.
@@ -103,6 +104,9 @@ def all_events(progress: Progress) -> list[ProgressEvent]:
     for step in progress.steps:
         last_row = step.id
         base = step_view(step)
+        if step.status == "skipped":
+            events.append(ProgressEvent((step.id, FINISHED), "node.skipped", base))
+            continue
         started = {key: base[key] for key in _STARTED_FIELDS}
         events.append(ProgressEvent((step.id, STARTED), "node.started", started))
         wait = _wait_of(step, progress.waits)
@@ -156,6 +160,7 @@ def step_view(step: ExecutionStep) -> dict[str, Any]:
         "duration_ms": step.duration_ms,
         "error": step.error,
         "output_summary": step.output_summary,
+        "condition": step.condition,
     }
 
 

@@ -2,6 +2,7 @@
 
 from aiohttp import web
 
+API_PREFIX = "/api/v1"
 #: Path parameters bound to the log context when a route has them.
 LOGGED_PATH_PARAMS = ("workflow_id", "execution_id")
 

@@ -53,6 +53,7 @@ _EXECUTION_COLUMNS = (
     "context",
     "trigger_data",
     "idempotency_key",
+    "request_sha256",
     "created_at",
 )
 _TRANSITION_COLUMNS = ("execution_id", "from_status", "to_status", "reason", "at")
@@ -68,14 +69,14 @@ RUNS_SQL = """
 WITH input AS (
     SELECT * FROM json_to_recordset($1::json) AS i(
         execution_id uuid, workspace_id uuid, workflow_id uuid, status text, context json,
-        trigger_data json, idempotency_key text, now timestamptz, reason text, queue text,
-        body json
+        trigger_data json, idempotency_key text, request_sha256 text, now timestamptz,
+        reason text, queue text, body json
     )
 ), execution AS (
     INSERT INTO executions (id, workspace_id, workflow_id, workflow_version, status, version,
-                            context, trigger_data, idempotency_key, created_at)
+                            context, trigger_data, idempotency_key, request_sha256, created_at)
     SELECT i.execution_id, i.workspace_id, i.workflow_id, w.current_version, i.status, 0,
-           i.context, i.trigger_data, i.idempotency_key, i.now
+           i.context, i.trigger_data, i.idempotency_key, i.request_sha256, i.now
     FROM input AS i
     JOIN workflows AS w ON w.id = i.workflow_id AND w.workspace_id = i.workspace_id
     ORDER BY i.idempotency_key
@@ -185,6 +186,7 @@ def _new_execution() -> Select[Any]:
         _param("context", _EXECUTIONS.c.context),
         _param("trigger_data", _EXECUTIONS.c.trigger_data),
         _param("idempotency_key", _EXECUTIONS.c.idempotency_key),
+        _param("request_sha256", _EXECUTIONS.c.request_sha256),
         _param("now", _EXECUTIONS.c.created_at),
     ).where(_WORKFLOWS.c.id == workflow_id, _WORKFLOWS.c.workspace_id == workspace_id)
 

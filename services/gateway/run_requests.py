@@ -6,6 +6,8 @@ nowhere on the way. The version is read inside the insert, so a PUT committed be
 request is always seen, and a run never pins a stale version.
 """
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,13 +20,22 @@ from shared.broker import topology
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import Execution
 from shared.db.types import utcnow
-from shared.errors import NotFound
+from shared.errors import DocflowError, NotFound
 from shared.messages import RunExecution
 from shared.outbox import Staged
 from shared.status import ExecutionStatus
 
 REASON = "requested over the API"
 _EXECUTIONS = cast(Table, Execution.__table__)
+
+
+class IdempotencyKeyReused(DocflowError):
+    """The key came before with another body: one key means one request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was used before with another body; a key names one request"
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ async def queue_execution(
             "context": snapshot(ExecutionContext()),
             "trigger_data": trigger_data,
             "idempotency_key": idempotency_key,
+            "request_sha256": request_sha256(trigger_data),
             "now": utcnow(),
             "reason": REASON,
             "queue": topology.RUN,
@@ -78,18 +90,31 @@ async def queue_execution(
     if idempotency_key is not None:
         earlier = await _by_idempotency_key(runs.engine, workspace_id, workflow_id, idempotency_key)
         if earlier is not None:
-            return earlier
+            queued, earlier_sha256 = earlier
+            if earlier_sha256 not in (None, request_sha256(trigger_data)):
+                raise IdempotencyKeyReused(idempotency_key)
+            return queued
     raise NotFound("workflow", workflow_id)
+
+
+def request_sha256(trigger_data: dict[str, Any]) -> str:
+    """The body's fingerprint: key order and spacing do not make another request."""
+    canonical = json.dumps(trigger_data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def _by_idempotency_key(
     engine: AsyncEngine, workspace_id: uuid.UUID, workflow_id: uuid.UUID, key: str
-) -> Queued | None:
+) -> tuple[Queued, str | None] | None:
+    """The run the key asked for first, and the fingerprint of the body it came with."""
     async with engine.connect() as connection:
         row = (
             await connection.execute(
                 select(
-                    _EXECUTIONS.c.id, _EXECUTIONS.c.workflow_version, _EXECUTIONS.c.status
+                    _EXECUTIONS.c.id,
+                    _EXECUTIONS.c.workflow_version,
+                    _EXECUTIONS.c.status,
+                    _EXECUTIONS.c.request_sha256,
                 ).where(
                     _EXECUTIONS.c.workspace_id == workspace_id,
                     _EXECUTIONS.c.workflow_id == workflow_id,
@@ -99,4 +124,4 @@ async def _by_idempotency_key(
         ).one_or_none()
     if row is None:
         return None
-    return Queued(row.id, workflow_id, row.workflow_version, row.status, None)
+    return Queued(row.id, workflow_id, row.workflow_version, row.status, None), row.request_sha256

@@ -93,6 +93,8 @@ def _view(request: SignatureRequest, signers: Sequence[Signer], document: Any) -
         "expires_at": _iso(request.expires_at),
         "created_at": _iso(request.created_at),
         "completed_at": _iso(request.completed_at),
+        "connection_id": str(request.connection_id) if request.connection_id else None,
+        "cancellation": _cancellation(request),
         "signers": [
             {
                 "position": s.position,
@@ -117,6 +119,21 @@ def _view(request: SignatureRequest, signers: Sequence[Signer], document: Any) -
             if document is not None
             else None
         ),
+    }
+
+
+def _cancellation(request: SignatureRequest) -> dict[str, Any] | None:
+    """Cancelling it at the provider after its run ended: requested, tried, and the outcome
+    (`cancelled`, `refused`, `gave_up`, `nothing_to_cancel`; null while still trying)."""
+    if request.cancel_requested_at is None:
+        return None
+    return {
+        "requested_at": _iso(request.cancel_requested_at),
+        "outcome": request.cancel_outcome,
+        "cancelled_at": _iso(request.cancelled_at),
+        "attempts": request.cancel_attempts,
+        "next_attempt_at": _iso(request.cancel_due_at),
+        "answer": request.cancel_answer,
     }
 
 
@@ -229,6 +246,20 @@ def openapi_schemas() -> dict[str, Schema]:
         },
         "required": ["id", "filename", "content_type", "size", "sha256", "url"],
     }
+    cancellation = {
+        "type": "object",
+        "description": "Cancelling it at the provider, once its run ended while it was open",
+        "properties": {
+            "requested_at": TIME,
+            "outcome": _nullable(
+                {"type": "string", "enum": ["cancelled", "refused", "gave_up", "nothing_to_cancel"]}
+            ),
+            "cancelled_at": _nullable(TIME),
+            "attempts": INTEGER,
+            "next_attempt_at": _nullable(TIME),
+            "answer": _nullable({"type": "object"}),
+        },
+    }
     properties = {
         "id": UUID,
         "node_id": STRING,
@@ -242,6 +273,8 @@ def openapi_schemas() -> dict[str, Schema]:
         "expires_at": _nullable(TIME),
         "created_at": TIME,
         "completed_at": _nullable(TIME),
+        "connection_id": _nullable(UUID),
+        "cancellation": _nullable(cancellation),
         "signers": {"type": "array", "items": signer},
         "signed_document": _nullable(document),
     }

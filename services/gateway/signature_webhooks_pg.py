@@ -33,17 +33,21 @@ from shared.outbox import Staged
 Outcome = tuple[str, Staged | None]
 
 # `n` numbers the input rows. The request is looked up per row with LIMIT 1 (a lateral index
-# probe on (provider, provider_document_id)); rows are inserted in event-key order, so two
-# statements inserting the same keys take their locks in one order and cannot deadlock.
+# probe on (provider, provider_document_id)), and only among the requests of the account the
+# webhook was verified for: its connection's, or (NULL) the settings account's. Rows are
+# inserted in event-key order, so two statements inserting the same keys take their locks in
+# one order and cannot deadlock.
 RECORD_SQL = """
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-        WITH ORDINALITY AS i(provider, document_key, event_key, body, received_at, n)
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $7::uuid[]
+    ) WITH ORDINALITY AS i(provider, document_key, event_key, body, received_at, connection_id, n)
 ), target AS (
     SELECT input.*, request.id AS request_id, request.workspace_id
     FROM input CROSS JOIN LATERAL (
         SELECT id, workspace_id FROM signature_requests
         WHERE provider = input.provider AND provider_document_id = input.document_key
+            AND connection_id IS NOT DISTINCT FROM input.connection_id
         ORDER BY generation DESC
         LIMIT 1
     ) AS request
@@ -76,6 +80,7 @@ class _Pending:
     body: str
     payload: dict[str, Any]
     received_at: datetime
+    connection_id: uuid.UUID | None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,11 +100,19 @@ class InboxWriter:
         return self._commits.statements
 
     async def record(
-        self, event: ParsedEvent, body: str, payload: dict[str, Any], received_at: datetime
+        self,
+        event: ParsedEvent,
+        body: str,
+        payload: dict[str, Any],
+        received_at: datetime,
+        connection_id: uuid.UUID | None = None,
     ) -> Outcome:
-        """(outcome, message to publish): accepted, duplicate, or unknown (no such request),
-        once the statement holding the event committed; as `signature_webhooks.record`."""
-        return await self._commits.submit(_Pending(event, body, payload, received_at))
+        """(outcome, message to publish): accepted, duplicate, or unknown (no such request of
+        this account), once the statement holding the event committed; as
+        `signature_webhooks.record`."""
+        return await self._commits.submit(
+            _Pending(event, body, payload, received_at, connection_id)
+        )
 
     async def _write(self, items: Sequence[_Pending]) -> list[Outcome]:
         # Two deliveries of one event in one batch: only the first goes to the statement (the
@@ -124,6 +137,7 @@ class InboxWriter:
             [i.body for i in items],
             [i.received_at for i in items],
             SIGNATURES,
+            [i.connection_id for i in items],
         )
         found = {int(row["n"]): row for row in rows}
         return [_outcome(item, found.get(n)) for n, item in enumerate(items, start=1)]

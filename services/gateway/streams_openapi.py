@@ -3,7 +3,7 @@
 from typing import Any
 
 from services.gateway.auth import API_PREFIX
-from services.gateway.openapi_schemas import INTEGER, STRING, TIME, UUID, Schema, ref
+from services.gateway.openapi_schemas import CONDITION, INTEGER, STRING, TIME, UUID, Schema, ref
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 
 STEPS_PATH = f"{API_PREFIX}/executions/{{execution_id}}/steps"
@@ -42,8 +42,8 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": (
                     "Server-Sent Events: the steps so far, then live progress, until the "
                     "execution ends. Event names: node.started|waiting|completed|failed|"
-                    "interrupted|cancelled, execution.completed|failed|cancelled. Each event "
-                    "has an id; reconnect with Last-Event-ID to continue after it."
+                    "interrupted|cancelled|skipped, execution.completed|failed|cancelled. Each "
+                    "event has an id; reconnect with Last-Event-ID to continue after it."
                 ),
                 "parameters": [
                     execution_id,
@@ -88,6 +88,7 @@ def openapi_schemas() -> dict[str, Schema]:
         "duration_ms": _nullable(INTEGER),
         "error": _nullable(STRING),
         "output_summary": _nullable({"type": "object"}),
+        "condition": _nullable(CONDITION),
     }
     return {
         "Step": {"type": "object", "properties": step, "required": list(step)},

@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from services.gateway.bodies import path_id
 from services.gateway.keys import RESOURCES, workspace_of
@@ -33,7 +34,12 @@ async def upload(request: web.Request) -> web.Response:
     if not request.content_type.startswith("multipart/form-data"):
         raise Problem(415, "unsupported-media-type", "send the template as multipart/form-data")
     limit = request.app[RESOURCES].settings.template_max_bytes
-    filename, data, name = await _read_parts(request, limit)
+    try:
+        filename, data, name = await _read_parts(request, limit)
+    except (ValueError, LookupError, HttpProcessingError) as e:
+        # aiohttp's reader says what is wrong with the body (no boundary, a bad header line,
+        # an unknown charset, a truncated part) by raising; all of it is the client's.
+        raise Problem(400, "malformed-multipart", f"the multipart body is malformed: {e}") from e
     name = _valid_name(name if name is not None else filename.rsplit(".", 1)[0])
     await asyncio.to_thread(check_template, kind_of(filename, data), data)
     async with request.app[RESOURCES].sessions.begin() as session:

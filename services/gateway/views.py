@@ -5,6 +5,7 @@ from typing import Any
 
 from services.gateway.execution_store import ExecutionDetail
 from services.gateway.workflow_store import WorkflowRecord, WorkflowSummary
+from shared.config_secrets import Models, redacted
 from shared.db.tables import Approval, Execution, ExecutionStep, Wait
 
 
@@ -12,15 +13,22 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def workflow(record: WorkflowRecord) -> dict[str, Any]:
-    return {
+def workflow(
+    record: WorkflowRecord, models: Models, *, warnings: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A saved version; `warnings` (what was allowed but looks unmeant) only when saving."""
+    body = {
         "id": str(record.id),
         "name": record.name,
         "version": record.version,
-        "definition": record.definition,
+        # Secrets are write-only: shown as {"set": true}, never their value.
+        "definition": redacted(record.definition, models),
         "created_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
     }
+    if warnings:
+        body["warnings"] = warnings
+    return body
 
 
 def workflow_summary(summary: WorkflowSummary) -> dict[str, Any]:
@@ -72,6 +80,7 @@ def step(row: ExecutionStep) -> dict[str, Any]:
         "duration_ms": row.duration_ms,
         "error": row.error,
         "output_summary": row.output_summary,
+        "condition": row.condition,
     }
 
 

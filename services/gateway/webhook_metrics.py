@@ -8,7 +8,8 @@ setting `request[WEBHOOK_OUTCOME]`.
 
 from aiohttp import web
 
-from services.gateway.auth import API_PREFIX
+from services.gateway.routing import API_PREFIX
+from shared.esign.webhooks import PROVIDERS
 
 WEBHOOK_PREFIXES = (f"{API_PREFIX}/webhooks/", f"{API_PREFIX}/hooks/")
 #: The provider label of generic per-workflow webhooks (`/hooks/{workflow_id}`).
@@ -26,7 +27,9 @@ def webhook_provider(request: web.Request, template: str | None) -> str | None:
     if template is None or prefix is None:
         return None
     if "provider" in request.match_info:
-        return request.match_info["provider"].lower()[:32]
+        # Labels never come from the URL: an unknown provider (a 404) counts in no series.
+        provider = request.match_info["provider"]
+        return provider if provider in PROVIDERS else None
     fixed = [part for part in template[len(prefix) :].split("/") if part and part[0] != "{"]
     return fixed[-1] if fixed else GENERIC_PROVIDER
 

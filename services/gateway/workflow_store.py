@@ -38,11 +38,16 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 async def create_workflow(
-    sessions: Sessions, workspace_id: uuid.UUID, definition: WorkflowDefinition
+    sessions: Sessions,
+    workspace_id: uuid.UUID,
+    definition: WorkflowDefinition,
+    stored: dict[str, Any] | None = None,
 ) -> WorkflowRecord:
+    """`stored` is what is kept (the definition with its secrets sealed); by default the
+    definition as it is."""
     now = utcnow()
     workflow_id = uuid.uuid4()
-    stored = definition.model_dump(mode="json")
+    stored = stored if stored is not None else definition.model_dump(mode="json")
     async with sessions.begin() as session:
         session.add(
             Workflow(
@@ -67,14 +72,15 @@ async def update_workflow(
     workspace_id: uuid.UUID,
     workflow_id: uuid.UUID,
     definition: WorkflowDefinition,
+    stored: dict[str, Any] | None = None,
 ) -> WorkflowRecord:
-    """Save `definition` as the next version.
+    """Save `definition` (kept as `stored`, as in create_workflow) as the next version.
 
     The increment is one UPDATE … RETURNING: concurrent saves queue on the row lock, and each
     gets its own version number.
     """
     now = utcnow()
-    stored = definition.model_dump(mode="json")
+    stored = stored if stored is not None else definition.model_dump(mode="json")
     async with sessions.begin() as session:
         row = (
             await session.execute(

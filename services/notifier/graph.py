@@ -20,6 +20,7 @@ from services.notifier.graph_auth import GraphTokens
 from services.notifier.message import Attachment, message_id_for
 from services.notifier.outgoing import Outgoing, Receipt
 from shared.connections.kinds import MicrosoftConnection
+from shared.egress import failure_reason, is_refusal
 
 #: Graph's documented line: smaller attachments are POSTed whole, larger ones use a session.
 UPLOAD_SESSION_MIN_BYTES = 3 * 1024 * 1024
@@ -168,7 +169,9 @@ class GraphTransport:
                 text = await response.text()
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise TransientDeliveryError(f"Graph {method} failed: {e!r}") from e
+            if is_refusal(e):
+                raise PermanentDeliveryError(f"Graph {method}: {e}") from e
+            raise TransientDeliveryError(f"Graph {method}: {failure_reason(e)}") from e
         if status < 300:
             return _json(text)
         reason = f"Graph answered {status} to {method} {_path(url)}: {_graph_error(text)}"

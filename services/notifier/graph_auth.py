@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from services.notifier.errors import TransientDeliveryError
+from services.notifier.errors import PermanentDeliveryError, TransientDeliveryError
 from shared.connections.kinds import MicrosoftConnection
+from shared.egress import failure_reason, is_refusal
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 #: A token is renewed this long before Azure AD says it expires.
@@ -50,7 +51,10 @@ class GraphTokens:
                 answer = await response.json(content_type=None)
                 status = response.status
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as e:
-            raise TransientDeliveryError(f"Microsoft token endpoint: {e!r}") from e
+            if is_refusal(e):
+                raise PermanentDeliveryError(f"Microsoft token endpoint: {e}") from e
+            reason = f"{e!r}" if isinstance(e, ValueError) else failure_reason(e)
+            raise TransientDeliveryError(f"Microsoft token endpoint: {reason}") from e
         if status != 200 or "access_token" not in answer:
             # A wrong secret or tenant is ours to fix, never the e-mail's fault: transient.
             detail = answer.get("error_description") or answer.get("error") or answer

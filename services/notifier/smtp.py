@@ -8,6 +8,7 @@ permanent on 5xx and transient on 4xx, as RFC 5321 means them.
 
 import ssl
 from collections.abc import Sequence
+from typing import Any
 
 import aiosmtplib
 import structlog
@@ -15,6 +16,8 @@ import structlog
 from services.notifier.errors import PermanentDeliveryError, TransientDeliveryError
 from services.notifier.outgoing import Outgoing, Receipt
 from shared.connections.kinds import SmtpConnection
+from shared.egress import EgressPolicy, EgressRefused
+from shared.egress.sockets import open_checked_socket
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -59,8 +62,12 @@ class SmtpTransport:
         password: str | None,
         starttls: bool,
         tls_context: ssl.SSLContext | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._host, self._port = host, port
+        #: A workspace's server is reached through the egress policy; DocFlow's own (settings)
+        #: is the operator's choice and is not.
+        self._egress = egress
         self._username, self._password = username or None, password or None
         self._starttls = starttls
         self._tls_context = tls_context
@@ -77,7 +84,11 @@ class SmtpTransport:
 
     @classmethod
     def from_connection(
-        cls, connection: SmtpConnection, tls_context: ssl.SSLContext | None = None
+        cls,
+        connection: SmtpConnection,
+        tls_context: ssl.SSLContext | None = None,
+        *,
+        egress: EgressPolicy,
     ) -> "SmtpTransport":
         return cls(
             host=connection.host,
@@ -86,17 +97,20 @@ class SmtpTransport:
             password=connection.password,
             starttls=connection.starttls,
             tls_context=tls_context,
+            egress=egress,
         )
 
     async def send(self, outgoing: Outgoing) -> Receipt:
         email = outgoing.mime()
+        where: dict[str, Any] = {}
         try:
+            where = await self._where()
             refused, reply = await aiosmtplib.send(
                 email,
                 sender=outgoing.sender,
                 recipients=outgoing.recipients,
                 hostname=self._host,
-                port=self._port,
+                **where,
                 username=self._username,
                 password=self._password,
                 # Port 465 speaks TLS from the first byte; the others upgrade with STARTTLS.
@@ -105,7 +119,13 @@ class SmtpTransport:
                 tls_context=self._tls_context,
                 timeout=SMTP_TIMEOUT_SECONDS,
             )
+        except EgressRefused as e:
+            raise PermanentDeliveryError(str(e)) from e
         except _SESSION_ERRORS as e:
+            if isinstance(e, aiosmtplib.SMTPConnectError) and "sock" in where:
+                # Never taken over by a transport; once it is, closing the transport closes it
+                # (closing it here too would cut a TLS shutdown short).
+                where["sock"].close()
             raise TransientDeliveryError(f"{type(e).__name__}: {e}") from e
         except aiosmtplib.SMTPRecipientsRefused as e:
             # Every recipient was refused; any 4xx among them makes a later try worthwhile.
@@ -124,3 +144,13 @@ class SmtpTransport:
             log.warning("smtp_recipients_refused", refused=note)
             return Receipt(answer, f"some recipients refused: {note}")
         return Receipt(answer)
+
+    async def _where(self) -> dict[str, Any]:
+        """`port`, or a socket connected through the egress policy (aiosmtplib then takes the
+        host name only for TLS)."""
+        if self._egress is None:
+            return {"port": self._port}
+        sock = await open_checked_socket(
+            self._egress, self._host, self._port, timeout_seconds=SMTP_TIMEOUT_SECONDS
+        )
+        return {"sock": sock}

@@ -19,6 +19,7 @@ from shared.connections.crypto import Sealer, SecretKeyMissing, SecretUnreadable
 from shared.connections.kinds import MicrosoftConnection, SmtpConnection
 from shared.connections.store import WrongConnectionKind
 from shared.db.tables import Connection
+from shared.egress import EgressPolicy, egress_session
 from shared.errors import NotFound
 from shared.messages import SendEmail
 from shared.settings import Settings
@@ -58,6 +59,7 @@ class Transports:
         self._default = default or create_transport(settings)
         #: Trust for connection SMTP servers; None means the system's CAs.
         self._smtp_tls_context = smtp_tls_context
+        self._egress = EgressPolicy.parse(settings.egress_allow)
         self._http: aiohttp.ClientSession | None = None
         self._tokens: GraphTokens | None = None
 
@@ -67,7 +69,7 @@ class Transports:
 
     async def open(self) -> None:
         if self._http is None:
-            self._http = aiohttp.ClientSession()
+            self._http = egress_session(self._settings)
             self._tokens = GraphTokens(self._http)
 
     async def close(self) -> None:
@@ -84,7 +86,9 @@ class Transports:
             return self._default, Outgoing(message, self._settings.smtp_from, attachments)
         config = await self._connection(session, message)
         if isinstance(config, SmtpConnection):
-            transport = SmtpTransport.from_connection(config, self._smtp_tls_context)
+            transport = SmtpTransport.from_connection(
+                config, self._smtp_tls_context, egress=self._egress
+            )
             return transport, Outgoing(message, config.from_address, attachments)
         assert self._http is not None and self._tokens is not None, "Transports.open() first"
         graph = GraphTransport(

@@ -10,13 +10,13 @@ activity time in a transaction with SKIP LOCKED, so two schedulers never poll th
 import uuid
 from datetime import timedelta
 
-import aiohttp
 import structlog
 from sqlalchemy import select, update
 
 from shared.broker.topology import RESUME
 from shared.db.tables import SignatureRequest, Wait
 from shared.db.types import utcnow
+from shared.egress import egress_session
 from shared.esign import store
 from shared.esign.errors import ProviderError
 from shared.esign.model import RequestStatus
@@ -36,8 +36,8 @@ async def reconcile_signatures(resources: Resources, *, batch: int) -> int:
     if not taken:
         return 0
     staged: list[Staged] = []
-    async with aiohttp.ClientSession() as http:
-        providers = Providers(resources.settings, http)
+    async with egress_session(resources.settings) as http:
+        providers = Providers(resources.settings, http, resources.engine)
         for request_id in taken:
             request = await _refresh(resources, providers, request_id)
             if request is None:

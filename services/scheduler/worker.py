@@ -17,6 +17,7 @@ from services.scheduler.leases import fence_expired_leases
 from services.scheduler.reconcile import reconcile_signatures
 from services.scheduler.relay import relay_outbox
 from services.scheduler.reminders import send_reminders
+from services.scheduler.signature_cancels import cancel_signature_requests
 from services.scheduler.stalled_resumes import StalledResumes
 from services.scheduler.timers import fire_due_waits
 from shared.loops import stray_cancellation
@@ -40,6 +41,7 @@ DUTIES: tuple[tuple[str, Duty], ...] = (
     ("lease_sweep", fence_expired_leases),
     ("due_waits", fire_due_waits),
     ("signature_reconcile", reconcile_signatures),
+    ("signature_cancels", cancel_signature_requests),
     ("approval_reminders", send_reminders),
 )
 

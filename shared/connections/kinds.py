@@ -51,13 +51,25 @@ class SmtpConnection(ConnectionConfig):
 
 
 class ClickSignConnection(ConnectionConfig):
+    #: The account's API access token (sent as the bare `Authorization`).
     token: str = Field(min_length=1)
     base_url: str = "https://app.clicksign.com"
+    #: The HMAC SHA256 secret ClickSign shows when the account's webhook is registered; every
+    #: webhook on this connection's URL must carry a `Content-Hmac` made with it. Unset: every
+    #: webhook is refused.
+    webhook_secret: str | None = Field(default=None, min_length=1)
 
 
 class ZapSignConnection(ConnectionConfig):
+    #: The account's API token (sent as `Authorization: Bearer <token>`).
     token: str = Field(min_length=1)
     base_url: str = "https://api.zapsign.com.br"
+    #: ZapSign signs nothing: its webhook is configured to send this header with this value.
+    #: Unset: every webhook is refused.
+    webhook_secret: str | None = Field(default=None, min_length=1)
+    webhook_header: str = Field(
+        default="X-DocFlow-Webhook-Secret", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$"
+    )
 
 
 CONNECTION_KINDS: dict[str, type[ConnectionConfig]] = {

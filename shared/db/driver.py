@@ -20,7 +20,11 @@ async def fetch(engine: AsyncEngine, sql: str, *args: Any) -> list[Any]:
         assert driver is not None
         try:
             rows: list[Any] = await driver.fetch(sql, *args)
-        except BaseException:
+        except BaseException as e:
+            # Closed under the statement, or timed out on a link that may be dead: either
+            # way not a connection to hand to the next caller.
+            if isinstance(e, TimeoutError):
+                driver.terminate()  # at once: a polite close would wait out another timeout
             if driver.is_closed():
                 await connection.invalidate()
             raise

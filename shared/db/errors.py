@@ -8,6 +8,7 @@ HTTP edge) instead of letting them surface as unexpected errors.
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -88,21 +89,28 @@ def _lost_connection(error: BaseException) -> bool:
 RETRY_DELAYS_SECONDS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 
+#: Tries start no later than this after the first: a try that waited out a timeout (a database
+#: that went silent) is not followed by more of them, so a person waiting gets their 503 soon.
+RETRY_BUDGET_SECONDS = 2.0
+
+
 async def retrying(
     attempt: Callable[[], Awaitable[T]],
     *,
     what: str,
     delays: Sequence[float] = RETRY_DELAYS_SECONDS,
+    budget: float = RETRY_BUDGET_SECONDS,
 ) -> T:
     """Run `attempt` (one whole transaction) again while it fails transiently; then raise
     `DatabaseUnavailable`. Only for transactions that are safe to repeat."""
+    started = time.monotonic()
     for delay in (*delays, None):
         try:
             return await attempt()
         except Exception as e:
             if not is_transient(e):
                 raise
-            if delay is None:
+            if delay is None or time.monotonic() + delay - started > budget:
                 raise DatabaseUnavailable(f"{what}: the database is unavailable") from e
             log.warning("database_retry", what=what, error=type(e).__name__, sqlstate=sqlstate(e))
             await asyncio.sleep(delay)

@@ -56,6 +56,12 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    #: What the key is for, as its creator said ("ci", "zapier").
+    name: Mapped[str | None] = mapped_column(String(200))
+    #: After this the key is refused; None never expires.
+    expires_at: Mapped[datetime | None]
+    #: When a gateway last read the key for a request, to about a minute.
+    last_used_at: Mapped[datetime | None]
 
 
 class Workflow(Base):
@@ -103,6 +109,10 @@ class Execution(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: SHA-256 of the run request's `trigger_data` (canonical JSON), so a reused idempotency
+    #: key with another body is told apart from a retry. None for runs not asked for over
+    #: the API, and for runs from before the column.
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -132,12 +142,16 @@ class ExecutionStep(Base):
     node_id: Mapped[str] = mapped_column(String(200))
     node_type: Mapped[str] = mapped_column(String(64))
     attempt: Mapped[int] = mapped_column(Integer)
+    #: running | waiting | completed | failed | interrupted | cancelled | skipped (its `when`
+    #: was false: the node did not run)
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     output_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The node's `when` and its value, `{"when": "{{ … }}", "value": …}`; None without `when`.
+    condition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Wait(Base):
@@ -324,6 +338,7 @@ class SignatureRequest(Base):
         UniqueConstraint("idempotency_key", "generation"),
         Index("ix_signature_requests_provider_document", "provider", "provider_document_id"),
         Index("ix_signature_requests_status_activity", "status", "last_activity_at"),
+        Index("ix_signature_requests_cancel_due", "cancel_due_at"),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
@@ -356,6 +371,24 @@ class SignatureRequest(Base):
     completed_at: Mapped[datetime | None]
     #: Last webhook or poll; reconciliation polls requests quiet for longer than configured.
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The workspace's `clicksign`/`zapsign` connection whose account made the request; None:
+    #: the settings account. Every later call for the request (polls, downloads, cancelling)
+    #: goes through the same account. No foreign key: a deleted connection must not turn the
+    #: request into one of the settings account.
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: The run ended (cancelled, failed, or its wait expired with `on_timeout: fail`) while the
+    #: request was open: it is to be cancelled at the provider.
+    cancel_requested_at: Mapped[datetime | None]
+    #: When the next try at cancelling is due (a try in progress pushes it ahead); None once
+    #: the cancellation has an outcome.
+    cancel_due_at: Mapped[datetime | None]
+    cancel_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: cancelled | refused | gave_up | nothing_to_cancel
+    cancel_outcome: Mapped[str | None] = mapped_column(String(32))
+    #: When the provider accepted the cancellation.
+    cancelled_at: Mapped[datetime | None]
+    #: The provider's answer to the last try: {"status", "body"} or {"status", "error"}.
+    cancel_answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Signer(Base):

@@ -67,7 +67,9 @@ async def apply_facts(
     request = await store.load(conn, request_id)
     if request is None or first_time is None:
         raise LookupError(f"signature request {request_id} does not exist")
-    if not first_time:
+    if not first_time or request.cancel_requested_at is not None:
+        # A request DocFlow cancelled: what the provider says afterwards (its own `cancel`,
+        # ZapSign's refused document) is the echo of that, and changes nothing.
         return request
     signers = list(request.signers)
     for fact in facts.signers:

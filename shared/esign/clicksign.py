@@ -33,13 +33,14 @@ class ClickSignClient:
         token: str,
         timeout: float,
         max_bytes: int,
+        credential: str = "DOCFLOW_CLICKSIGN_ACCESS_TOKEN",
     ) -> None:
         self._api = ProviderApi(
             http,
             base_url=base_url.rstrip("/") + "/api/v3",
             authorization=token,
             media_type=JSON_API,
-            credential_setting="DOCFLOW_CLICKSIGN_ACCESS_TOKEN",
+            credential_setting=credential,
             timeout=timeout,
             max_bytes=max_bytes,
         )
@@ -123,6 +124,21 @@ class ClickSignClient:
                 )
             done.add(signer.position)
             await journal.record(progress={"requirements": sorted(done)})
+
+    async def cancel(self, envelope_id: str, document_id: str) -> dict[str, Any]:
+        """Cancel the envelope's document, so nobody can sign it any more: `PATCH
+        /envelopes/{id}/documents/{document_id}` with `status: canceled` (ClickSign answers
+        with the document; a closed or already cancelled one is refused with a 4xx)."""
+        body = {
+            "data": {
+                "id": document_id,
+                "type": "documents",
+                "attributes": {"status": "canceled"},
+            }
+        }
+        return await self._api.call(
+            "PATCH", f"/envelopes/{envelope_id}/documents/{document_id}", body
+        )
 
     async def envelope(self, envelope_id: str) -> dict[str, Any]:
         """`GET /envelopes/{id}`: the envelope's `attributes` (status: draft|running|closed|…)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from shared.egress import failure_reason, is_refusal
 from shared.esign.errors import ProviderError
 from shared.esign.model import SignedFile
 from shared.http_body import body_up_to
@@ -43,7 +44,8 @@ async def request_json(
         message = f"{method} {url} timed out after {timeout_seconds}s"
         raise ProviderError(message, retryable=True) from e
     except (aiohttp.ClientError, OSError) as e:
-        raise ProviderError(f"{method} {url} failed: {e!r}", retryable=True) from e
+        reason = failure_reason(e)
+        raise ProviderError(f"{method} {url}: {reason}", retryable=not is_refusal(e)) from e
     if status >= 400:
         excerpt = raw[:_ERROR_EXCERPT].decode(errors="replace")
         raise ProviderError(
@@ -84,7 +86,7 @@ async def download(
         message = f"GET {url} timed out after {timeout_seconds}s"
         raise ProviderError(message, retryable=True) from e
     except (aiohttp.ClientError, OSError) as e:
-        raise ProviderError(f"GET {url} failed: {e!r}", retryable=True) from e
+        raise ProviderError(f"GET {url}: {failure_reason(e)}", retryable=not is_refusal(e)) from e
     if len(content) > max_bytes:
         raise ProviderError(
             f"GET {url}: the file is larger than {max_bytes} bytes", retryable=False

@@ -60,6 +60,14 @@ class RequestRow:
     signers: tuple[SignerRow, ...]
     #: The signed file, once downloaded.
     signed_document: SignedDocumentInfo | None = None
+    #: The workspace connection whose account made it; None: the settings account.
+    connection_id: uuid.UUID | None = None
+    #: Set when the run ended with the request open; cancelling it is then the scheduler's.
+    cancel_requested_at: datetime | None = None
+    cancel_outcome: str | None = None
+    cancelled_at: datetime | None = None
+    cancel_answer: dict[str, Any] | None = None
+    cancel_attempts: int = 0
 
     @property
     def signed_document_id(self) -> uuid.UUID | None:
@@ -154,6 +162,8 @@ class NewRequest:
     title: str
     expires_at: datetime | None
     signers: tuple[SignerSpec, ...]
+    #: The workspace's `clicksign` / `zapsign` connection; None: the settings account.
+    connection_id: uuid.UUID | None = None
 
 
 async def open_request(engine: AsyncEngine, new: NewRequest) -> tuple[RequestRow, bool]:
@@ -200,6 +210,7 @@ async def _insert(conn: AsyncConnection, new: NewRequest, generation: int) -> uu
             idempotency_key=new.idempotency_key,
             generation=generation,
             provider=new.provider,
+            connection_id=new.connection_id,
             wait_id=uuid.uuid4(),
             status=RequestStatus.CREATING.value,
             rule=new.rule,
@@ -241,7 +252,10 @@ async def save_creation(
     *,
     status: RequestStatus | None = None,
 ) -> None:
-    """Record what the provider answered, in a transaction of its own, before anything else."""
+    """Record what the provider answered, in a transaction of its own, before anything else.
+
+    A request whose run ended meanwhile (its cancellation found no document yet to cancel)
+    is put back in line for cancelling as soon as the provider's document is known."""
     values: dict[str, Any] = {
         "provider_request_id": state.provider_request_id,
         "provider_document_id": state.provider_document_id,
@@ -254,6 +268,15 @@ async def save_creation(
             values["status"] = status.value
             query = query.where(SignatureRequest.status == RequestStatus.CREATING.value)
         await conn.execute(query.values(**values))
+        if state.provider_document_id is not None:
+            await conn.execute(
+                update(SignatureRequest)
+                .where(
+                    SignatureRequest.id == request_id,
+                    SignatureRequest.cancel_outcome == "nothing_to_cancel",
+                )
+                .values(cancel_outcome=None, cancel_due_at=utcnow())
+            )
         for position, signer_id in state.signer_ids.items():
             await conn.execute(
                 update(Signer)
@@ -273,18 +296,29 @@ class EventTarget:
 
 
 async def find_for_event(
-    conn: AsyncConnection, provider: str, document_key: str, external_id: str | None
+    conn: AsyncConnection,
+    provider: str,
+    document_key: str,
+    external_id: str | None,
+    connection_id: uuid.UUID | None = None,
 ) -> EventTarget | None:
     """The request a webhook is about: by the provider's document key, else (ZapSign) by
-    `external_id`, which is our idempotency key; the newest generation wins."""
+    `external_id`, which is our idempotency key; the newest generation wins. Only requests of
+    the account the webhook was verified for: `connection_id`'s, or (None) the settings'."""
     columns = (SignatureRequest.id, SignatureRequest.workspace_id)
     newest = SignatureRequest.generation.desc()
+    same_account = (
+        SignatureRequest.connection_id.is_(None)
+        if connection_id is None
+        else SignatureRequest.connection_id == connection_id
+    )
     row = (
         await conn.execute(
             select(*columns)
             .where(
                 SignatureRequest.provider == provider,
                 SignatureRequest.provider_document_id == document_key,
+                same_account,
             )
             .order_by(newest)
             .limit(1)
@@ -297,6 +331,7 @@ async def find_for_event(
                 .where(
                     SignatureRequest.provider == provider,
                     SignatureRequest.idempotency_key == external_id,
+                    same_account,
                 )
                 .order_by(newest)
                 .limit(1)

@@ -61,7 +61,7 @@ def parse_clicksign(payload: Any) -> ParsedEvent | None:
     who = (signer.get("key") or signer.get("email") or "") if isinstance(signer, dict) else ""
     # No event id is documented; these fields together name one event.
     event_key = f"{name}:{key}:{who}:{event.get('occurred_at') or ''}"
-    return ParsedEvent("clicksign", _stored_key(event_key), name, key)
+    return ParsedEvent("clicksign", stored_key(event_key), name, key)
 
 
 def parse_zapsign(payload: Any) -> ParsedEvent | None:
@@ -73,7 +73,7 @@ def parse_zapsign(payload: Any) -> ParsedEvent | None:
     signer = payload.get("signer_who_signed")
     signer = signer if isinstance(signer, dict) else {}
     moment = signer.get("signed_at") or payload.get("last_update_at") or ""
-    event_key = _stored_key(f"{name}:{token}:{signer.get('token') or ''}:{moment}")
+    event_key = stored_key(f"{name}:{token}:{signer.get('token') or ''}:{moment}")
     external_id = payload.get("external_id")
     return ParsedEvent(
         "zapsign", event_key, name, token, external_id if isinstance(external_id, str) else None
@@ -84,7 +84,7 @@ def parse(provider: str, payload: Any) -> ParsedEvent | None:
     return parse_clicksign(payload) if provider == "clicksign" else parse_zapsign(payload)
 
 
-def _stored_key(key: str) -> str:
+def stored_key(key: str) -> str:
     """The key as the inbox stores it: a key too long for its column is replaced by its hash,
     which names the same event just as well (a redelivery hashes the same)."""
     if len(key) <= MAX_EVENT_KEY:

@@ -37,13 +37,14 @@ class ZapSignClient:
         token: str,
         timeout: float,
         max_bytes: int,
+        credential: str = "DOCFLOW_ZAPSIGN_API_TOKEN",
     ) -> None:
         self._api = ProviderApi(
             http,
             base_url=base_url.rstrip("/") + "/api/v1",
             authorization=f"Bearer {token}" if token else "",
             media_type="application/json",
-            credential_setting="DOCFLOW_ZAPSIGN_API_TOKEN",
+            credential_setting=credential,
             timeout=timeout,
             max_bytes=max_bytes,
         )
@@ -71,6 +72,13 @@ class ZapSignClient:
         """`GET /api/v1/docs/{token}/`: the document with its signers, as ZapSign has it now."""
         return await self._api.call("GET", f"/docs/{token}/")
 
+    async def cancel(self, token: str, reason: str) -> dict[str, Any]:
+        """Cancel a document in progress: `POST /api/v1/refuse/` with `doc_token` and
+        `rejected_reason`. It can never be signed afterwards; ZapSign refuses (403) a document
+        already signed or refused. (`DELETE /docs/{token}/` only hides it from the web app.)"""
+        body = {"doc_token": token, "rejected_reason": reason}
+        return await self._api.call("POST", "/refuse/", body)
+
     async def signed_file(self, doc: dict[str, Any]) -> SignedFile | None:
         """Download `signed_file` of a document read just now (its link expires in an hour)."""
         url = doc.get("signed_file")
@@ -88,6 +96,9 @@ def _document_body(spec: RequestSpec, document: DocumentFile) -> dict[str, Any]:
         "external_id": spec.idempotency_key,
         "lang": spec.locale.lower(),
         "signers": [_signer(signer) for signer in spec.signers],
+        # Signers may refuse (as ClickSign's `refusable`), and ZapSign's docs make it a
+        # condition of the owner refusing (cancelling) the document through the API too.
+        "allow_refuse_signature": True,
     }
     if document.content_type == DOCX or document.filename.lower().endswith(".docx"):
         body["base64_docx"] = encoded

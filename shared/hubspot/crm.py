@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from shared.egress import failure_reason, is_refusal
 from shared.errors import DocflowError
 from shared.nodes.core import HUBSPOT_OBJECT_TYPES
 
@@ -75,7 +76,9 @@ class HubSpotCrm:
                 answer: dict[str, Any] = await response.json(content_type=None)
                 return answer
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise CrmError(f"HubSpot {method} {path} failed: {e!r}", retryable=True) from e
+            raise CrmError(
+                f"HubSpot {method} {path}: {failure_reason(e)}", retryable=not is_refusal(e)
+            ) from e
         except asyncio.CancelledError:
             raise
 

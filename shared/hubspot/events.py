@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.errors import InvalidInput
+from shared.json_input import first_unkeepable
 from shared.nodes.core import TriggerConfig
 
 #: HubSpot sends at most 100 events per request; a bigger array is not HubSpot's.
@@ -36,8 +37,11 @@ def parse_batch(body: bytes) -> list[HubSpotEvent]:
     """The request's events, or InvalidInput naming the first one that is not an event."""
     try:
         raw = json.loads(body)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise InvalidInput([{"field": "body", "message": f"not JSON: {e}"}]) from e
+    unkeepable = first_unkeepable(raw)
+    if unkeepable is not None:
+        raise InvalidInput([{"field": unkeepable[0], "message": unkeepable[1]}])
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_EVENTS:
         message = f"must be an array of 1 to {MAX_EVENTS} events"
         raise InvalidInput([{"field": "body", "message": message}])

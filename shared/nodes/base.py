@@ -1,5 +1,7 @@
 """What every node config shares: strictness and the retry policy."""
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -24,6 +26,8 @@ class NodeConfig(BaseModel):
     """Base of every node type's config. String values may be Jinja templates over the context."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    #: Fields that hold secrets: sealed when saved, never shown (shared/config_secrets.py).
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
 
     #: None: the node type's default policy.
     retry: RetryPolicy | None = None

@@ -1,6 +1,6 @@
 """Configs of the engine's own node types: trigger, set, webhook, delay."""
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -76,6 +76,8 @@ class SetConfig(NodeConfig):
 
 
 class WebhookConfig(NodeConfig):
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret"})
+
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     #: A URL, or a template that renders to one.
     url: str = Field(min_length=1)

@@ -74,7 +74,13 @@ class DocumentSource(BaseModel):
 class SignatureConfig(NodeConfig):
     """`signers` is a list, or one template rendering to a list of signer objects."""
 
-    provider: Literal["clicksign", "zapsign"]
+    #: Which provider; follows from `connection` when one is named (and must agree with it).
+    provider: Literal["clicksign", "zapsign"] | None = None
+    #: A workspace connection of kind `clicksign` or `zapsign`: its account makes the request
+    #: and every later call for it. Without one, the settings account is used.
+    connection: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$"
+    )
     document: DocumentSource
     #: The request's name at the provider (templated); default the document's file name.
     title: str | None = Field(default=None, min_length=1, max_length=200)
@@ -115,6 +121,8 @@ class SignatureConfig(NodeConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> "SignatureConfig":
+        if self.provider is None and self.connection is None:
+            raise ValueError("give 'provider', or a 'connection' of kind clicksign or zapsign")
         check_deadline_and_count(
             expires_in=self.expires_in,
             expires_at=self.expires_at,

@@ -5,6 +5,7 @@ from typing import Any
 
 import aiohttp
 
+from shared.egress import failure_reason, is_refusal
 from shared.errors import DocflowError
 
 #: Longest provider error text kept in a node's failure.
@@ -36,8 +37,9 @@ async def raise_for_answer(response: aiohttp.ClientResponse, what: str) -> None:
 
 
 def unreachable(what: str, error: BaseException) -> ProviderError:
-    """A network failure or timeout: worth another attempt."""
-    return ProviderError(f"{what} failed: {error!r}", retryable=True)
+    """A network failure or timeout: worth another attempt; an address the egress policy
+    refuses is not."""
+    return ProviderError(f"{what} failed: {failure_reason(error)}", retryable=not is_refusal(error))
 
 
 def _reason(text: str) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import aiohttp
 
 from shared.providers_http.errors import ProviderError, raise_for_answer, unreachable
+from shared.providers_http.paths import encoded_path
 
 #: Graph requires every range but the last to be a multiple of 320 KiB.
 RANGE_UNIT = 320 * 1024
@@ -36,8 +37,9 @@ class GraphDrive:
         self._drive_url = base_url.rstrip("/") + drive
 
     def item_path_url(self, path: str) -> str:
-        """`…/root:/{path}:` for a path under the drive's root, each segment escaped."""
-        return f"{self._drive_url}/root:/{quote(path.strip('/'), safe='/')}:"
+        """`…/root:/{path}:` for a path under the drive's root, each segment checked and
+        escaped on its own (UnsafePath for `..`, `:` and the like)."""
+        return f"{self._drive_url}/root:/{encoded_path(path, 'upload path')}:"
 
     async def upload(
         self, path: str, data: bytes, content_type: str, *,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.settings import Settings
-from tests.cli.support import client_env, terminal
+from tests.cli.support import client_env, docflow, terminal
 from tests.observability.stack import Stack, service_stack
 from tests.observability.support import gates
 
@@ -135,3 +135,50 @@ async def test_watch_names_the_approvers_a_run_waits_on_and_fails_when_it_is_can
     assert waiting.startswith("sign-off waiting on approval by ")
     assert "Alice <alice@example.com>" in waiting and "bob@example.com" in waiting
     assert "2 needed" in waiting
+
+
+async def test_watch_shows_a_skipped_node_with_its_when_and_apply_warns_of_a_string_when(
+    stack: Stack, tmp_path: Path
+) -> None:
+    definition = tmp_path / "deal.json"
+    definition.write_text(
+        json.dumps(
+            {
+                "name": "small deal",
+                "nodes": [
+                    {"id": "start", "type": "trigger", "position": 0},
+                    {
+                        "id": "cfo",
+                        "type": "set",
+                        "position": 1,
+                        "when": "{{ source.deal.amount > 50000 }}",
+                        "config": {"values": {"asked": True}},
+                    },
+                    {
+                        "id": "loud",
+                        "type": "set",
+                        "position": 2,
+                        "when": "{{ source.deal.amount }} > 50000",
+                        "config": {"values": {"shout": True}},
+                    },
+                ],
+            }
+        )
+    )
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({"deal": {"amount": 20000}}))
+    env = client_env(stack.api.removesuffix("/api/v1"), stack.key)
+
+    applied = await docflow(env, "workflows", "apply", str(definition))
+    async with terminal(env, "run", "small deal", "--data", str(data), "--watch") as term:
+        await term.expect("execution completed")
+        code = await term.exit_code()
+
+    assert applied.code == 0, applied.stderr
+    assert "warning: nodes[2].when: this `when` can only render a string" in applied.stdout
+    assert code == 0, term.screen
+    shown = [line.strip() for line in term.screen.splitlines()[1:]]
+    assert "cfo skipped: {{ source.deal.amount > 50000 }} was False" in shown
+    assert not any(line.startswith("cfo started") for line in shown)
+    # The string "20000 > 50000" is true: the warning was right.
+    assert any(line.startswith("loud completed") for line in shown)

@@ -76,6 +76,7 @@ def _row(execution_id: uuid.UUID, version: int, now: datetime, **changes: object
         "duration_ms": 1,
         "step_error": None,
         "output_summary": {"output": {"x": 1}},
+        "condition": None,
         "step_id": None,
         "reason": "every node completed",
         "at": now,

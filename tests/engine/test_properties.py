@@ -45,6 +45,8 @@ contexts = st.builds(
     approvals=_objects,
     node_outputs=_objects,
     metadata=_objects,
+    errors=_objects,
+    skipped=st.lists(_text, max_size=3),
 )
 
 SLOW = settings(

@@ -121,7 +121,8 @@ async def test_a_consumer_cancelled_by_the_broker_consumes_again(queue_prefix: s
         finally:
             await connection.close()
         await eventually(lambda: broker.consuming(), lambda c: c.get(RUN) == 0, within=10)
-        await sender.start()  # declares the topology again, as any service starting does
+        async with direct_broker(queue_prefix):
+            pass  # a service starting declares the topology again
         await recorder.handled(await publish_run(sender), within=RECOVERY_SECONDS)
         assert await _consuming(broker)
 

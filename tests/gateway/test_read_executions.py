@@ -76,6 +76,7 @@ async def test_an_execution_is_read_with_its_steps_in_order_and_its_waits(
         "duration_ms": 5,
         "error": None,
         "output_summary": {"keys": ["greeting"]},
+        "condition": None,
     }
     assert body["waits"] == [
         {

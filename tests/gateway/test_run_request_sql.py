@@ -66,6 +66,7 @@ def _params(
         "context": snapshot(ExecutionContext()),
         "trigger_data": {"deal": {"amount": 2.5, "name": "Ação"}},
         "idempotency_key": key,
+        "request_sha256": None,
         "now": utcnow(),
         "reason": "requested over the API",
         "queue": "executions.run",

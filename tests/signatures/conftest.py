@@ -48,3 +48,14 @@ async def ingest(
     """The gateway alone: what it records, with no executor applying anything."""
     async with running_stack(pg_settings, clicksign, zapsign, executor=False) as running:
         yield running
+
+
+@pytest.fixture
+async def polling(
+    pg_settings: Settings, clicksign: FakeClickSign, zapsign: FakeZapSign
+) -> AsyncIterator[Stack]:
+    """With a scheduler that polls a request after one quiet second."""
+    async with running_stack(
+        pg_settings, clicksign, zapsign, scheduler=True, signature_reconcile_after_seconds=1.0
+    ) as running:
+        yield running

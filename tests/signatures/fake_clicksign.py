@@ -35,8 +35,11 @@ class Envelope:
 
 
 class FakeClickSign(FakeServer):
-    def __init__(self) -> None:
+    """One ClickSign account: only its own access token is accepted."""
+
+    def __init__(self, token: str = TOKEN) -> None:
         super().__init__()
+        self.token = token
         self.envelopes: dict[str, Envelope] = {}
         self.document_keys = [CLICKSIGN_DOCUMENT_KEY]
         #: Signer ids ClickSign gives, by e-mail; others get fresh ids.
@@ -52,6 +55,7 @@ class FakeClickSign(FakeServer):
         app.router.add_post(base + "/{id}/documents", self._add_document)
         app.router.add_get(base + "/{id}/documents", self._list("documents"))
         app.router.add_get(base + "/{id}/documents/{doc}", self._read_document)
+        app.router.add_patch(base + "/{id}/documents/{doc}", self._update_document)
         app.router.add_post(base + "/{id}/signers", self._add_signer)
         app.router.add_get(base + "/{id}/signers", self._list("signers"))
         app.router.add_post(base + "/{id}/requirements", self._add_requirement)
@@ -66,6 +70,8 @@ class FakeClickSign(FakeServer):
     def sign(self, document_key: str, email: str) -> str:
         """A signer signs; the envelope closes by itself after the last one. Their id."""
         envelope = self.envelope_of_document(document_key)
+        if envelope.status == "canceled":
+            raise AssertionError("a cancelled envelope cannot be signed")
         signer_id = next(k for k, v in envelope.signers.items() if v["email"] == email)
         envelope.signed.add(signer_id)
         if envelope.signed == set(envelope.signers):
@@ -79,7 +85,7 @@ class FakeClickSign(FakeServer):
 
     async def _checked(self, request: web.Request, step: str, kind: str | None) -> Any:
         body = await self.record(request, step)
-        if request.headers.get("Authorization") != TOKEN:
+        if request.headers.get("Authorization") != self.token:
             raise web.HTTPUnauthorized(text="invalid access token")
         if kind is None:
             return None
@@ -159,6 +165,28 @@ class FakeClickSign(FakeServer):
         }
         return web.json_response(body, content_type=JSON_API)
 
+    async def _update_document(self, request: web.Request) -> web.Response:
+        """`status: canceled` cancels the document (and so the envelope): nobody signs it
+        any more. A closed or cancelled one cannot be cancelled."""
+        data = await self._checked(request, "cancel", "documents")
+        failure = self.injected_failure("cancel")
+        if failure is not None:
+            return failure
+        envelope = self._envelope(request)
+        key = request.match_info["doc"]
+        if key not in envelope.documents or data.get("id") != key:
+            raise web.HTTPNotFound(text="document not found")
+        if data["attributes"].get("status") != "canceled":
+            return problem(422, "status must be canceled or closed")
+        if envelope.status in ("closed", "canceled"):
+            return problem(422, f"the document is {envelope.status}")
+        envelope.status = "canceled"
+        return _answer("documents", key, {**envelope.documents[key], "status": "canceled"})
+
+    def cancels(self) -> int:
+        """Cancellations asked of this account (answered or not)."""
+        return len([c for c in self.calls if c.method == "PATCH" and "/documents/" in c.path])
+
     async def _add_signer(self, request: web.Request) -> web.Response:
         data = await self._checked(request, "signer", "signers")
         envelope = self._envelope(request)
@@ -185,6 +213,9 @@ class FakeClickSign(FakeServer):
 
     async def _notify(self, request: web.Request) -> web.Response:
         await self._checked(request, "notify", "notifications")
+        failure = self.injected_failure("notify")
+        if failure is not None:
+            return failure
         envelope = self._envelope(request)
         if envelope.status != "running":
             return problem(422, "only a running envelope can be notified")

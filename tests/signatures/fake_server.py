@@ -31,6 +31,8 @@ class FakeServer:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.holds: dict[str, Hold] = {}
+        #: Statuses to answer the next calls of a step with, before behaving again.
+        self.failures: dict[str, list[int]] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -73,6 +75,20 @@ class FakeServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await hold.release.wait()
         return body
+
+    def fail_next(self, step: str, *statuses: int) -> None:
+        """The next calls of `step` answer these statuses (429, 503…), one each, in order."""
+        self.failures.setdefault(step, []).extend(statuses)
+
+    def injected_failure(self, step: str) -> web.Response | None:
+        pending = self.failures.get(step)
+        if not pending:
+            return None
+        status = pending.pop(0)
+        headers = {"Retry-After": "0"} if status == 429 else None
+        return web.json_response(
+            {"errors": [{"detail": "try again later"}]}, status=status, headers=headers
+        )
 
     def calls_to(self, method: str, suffix: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.path.endswith(suffix)]

@@ -28,9 +28,14 @@ TOKEN = "zapsign-api-token-for-tests"
 
 
 class FakeZapSign(FakeServer):
-    def __init__(self) -> None:
+    """One ZapSign account: only its own API token is accepted."""
+
+    def __init__(self, token: str = TOKEN) -> None:
         super().__init__()
+        self.token = token
         self.docs: dict[str, dict[str, Any]] = {}
+        #: Created with `allow_refuse_signature`: only those can be refused through the API.
+        self.refusable: dict[str, bool] = {}
         self.doc_tokens = [ZAPSIGN_DOC_TOKEN]
         self.signer_tokens = {ZAPSIGN_SIGNER_EMAIL: ZAPSIGN_SIGNER_TOKEN}
         self._created = document("zapsign_create_doc_response.json")
@@ -39,12 +44,15 @@ class FakeZapSign(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/docs/", self._create)
         app.router.add_get("/api/v1/docs/{token}/", self._read)
+        app.router.add_post("/api/v1/refuse/", self._refuse)
         app.router.add_get("/files/{token}/signed.pdf", self._signed_file)
 
     # --- what the test does at "ZapSign" ---
 
     def sign(self, token: str, email: str) -> dict[str, Any]:
         doc = self.docs[token]
+        if doc["status"] == "refused":
+            raise AssertionError("a refused document cannot be signed")
         signer: dict[str, Any] = next(s for s in doc["signers"] if s["email"] == email)
         signer["status"] = "signed"
         signer["signed_at"] = _now()
@@ -69,7 +77,7 @@ class FakeZapSign(FakeServer):
 
     async def _authorised(self, request: web.Request, step: str) -> Any:
         body = await self.record(request, step)
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
             raise web.HTTPUnauthorized(text='{"detail": "invalid api token"}')
         return body
 
@@ -101,6 +109,7 @@ class FakeZapSign(FakeServer):
             signers=[self._signer(template, s) for s in signers],
         )
         self.docs[token] = detail
+        self.refusable[token] = body.get("allow_refuse_signature") is True
         created = copy.deepcopy(self._created)
         created.update(
             token=token,
@@ -140,6 +149,34 @@ class FakeZapSign(FakeServer):
         if doc is None:
             return web.json_response({"detail": "Não encontrado."}, status=404)
         return web.json_response(doc)
+
+    async def _refuse(self, request: web.Request) -> web.Response:
+        """The owner cancels a document in progress: refused, never signed afterwards."""
+        body = await self._authorised(request, "cancel")
+        failure = self.injected_failure("cancel")
+        if failure is not None:
+            return failure
+        if not isinstance(body, dict) or not body.get("doc_token"):
+            return web.json_response({"detail": "missing_doc_token"}, status=400)
+        if not body.get("rejected_reason"):
+            return web.json_response({"detail": "missing_rejected_reason"}, status=400)
+        doc = self.docs.get(str(body["doc_token"]))
+        if doc is None:
+            return web.json_response({"detail": "document_not_found"}, status=404)
+        if doc["status"] == "signed":
+            return web.json_response({"detail": "document_already_signed"}, status=403)
+        if doc["status"] == "refused":
+            return web.json_response({"detail": "document_already_refused"}, status=403)
+        if not self.refusable.get(str(body["doc_token"])):
+            return web.json_response({"detail": "refuse_not_allowed"}, status=403)
+        doc.update(status="refused", rejected_reason=body["rejected_reason"], last_update_at=_now())
+        return web.json_response(
+            {"message": "Documento recusado com sucesso. Lembrete: este endpoint é assíncrono."}
+        )
+
+    def cancels(self) -> int:
+        """Cancellations asked of this account (answered or not)."""
+        return len(self.calls_to("POST", "/api/v1/refuse/"))
 
     async def _signed_file(self, request: web.Request) -> web.Response:
         return web.Response(

@@ -57,3 +57,34 @@ async def test_migration_0005_matches_the_models_and_downgrades_cleanly(
     await asyncio.to_thread(command.upgrade, alembic_config(url), "0005")
     tables, _ = await _state(url)
     assert tables >= MINE
+
+
+async def _request_columns(url: str) -> set[str]:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("signature_requests")}
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0010_adds_the_account_and_cancellation_columns_and_removes_them(
+    settings: Settings,
+) -> None:
+    added = {
+        "connection_id",
+        "cancel_requested_at",
+        "cancel_due_at",
+        "cancel_attempts",
+        "cancel_outcome",
+        "cancelled_at",
+        "cancel_answer",
+    }
+    url = settings.database_url
+    assert await _request_columns(url) >= added
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0009")
+    assert not await _request_columns(url) & added
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0010")
+    assert await _request_columns(url) >= added

@@ -1,17 +1,9 @@
 """A lost webhook cannot hang a run: the scheduler polls quiet requests from their provider."""
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from shared.settings import Settings
-from tests.signatures.fake_clicksign import FakeClickSign
-from tests.signatures.fake_zapsign import FakeZapSign
 from tests.signatures.harness import (
     SECOND_SIGNER,
     Stack,
     first_signer,
-    running_stack,
     signature_workflow,
 )
 from tests.signatures.providers import (
@@ -23,16 +15,6 @@ from tests.signatures.providers import (
     raw,
 )
 from tests.support import wait_for_status
-
-
-@pytest.fixture
-async def polling(
-    pg_settings: Settings, clicksign: FakeClickSign, zapsign: FakeZapSign
-) -> AsyncIterator[Stack]:
-    async with running_stack(
-        pg_settings, clicksign, zapsign, scheduler=True, signature_reconcile_after_seconds=1.0
-    ) as running:
-        yield running
 
 
 async def test_a_lost_last_clicksign_webhook_is_found_by_polling_and_the_run_resumes(

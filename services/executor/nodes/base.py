@@ -14,6 +14,7 @@ from shared.context import ExecutionContext
 from shared.messages import Message
 from shared.nodes.base import NodeConfig, RetryPolicy
 from shared.settings import Settings
+from shared.template_budget import budgeted
 from shared.templating import render_deep
 
 #: Rows a node writes in the same transaction as its checkpoint (e.g. one approval per approver),
@@ -58,6 +59,10 @@ class Wait:
 class Failed:
     error: str
     retryable: bool = False
+    #: What failed, as `errors.<node id>.type` shows it to later nodes (`on_error: continue`):
+    #: None is the node's own failure (`transient` if retryable, else `permanent`); the engine
+    #: sets `template` (a config or `when` that did not render) and `internal` (the node raised).
+    kind: str | None = None
 
 
 NodeResult = Completed | Wait | Failed
@@ -98,7 +103,9 @@ class NodeCall:
             "id": str(self.execution_id),
             "workflow_id": str(self.workflow_id),
         }
-        return render_deep(value, namespace)
+        settings = self.services.settings
+        with budgeted(settings.template_budget_seconds, settings.template_budget_bytes):
+            return render_deep(value, namespace)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,18 @@ from typing import Any
 
 from jinja2 import StrictUndefined, UndefinedError
 from jinja2 import TemplateError as JinjaError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.executor.nodes.base import NodeCall
 from shared.errors import DocflowError, TemplateError
 from shared.messages import EmailAttachment
 from shared.nodes.email import AttachmentChoice, EmailConfig
+from shared.providers_http.paths import UnsafePath, check_name
+from shared.template_budget import (
+    BudgetedSandbox,
+    TemplateBudgetExceeded,
+    budgeted,
+    render_text,
+)
 
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
@@ -26,16 +32,22 @@ class BadEmail(DocflowError):
 
 
 @lru_cache(maxsize=1)
-def _html_environment() -> ImmutableSandboxedEnvironment:
+def _html_environment() -> BudgetedSandbox:
     # Separate from the config templates: here values are escaped, as HTML needs.
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+    return BudgetedSandbox(undefined=StrictUndefined, autoescape=True)
 
 
 def render_html(source: str, call: NodeCall) -> str:
     namespace = call.context.template_namespace()
     namespace["execution"] = {"id": str(call.execution_id), "workflow_id": str(call.workflow_id)}
+    settings = call.services.settings
     try:
-        return _html_environment().from_string(source).render(**namespace)
+        with budgeted(settings.template_budget_seconds, settings.template_budget_bytes):
+            return render_text(_html_environment().from_string(source), namespace)
+    except TemplateBudgetExceeded as e:
+        raise TemplateError(f"template exceeded its budget: {e}, in the html body") from e
+    except RecursionError as e:
+        raise TemplateError("template exceeded its budget: the html body recursed too deep") from e
     except UndefinedError as e:
         raise TemplateError(f"{e.message} in the html body") from e
     except JinjaError as e:
@@ -91,6 +103,11 @@ def attachments(
     for index, choice in enumerate(config.attachments):
         for entry in _pick(call, choice, documents, index):
             filename = str(call.render(choice.filename)) if choice.filename else None
+            if filename is not None:
+                try:
+                    check_name(filename, f"attachments[{index}].filename", reserved=frozenset("\\"))
+                except UnsafePath as e:
+                    raise BadEmail(str(e)) from e
             attachment = EmailAttachment(document_id=uuid.UUID(entry["id"]), filename=filename)
             chosen.append((attachment, entry))
     return chosen

@@ -22,6 +22,7 @@ from shared.documents.hashing import input_hash
 from shared.documents.kinds import PDF_TYPE
 from shared.nodes.documents import DOCUMENT_DEFAULT_RETRY, GoogleFileConfig, Replacement
 from shared.providers_http.google import DRIVE_SCOPE, GoogleApis, google_token
+from shared.providers_http.paths import check_display_name
 
 
 class GoogleFileNode(NodeType):
@@ -49,7 +50,7 @@ class GoogleFileNode(NodeType):
         assert isinstance(config, GoogleFileConfig)
         connection = await connection_of(call, config.connection, GoogleConnection)
         template_file_id = str(call.render(config.template_file_id))
-        name = str(call.render(config.name))
+        name = check_display_name(str(call.render(config.name)), "name")
         folder_id = config.folder_id or connection.folder_id
         requests = [self.request(r, _as_text(call.render(r.value))) for r in config.replacements]
         digest = input_hash(

@@ -28,6 +28,7 @@ from shared.documents import (
 from shared.documents.hashing import input_hash
 from shared.documents.kinds import CONTENT_TYPES
 from shared.nodes.documents import DOCUMENT_DEFAULT_RETRY, OfficeDocumentConfig
+from shared.providers_http.paths import check_name, path_segments
 
 
 class OfficeNode(NodeType):
@@ -51,6 +52,10 @@ class OfficeNode(NodeType):
             return Failed(f"filename must be a file name without folders, not {config.filename!r}")
         names = {**namespace(call), **call.render(config.data)}
         folder = str(call.render(config.upload.folder)) if config.upload else ""
+        if config.upload is not None:
+            # Checked before anything is made: a folder that climbs out fails the node at once.
+            path_segments(folder, "upload.folder")
+            check_name(filename, "filename")
         engine = engine_of(call)
         async with engine.connect() as conn:
             template, template_bytes = await template_content(

@@ -22,8 +22,11 @@ from services.executor.nodes.base import (
 )
 from services.executor.nodes.signature_decision import result_of, settle
 from services.executor.nodes.signature_document import load_document
+from shared.connections.crypto import Sealer
 from shared.db.types import utcnow
+from shared.errors import DocflowError
 from shared.esign import store
+from shared.esign.accounts import Account, connection_account, settings_account
 from shared.esign.errors import DocumentUnavailable, ProviderError
 from shared.esign.model import Journal, RequestSpec, RequestStatus, SignerSpec
 from shared.esign.providers import Providers
@@ -55,6 +58,9 @@ class SignatureNode(NodeType):
         required = required_signatures(config.rule, config.required, len(signers))
         if required > len(signers):
             return Failed(f"'required' is {required} but only {len(signers)} signers were given")
+        account = await _account(call, config)
+        if isinstance(account, Failed):
+            return account
         request, _ = await store.open_request(
             engine,
             NewRequest(
@@ -62,7 +68,8 @@ class SignatureNode(NodeType):
                 execution_id=call.execution_id,
                 node_id=call.node_id,
                 idempotency_key=call.idempotency_key,
-                provider=config.provider,
+                provider=account.provider,
+                connection_id=account.connection_id,
                 rule={"rule": config.rule, "required": required},
                 title=_title(call, config),
                 expires_at=expires_at,
@@ -139,8 +146,9 @@ async def _create(call: NodeCall, config: SignatureConfig, request: RequestRow) 
         await store.save_creation(engine, request.id, state)
 
     journal = Journal(request.creation_state(), save)
-    client = Providers(call.services.settings, call.services.http).client(request.provider)
+    providers = Providers(call.services.settings, call.services.http, engine)
     try:
+        client = await providers.client_for(request)
         await client.create(spec, journal, lambda: load_document(call, config.document))
     except ProviderError as e:
         return Failed(f"{request.provider}: {e}", retryable=e.retryable)
@@ -148,6 +156,33 @@ async def _create(call: NodeCall, config: SignatureConfig, request: RequestRow) 
         return Failed(str(e))
     await store.save_creation(engine, request.id, journal.state, status=RequestStatus.PENDING)
     return None
+
+
+async def _account(call: NodeCall, config: SignatureConfig) -> Account | Failed:
+    """The account the request is made with: the named connection's, else the settings'."""
+    if config.connection is None:
+        assert config.provider is not None
+        return settings_account(call.services.settings, config.provider)
+    engine = call.services.engine
+    assert engine is not None
+    try:
+        sealer = Sealer(call.services.settings.secret_key)
+        async with engine.connect() as conn:
+            found = await connection_account(
+                conn, sealer, workspace_id=call.workspace_id, name=config.connection
+            )
+    except DocflowError as e:
+        return Failed(f"connection {config.connection!r}: {e}")
+    if found is None:
+        return Failed(
+            f"the workspace has no clicksign or zapsign connection named {config.connection!r}"
+        )
+    if config.provider is not None and config.provider != found.account.provider:
+        return Failed(
+            f"'provider' is {config.provider!r} but connection {config.connection!r} is a "
+            f"{found.account.provider} connection"
+        )
+    return found.account
 
 
 def _signers(call: NodeCall, config: SignatureConfig) -> tuple[SignerSpec, ...]:

@@ -33,6 +33,11 @@ async def settle(conn: AsyncConnection, wait: WaitRecord, reason: str) -> dict[s
     if request.status in FINAL_REQUEST_STATUSES:
         return _decision(request, request.status, reason)
     if reason == "expired":
+        now = utcnow()
+        values: dict[str, Any] = {}
+        if wait.rule.get("on_timeout") == "fail":
+            # The run fails on it: nobody may sign it now, so the scheduler cancels it there.
+            values = {"cancel_requested_at": now, "cancel_due_at": now}
         await conn.execute(
             update(SignatureRequest)
             .where(
@@ -42,8 +47,9 @@ async def settle(conn: AsyncConnection, wait: WaitRecord, reason: str) -> dict[s
             .values(
                 status=RequestStatus.EXPIRED.value,
                 reason=DEADLINE_REASON,
-                completed_at=utcnow(),
-                updated_at=utcnow(),
+                completed_at=now,
+                updated_at=now,
+                **values,
             )
         )
         expired = await store.load(conn, request.id)

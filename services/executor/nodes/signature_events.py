@@ -14,11 +14,13 @@ import aiohttp
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.broker.base import GiveUp
+from shared.esign import store
 from shared.esign.errors import ProviderError
 from shared.esign.providers import Providers
 from shared.esign.sync import apply_observation
 from shared.logging import log_context
-from shared.messages import Message, SignatureEvent
+from shared.messages import Message, ResumeExecution, SignatureEvent
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,17 +45,36 @@ class SignatureEvents:
         http: aiohttp.ClientSession,
         settings: Settings,
         resume: Resume,
+        give_up: GiveUp,
     ) -> None:
         self._engine = engine
-        self._providers = Providers(settings, http)
+        self._providers = Providers(settings, http, engine)
         self._resume = resume
+        self._give_up = give_up
+
+    async def give_up(self, message: Message, error: Exception) -> None:
+        """The event failed on every delivery: its run is failed with the reason, as a resume
+        that no executor could apply is, while its wait is still the open one. Otherwise the
+        request would wait, unseen, on a fact that was dead-lettered."""
+        if not isinstance(message, SignatureEvent):
+            return
+        async with self._engine.connect() as conn:
+            request = await store.load(conn, message.request_id)
+        if request is None:
+            return
+        resume = ResumeExecution(
+            execution_id=request.execution_id, wait_id=request.wait_id, reason="fact"
+        )
+        await self._give_up(resume, error)
 
     async def on_message(self, message: Message) -> None:
         if not isinstance(message, SignatureEvent):
             log.warning("message_ignored", message_type=getattr(message, "type", None))
             return
         try:
-            observation = await self._providers.observe_event(message.provider, message.payload)
+            observation = await self._providers.observe_event(
+                message.provider, message.request_id, message.payload
+            )
         except ProviderError as e:
             if e.retryable:
                 raise  # redelivered; reconciliation polls the request if all fail

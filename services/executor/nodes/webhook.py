@@ -9,12 +9,11 @@ from typing import Any, ClassVar
 import aiohttp
 
 from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeType
+from shared.egress import failure_reason, is_refusal
 from shared.http_body import body_up_to
 from shared.nodes.core import WEBHOOK_DEFAULT_RETRY, WebhookConfig
 
 SIGNATURE_HEADER = "X-DocFlow-Signature"
-#: Bodies kept in the context are capped; a workflow needs the answer, not a download.
-MAX_STORED_BODY_BYTES = 256 * 1024
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -43,6 +42,7 @@ class WebhookNode(NodeType):
             headers.setdefault("Content-Type", "application/json")
         if config.secret:
             headers[SIGNATURE_HEADER] = sign(config.secret, data or b"")
+        limit = call.services.settings.http_response_max_bytes
         try:
             async with call.services.http.request(
                 config.method,
@@ -51,16 +51,23 @@ class WebhookNode(NodeType):
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=config.timeout_seconds),
             ) as response:
-                raw = await body_up_to(response, MAX_STORED_BODY_BYTES + 1)
+                # A workflow needs the answer, not a download: bodies kept are capped.
+                raw = await body_up_to(response, limit + 1)
                 status = response.status
                 content_type = response.content_type
         except TimeoutError:
             return Failed(f"{config.method} {url} timed out after {config.timeout_seconds}s", True)
         except (aiohttp.ClientError, OSError) as e:
-            return Failed(f"{config.method} {url} failed: {e!r}", retryable=True)
+            return Failed(f"{config.method} {url}: {failure_reason(e)}", not is_refusal(e))
         except asyncio.CancelledError:
             raise
-        body = _decode_body(raw[:MAX_STORED_BODY_BYTES], content_type)
+        if len(raw) > limit:
+            return Failed(
+                f"{config.method} {url} answered more than DOCFLOW_HTTP_RESPONSE_MAX_BYTES "
+                f"({limit} bytes)",
+                retryable=False,
+            )
+        body = _decode_body(raw, content_type)
         if status >= 400:
             return Failed(
                 f"{config.method} {url} answered {status}: {str(body)[:500]}",
