@@ -21,6 +21,12 @@ from tests.chaos.report import Report
 from tests.chaos.stack import Stack, proxied_stack
 
 Switch = Callable[[Stack], Awaitable[None]]
+#: The gateway promises a 503 within 2 s while the database is silent; only these bounds
+#: notice silence, and their defaults (2 s to connect, 5 s a statement) answer within 5 s.
+GATEWAY_BOUNDS = {
+    "DOCFLOW_DB_CONNECT_TIMEOUT_SECONDS": "1.5",
+    "DOCFLOW_DB_STATEMENT_TIMEOUT_SECONDS": "1.5",
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ async def running_services(
     """Gateway, executors, schedulers and notifiers behind the proxies, each serving or
     consuming; process `executor-0`, `scheduler-1` and so on."""
     async with proxied_stack(settings, log_dir) as stack:
-        await stack.start("gateway", "gateway", **(env or {}))
+        await stack.start("gateway", "gateway", **{**GATEWAY_BOUNDS, **(env or {})})
         for service, count in (("executor", executors), ("scheduler", schedulers)):
             for i in range(count):
                 await stack.start(f"{service}-{i}", service, **(env or {}))
