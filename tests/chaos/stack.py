@@ -19,6 +19,7 @@ import aiohttp
 from sqlalchemy.engine import make_url
 
 from shared.broker.topology import Names
+from shared.egress import LOOPBACK
 from shared.settings import Settings
 from tests.chaos.proxy import FaultProxy
 from tests.processes import service_env
@@ -55,6 +56,8 @@ def chaos_settings(
         "delivery_limit": 5,
         "db_pool_size": 4,
         "shutdown_grace_seconds": 2.0,
+        # The webhook receiver and the SMTP server of the scenarios listen on loopback.
+        "egress_allow": LOOPBACK,
         "log_format": "json",
         "log_level": "WARNING",
     }

@@ -70,6 +70,7 @@ async def test_an_email_outlives_more_notifier_crashes_than_the_delivery_limit(
 ) -> None:
     box, port = mailbox
     settings = pg_settings.model_copy(update={"secret_key": new_secret_key()})
+    assert settings.egress_allow, "the SMTP server listens on loopback"
     async with open_resources(settings) as resources:
         workspace_id, workflow_id = await seed_workflow(
             resources,
