@@ -153,8 +153,8 @@ TIDY_WITHIN_SECONDS = 15.0
 async def _end_state(resources: Resources) -> list[str]:
     """The end state's problems once it stopped changing for the better, or at the deadline."""
     deadline = time.monotonic() + TIDY_WITHIN_SECONDS
-    while (problems := await end_state_problems(resources)) and time.monotonic() < deadline:
-        # Polling the database and the broker: there is nothing to await instead.
+    # Polling the database and the broker: there is nothing to await instead.
+    while (problems := await end_state_problems(resources)) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.5)
     return problems
 
