@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from shared.broker.topology import EMAIL, RUN
 from shared.settings import Settings
 from tests.chaos.history import History
 from tests.chaos.load import Client, new_api_key, post_runs
@@ -36,11 +37,16 @@ class Services:
     notifiers: int = 0
 
 
+#: The queue a replacement of each kind consumes once it is ready; the fault lasts until then.
+READY_ON = {"executor": RUN, "notifier": EMAIL}
+
+
 async def keep_killing(
     stack: Stack, victims: Sequence[str], every: float, history: History, until: asyncio.Event
 ) -> int:
     """SIGKILL the victims in turn, one every `every` seconds, each started again at once under a
-    new worker id, until `until` is set. Returns how many kills there were."""
+    new worker id, until `until` is set. A fault lasts from the kill until the replacement
+    consumes (a scheduler consumes nothing: until it is started). Returns how many kills."""
     kills = 0
     while True:
         # The period is the scenario's script; `until` ends it early.
@@ -53,6 +59,9 @@ async def keep_killing(
         window = history.fault_started()
         await stack.kill(name)
         await stack.start(name, service, DOCFLOW_WORKER_ID=f"{name}-{kills + 1}")
+        if service in READY_ON:
+            peers = sum(victim.startswith(f"{service}-") for victim in stack.processes)
+            await stack.wait_for_consumers(READY_ON[service], peers)
         history.fault_ended(window)
         kills += 1
 
