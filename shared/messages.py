@@ -50,6 +50,20 @@ class ResumeExecution(Message):
     requested_at: datetime | None = None
 
 
+class EventArrived(Message):
+    """An event was recorded for an `event` node whose wait the gateway did not see open.
+
+    The wait may have opened meanwhile (its pause committing while the event was recorded,
+    each transaction blind to the other): the executor resumes the node's open wait, if any.
+    Otherwise the wait, once open, settles on the event itself (`settle_on_open`).
+    """
+
+    type: Literal["execution.event_arrived"] = "execution.event_arrived"
+    execution_id: uuid.UUID
+    node_id: str
+    requested_at: datetime | None = None
+
+
 class EmailAttachment(BaseModel):
     """A document of the execution, attached by id: the bytes never travel through the broker."""
 
@@ -145,6 +159,7 @@ AnyMessage = Annotated[
     | RetryExecution
     | CancelExecution
     | ResumeExecution
+    | EventArrived
     | SendEmail
     | ApprovalEmail
     | SignatureEvent

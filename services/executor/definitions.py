@@ -30,6 +30,8 @@ class PreparedWorkflow:
     workflow_id: uuid.UUID
     version: int
     nodes: tuple[PreparedNode, ...]
+    #: Nodes of type `event`: templates may name their resume URLs (`waits.<id>.resume_url`).
+    event_node_ids: frozenset[str] = frozenset()
 
     def index_of(self, node_id: str | None) -> int:
         if node_id is None:
@@ -104,4 +106,5 @@ class Definitions:
                     retry=config.retry or node_type.default_retry,
                 )
             )
-        return PreparedWorkflow(workflow_id, version, tuple(nodes))
+        events = frozenset(node.id for node in nodes if node.type_name == "event")
+        return PreparedWorkflow(workflow_id, version, tuple(nodes), events)

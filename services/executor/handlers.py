@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -16,10 +17,12 @@ from services.executor.events import Events, event, execution_event
 from services.executor.nodes.base import NodeType, WaitRecord
 from services.executor.pg_claim import QueuedClaims
 from services.executor.runner import Runner
+from shared.db.tables import Wait
 from shared.db.types import utcnow
 from shared.logging import log_context
 from shared.messages import (
     CancelExecution,
+    EventArrived,
     Message,
     ResumeExecution,
     RetryExecution,
@@ -71,6 +74,8 @@ class Handlers:
                 message.reason,
                 requested_at=message.requested_at,
             )
+        elif isinstance(message, EventArrived):
+            await self.event_arrived(message)
         else:
             log.warning("message_ignored", message_type=getattr(message, "type", None))
 
@@ -151,6 +156,23 @@ class Handlers:
                 event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
             )
             await self._run(claim, workflow)
+
+    async def event_arrived(self, message: EventArrived) -> None:
+        """An event came while the gateway saw no open wait for its node: resume the wait
+        if it has opened since. One that opens later settles on the event by itself."""
+        async with self._engine.connect() as conn:
+            wait_id = await conn.scalar(
+                select(Wait.id).where(
+                    Wait.execution_id == message.execution_id,
+                    Wait.node_id == message.node_id,
+                    Wait.kind == "event",
+                    Wait.status == "open",
+                )
+            )
+        if wait_id is not None:
+            await self.resume(
+                message.execution_id, wait_id, "fact", requested_at=message.requested_at
+            )
 
     async def cancel(self, execution_id: uuid.UUID, reason: str) -> None:
         with log_context(execution_id=str(execution_id)):

@@ -154,7 +154,7 @@ class Runner:
                             if index + 1 < len(workflow.nodes)
                             else None
                         )
-                        if not await self._run_node(claim, node, next_id):
+                        if not await self._run_node(claim, node, next_id, workflow.event_node_ids):
                             return
                         index += 1
                         claim.attempt, claim.wait, claim.open_step_id = 1, None, None
@@ -194,12 +194,16 @@ class Runner:
         log.info("execution_released", current_node_id=claim.current_node_id)
         await publish_staged(self._sessions, self._broker, [staged])
 
-    async def _run_node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
+    async def _run_node(
+        self, claim: Claim, node: PreparedNode, next_id: str | None, event_nodes: frozenset[str]
+    ) -> bool:
         """Run one node and checkpoint it; True when the execution goes on to `next_id`."""
         with log_context(node_id=node.id):
-            return await self._node(claim, node, next_id)
+            return await self._node(claim, node, next_id, event_nodes)
 
-    async def _node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
+    async def _node(
+        self, claim: Claim, node: PreparedNode, next_id: str | None, event_nodes: frozenset[str]
+    ) -> bool:
         started_at = utcnow()
         clock = time.perf_counter()
         step_id = claim.open_step_id
@@ -221,7 +225,7 @@ class Runner:
         assert task is not None
         self._in_node.add(task)
         try:
-            result = await self._call(claim, node)
+            result = await self._call(claim, node, event_nodes)
         finally:
             self._in_node.discard(task)
         encoded_output, result = _storable(node, result)
@@ -246,7 +250,9 @@ class Runner:
         await self._failed(claim, node, result, step, step_id)
         return False
 
-    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
+    async def _call(
+        self, claim: Claim, node: PreparedNode, event_nodes: frozenset[str]
+    ) -> NodeResult:
         call = NodeCall(
             execution_id=claim.execution_id,
             workflow_id=claim.workflow_id,
@@ -257,6 +263,7 @@ class Runner:
             context=claim.context,
             trigger_data=claim.trigger_data,
             services=self._services,
+            event_node_ids=event_nodes,
         )
         try:
             if claim.wait is not None:

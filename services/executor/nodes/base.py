@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.context import ExecutionContext
 from shared.messages import Message
 from shared.nodes.base import NodeConfig, RetryPolicy
+from shared.resume_urls import WaitLinks
 from shared.settings import Settings
 from shared.templating import render_deep
 
@@ -86,6 +87,8 @@ class NodeCall:
     context: ExecutionContext
     trigger_data: dict[str, Any]
     services: NodeServices
+    #: The workflow's `event` nodes, whose resume URLs templates may use.
+    event_node_ids: frozenset[str] = frozenset()
 
     @property
     def idempotency_key(self) -> str:
@@ -93,12 +96,20 @@ class NodeCall:
         return f"{self.execution_id}:{self.node_id}"
 
     def render(self, value: Any) -> Any:
+        return render_deep(value, self.namespace())
+
+    def namespace(self) -> dict[str, Any]:
+        """The names every template of this node sees (configs, e-mail bodies, documents)."""
         namespace = self.context.template_namespace()
         namespace["execution"] = {
             "id": str(self.execution_id),
             "workflow_id": str(self.workflow_id),
         }
-        return render_deep(value, namespace)
+        settings = self.services.settings
+        namespace["waits"] = WaitLinks(
+            settings.public_url, settings.secret_key, self.execution_id, self.event_node_ids
+        )
+        return namespace
 
 
 @dataclass(frozen=True)

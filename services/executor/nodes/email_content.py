@@ -32,8 +32,7 @@ def _html_environment() -> ImmutableSandboxedEnvironment:
 
 
 def render_html(source: str, call: NodeCall) -> str:
-    namespace = call.context.template_namespace()
-    namespace["execution"] = {"id": str(call.execution_id), "workflow_id": str(call.workflow_id)}
+    namespace = call.namespace()
     try:
         return _html_environment().from_string(source).render(**namespace)
     except UndefinedError as e:
