@@ -70,7 +70,7 @@ def resume_message(
     if wait_id is None:
         return EventArrived(execution_id=execution_id, node_id=node_id, requested_at=at)
     return ResumeExecution(
-        execution_id=execution_id, wait_id=wait_id, reason="fact", requested_at=at
+        execution_id=execution_id, wait_id=wait_id, reason="event", requested_at=at
     )
 
 

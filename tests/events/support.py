@@ -6,7 +6,7 @@ from typing import Any
 from aiohttp import ClientResponse
 from sqlalchemy import select
 
-from shared.db.tables import Wait, WaitEvent
+from shared.db.tables import ExecutionTransition, Wait, WaitEvent
 from shared.runtime import Resources
 from tests.gateway.conftest import Gateway
 from tests.support import eventually, steps_of
@@ -80,3 +80,15 @@ async def events_of(resources: Resources, execution_id: uuid.UUID) -> list[WaitE
 async def completed_steps(resources: Resources, execution_id: uuid.UUID, node_id: str) -> int:
     steps = await steps_of(resources, execution_id)
     return sum(1 for s in steps if s.node_id == node_id and s.status == "completed")
+
+
+async def transitions_of(
+    resources: Resources, execution_id: uuid.UUID
+) -> list[tuple[str | None, str]]:
+    async with resources.sessions() as session:
+        rows = await session.execute(
+            select(ExecutionTransition.from_status, ExecutionTransition.to_status)
+            .where(ExecutionTransition.execution_id == execution_id)
+            .order_by(ExecutionTransition.id)
+        )
+        return [(row.from_status, row.to_status) for row in rows]

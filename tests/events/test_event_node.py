@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, text
 
+from shared.broker.topology import RESUME
 from shared.db.tables import Base
+from shared.messages import ResumeExecution
 from shared.resume_urls import resume_token
 from tests.events.support import (
     completed_steps,
@@ -17,6 +19,7 @@ from tests.events.support import (
     open_wait,
     post_event,
     started,
+    transitions_of,
 )
 from tests.gateway.conftest import Gateway
 from tests.support import Receiver, wait_for_status, waits_of
@@ -314,3 +317,21 @@ async def test_two_event_nodes_of_one_workflow_cannot_share_a_name(stack: Gatewa
 
     assert response.status == 422
     assert (await response.json())["errors"][0]["field"] == "nodes[3].config.name"
+
+
+async def test_a_resume_message_delivered_several_times_at_once_resumes_the_run_once(
+    stack: Gateway,
+) -> None:
+    execution_id = await started(stack, event_workflow())
+    wait = await open_wait(stack.resources, execution_id)
+    assert (await post_event(stack, execution_id, {"n": 1})).status == 202
+    again = ResumeExecution(execution_id=execution_id, wait_id=wait.id, reason="event")
+
+    await asyncio.gather(*(stack.resources.broker.publish(RESUME, again) for _ in range(5)))
+
+    done = await wait_for_status(stack.resources, execution_id, "completed", "failed")
+    assert done.status == "completed", done.error
+    transitions = await transitions_of(stack.resources, execution_id)
+    assert transitions.count(("paused", "running")) == 1
+    assert await completed_steps(stack.resources, execution_id, "po") == 1
+    assert await completed_steps(stack.resources, execution_id, "after") == 1
