@@ -18,8 +18,10 @@ move with whatever else the machine runs: CPU per operation is the steadier one.
 
 import argparse
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from event_waits import (
 from figures import heading, line, percentile, verdict
 from host_cpu import HostUse
 from host_cpu import measured as host_measured
+from profiling import print_py_spy, py_spy_output, sampled
 from stack import Stack, running_stack
 from target import Target, add_target_args, log_folder, own_database, own_queues, target_for
 
@@ -208,6 +211,18 @@ async def parked_idle(
     line("against 1,000 parked", f"{ratio:.2f} x", f"target about 1: {verdict(ratio >= 0.8)}")
 
 
+@contextlib.asynccontextmanager
+async def profiled(args: argparse.Namespace, stack: Stack, log_dir: Path) -> AsyncIterator[None]:
+    """With `--py-spy`: sample executor-0 and the gateway, and print where their time went."""
+    if not args.py_spy:
+        yield
+        return
+    async with sampled(stack.sampled_services, log_dir):
+        yield
+    for service in stack.sampled_services:
+        print_py_spy(py_spy_output(log_dir, service), service.name)
+
+
 async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> None:
     async with own_database(target), own_queues(target):
         await upgrade_async(target.database_url)
@@ -220,7 +235,8 @@ async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> No
                 async with aiohttp.ClientSession() as http:
                     api = Api(http, stack.base_url, key)
                     if "steady" in args.phases:
-                        await steady(args, api, http, key, stack, target, db)
+                        async with profiled(args, stack, log_dir):
+                            await steady(args, api, http, key, stack, target, db)
                     burst_resumes = 0.0
                     if "burst" in args.phases:
                         plain = await no_wait_burst(api, stack, target, db, args.burst)
@@ -249,6 +265,7 @@ def parse_args() -> argparse.Namespace:
     add("--idle", type=float, default=60.0, help="idle seconds measured in phase 3")
     add("--phases", default="steady,burst,parked", help="which phases, comma-separated")
     add("--executors", type=int, default=2, help="executor processes (default 2)")
+    add("--py-spy", action="store_true", help="sample executor-0 and the gateway, steady phase")
     add("--keep-logs", type=Path, default=None, help="copy the services' logs to this folder")
     add_target_args(add)
     return parser.parse_args()

@@ -170,16 +170,27 @@ class Handlers:
         statement shared with the resumes that arrive together (pg_event_resume.py)."""
         assert self._event_resumes is not None
         with log_context(execution_id=str(execution_id)):
-            claim = await self._event_resumes.claim(
+            resumed = await self._event_resumes.claim(
                 execution_id, wait_id, owner=self._owner, lease_seconds=self._lease, now=utcnow()
             )
-            if claim is None:
+            if resumed is None:
                 return self._conflict("resume")
-            assert claim.wait is not None
-            self._observe_resume(claim.wait, "event", requested_at)
-            self._events.emit(
-                event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
-            )
+            claim, completed = resumed.claim, resumed.completed
+            wait = completed or claim.wait
+            assert wait is not None
+            self._observe_resume(wait, "event", requested_at)
+            if completed is None:
+                self._events.emit(
+                    event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
+                )
+            else:
+                # The statement completed the event node too; the run goes on from the next.
+                node_id = resumed.node_id
+                self._events.emit(
+                    event(claim, "execution.resumed", S.RUNNING, node_id=node_id),
+                    event(claim, "node.completed", S.RUNNING, node_id=node_id,
+                          node_type="event", attempt=resumed.attempt, duration_ms=0),
+                )  # fmt: skip
             await self._run(claim)
 
     async def event_arrived(self, message: EventArrived) -> None:

@@ -11,11 +11,14 @@ from typing import Any
 
 import jsonschema
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.db import driver
 from shared.db.tables import Execution, WorkflowVersion
 from shared.nodes.event import EventConfig
 from shared.workflows import WorkflowDefinition, parse_config
+
+PIN_SQL = "SELECT workspace_id, workflow_id, workflow_version FROM executions WHERE id = $1"
 
 
 @dataclass(frozen=True)
@@ -65,35 +68,48 @@ class EventTargets:
         """The event node named `name` (or with id `node_id`) of the execution's pinned
         workflow; None when there is no such execution (in `workspace_id`, when given) or no
         such event node."""
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(
-                        Execution.workspace_id, Execution.workflow_id, Execution.workflow_version
-                    ).where(Execution.id == execution_id)
-                )
-            ).first()
-            if row is None or (workspace_id is not None and row.workspace_id != workspace_id):
-                return None
-            nodes = await self._event_nodes(session, row.workflow_id, row.workflow_version)
+        pin = await self._pin(execution_id)
+        if pin is None or (workspace_id is not None and pin[0] != workspace_id):
+            return None
+        nodes = await self._event_nodes(pin[1], pin[2])
         found = nodes.by_name.get(name) if name is not None else nodes.by_id.get(node_id or "")
         if found is None:
             return None
-        return Target(execution_id, row.workspace_id, found)
+        return Target(execution_id, pin[0], found)
 
-    async def _event_nodes(
-        self, session: AsyncSession, workflow_id: uuid.UUID, version: int
-    ) -> _EventNodes:
+    async def _pin(self, execution_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, int] | None:
+        """(workspace, workflow, version) of the execution; on PostgreSQL straight through
+        the driver (a third of the CPU of an ORM session on this hot path)."""
+        engine = self._sessions.kw["bind"]
+        if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
+            found = await driver.fetchrow(engine, PIN_SQL, execution_id)
+        else:
+            async with self._sessions() as session:
+                found = (
+                    await session.execute(
+                        select(
+                            Execution.workspace_id,
+                            Execution.workflow_id,
+                            Execution.workflow_version,
+                        ).where(Execution.id == execution_id)
+                    )
+                ).first()
+        if found is None:
+            return None
+        return found[0], found[1], found[2]
+
+    async def _event_nodes(self, workflow_id: uuid.UUID, version: int) -> _EventNodes:
         key = (workflow_id, version)
         cached = self._versions.get(key)
         if cached is not None:
             self._versions.move_to_end(key)
             return cached
-        raw = await session.scalar(
-            select(WorkflowVersion.definition).where(
-                WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.version == version
+        async with self._sessions() as session:
+            raw = await session.scalar(
+                select(WorkflowVersion.definition).where(
+                    WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.version == version
+                )
             )
-        )
         nodes = _parse(raw)
         self._versions[key] = nodes
         if len(self._versions) > self._capacity:

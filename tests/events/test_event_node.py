@@ -22,7 +22,7 @@ from tests.events.support import (
     transitions_of,
 )
 from tests.gateway.conftest import Gateway
-from tests.support import Receiver, wait_for_status, waits_of
+from tests.support import Receiver, steps_of, wait_for_status, waits_of
 
 
 async def _resume_path(gateway: Gateway, execution_id: uuid.UUID) -> str:
@@ -335,3 +335,35 @@ async def test_a_resume_message_delivered_several_times_at_once_resumes_the_run_
     assert transitions.count(("paused", "running")) == 1
     assert await completed_steps(stack.resources, execution_id, "po") == 1
     assert await completed_steps(stack.resources, execution_id, "after") == 1
+
+
+async def test_an_event_node_that_ends_the_workflow_completes_the_run_with_its_payload(
+    stack: Gateway,
+) -> None:
+    definition = event_workflow()
+    definition["nodes"] = definition["nodes"][:-1]  # no node after the wait
+    execution_id = await started(stack, definition)
+    await open_wait(stack.resources, execution_id)
+
+    assert (await post_event(stack, execution_id, {"last": True})).status == 202
+
+    done = await wait_for_status(stack.resources, execution_id, "completed", "failed")
+    assert done.status == "completed", done.error
+    assert done.context["node_outputs"]["po"] == {"last": True}
+    [step] = [s for s in await steps_of(stack.resources, execution_id) if s.node_id == "po"]
+    assert (step.status, step.output_summary) == ("completed", {"output": {"last": True}})
+
+
+async def test_the_event_step_keeps_the_payload_as_its_output_summary(stack: Gateway) -> None:
+    execution_id = await started(stack, event_workflow())
+    await open_wait(stack.resources, execution_id)
+    big = {f"k{n}": "x" * 100 for n in range(40)}
+
+    assert (await post_event(stack, execution_id, big)).status == 202
+
+    done = await wait_for_status(stack.resources, execution_id, "completed", "failed")
+    assert done.status == "completed", done.error
+    [step] = [s for s in await steps_of(stack.resources, execution_id) if s.node_id == "po"]
+    assert step.status == "completed"
+    assert step.output_summary is not None and step.output_summary["truncated"] is True
+    assert step.output_summary["keys"] == list(big)
