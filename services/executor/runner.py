@@ -466,7 +466,10 @@ def _settle_on_open(claim: Claim, spec: WaitSpec) -> list[tuple[str, Message]]:
     if not spec.settle_on_open:
         return []
     message = ResumeExecution(
-        execution_id=claim.execution_id, wait_id=spec.id, reason="opened", requested_at=utcnow()
+        execution_id=claim.execution_id,
+        wait_id=spec.id,
+        reason=spec.opened_reason,
+        requested_at=utcnow(),
     )
     return [(RESUME, message)]
 

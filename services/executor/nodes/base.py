@@ -44,6 +44,9 @@ class WaitSpec:
     #: Settle the wait as soon as it is open: facts that arrived before the pause committed
     #: (an early signature webhook) are applied then, not lost.
     settle_on_open: bool = False
+    #: The reason that resume carries. `event` waits say `event`, which executors on
+    #: PostgreSQL settle in one statement (pg_event_resume.py); the rule is the same.
+    opened_reason: str = "opened"
 
 
 @dataclass(frozen=True)

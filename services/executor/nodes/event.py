@@ -46,6 +46,7 @@ class EventNode(NodeType):
             rule={"name": config.name, "on_timeout": config.on_timeout},
             # An event may come before this pause commits; it is applied then.
             settle_on_open=True,
+            opened_reason="event",
         )
         return Wait(spec)
 
