@@ -22,6 +22,7 @@ from services.gateway.problems import Problem, invalid, not_found
 from services.gateway.wait_events import Delivery, Recorded, record
 from shared.db.types import utcnow
 from shared.resume_urls import token_digest, token_is_valid
+from shared.storable import Unstorable, encode_storable
 
 EVENTS_PATH = f"{API_PREFIX}/executions/{{execution_id}}/events/{{name}}"
 RESUME_PATH = f"{API_PREFIX}/resume/{{execution_id}}/{{node_id}}/{{token}}"
@@ -66,6 +67,11 @@ async def _deliver(
     request: web.Request, target: Target, dedup_key: str, *, via: str
 ) -> web.Response:
     payload = await json_value(request)
+    try:
+        # The payload becomes the node's output: what the database cannot store is refused now.
+        encode_storable(payload)
+    except Unstorable as e:
+        raise invalid("payload", str(e)) from e
     problem = target.node.problem_with(payload)
     if problem is not None:
         raise invalid("payload", problem)

@@ -367,3 +367,18 @@ async def test_the_event_step_keeps_the_payload_as_its_output_summary(stack: Gat
     assert step.status == "completed"
     assert step.output_summary is not None and step.output_summary["truncated"] is True
     assert step.output_summary["keys"] == list(big)
+
+
+async def test_a_payload_the_database_cannot_store_is_refused_with_422(stack: Gateway) -> None:
+    execution_id = await started(stack, event_workflow())
+    await open_wait(stack.resources, execution_id)
+
+    refused = await stack.client.post(
+        f"/api/v1/executions/{execution_id}/events/po.confirmed",
+        data=b'{"note": "a\\u0000b"}',
+        headers={**stack.auth, "Content-Type": "application/json"},
+    )
+
+    assert refused.status == 422
+    assert (await refused.json())["errors"][0]["field"] == "payload"
+    assert await events_of(stack.resources, execution_id) == []
