@@ -61,6 +61,9 @@ DUE_WORK_QUERIES = {
         "SELECT id FROM executions WHERE status = 'running' AND lease_expires_at < now() "
         "LIMIT 100 FOR UPDATE SKIP LOCKED"
     ),
+    "open waits by kind (gauges, every 5 s)": (
+        "SELECT kind, count(*) FROM waits WHERE status = 'open' GROUP BY kind"
+    ),
     "stranded outbox rows": (
         "SELECT id FROM outbox WHERE created_at < now() - interval '5 seconds' "
         "ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED"
