@@ -9,6 +9,9 @@ from typing import Any
 import aiohttp
 import asyncpg
 from api import Api
+from target import Target, queue_depth
+
+from shared.broker.topology import RESUME
 
 EVENT = "bench.done"
 
@@ -38,9 +41,17 @@ async def wait_for(probe: Any, *, within: float, what: str, every: float = 0.2) 
 
 
 async def park(
-    api: Api, db: asyncpg.Connection, workflow_id: str, count: int, *, in_flight: int = 50
+    api: Api,
+    db: asyncpg.Connection,
+    target: Target,
+    workflow_id: str,
+    count: int,
+    *,
+    in_flight: int = 50,
 ) -> list[uuid.UUID]:
-    """Start `count` runs and return once each waits on its open `event` wait."""
+    """Start `count` runs and return once each waits on its open `event` wait and the
+    resumes that opening a wait asks for (settle on open) are all handled: a measurement
+    that starts earlier would queue its events behind them."""
     gate = asyncio.Semaphore(in_flight)
 
     async def start(n: int) -> uuid.UUID:
@@ -58,7 +69,13 @@ async def park(
         )
         return bool(opened == count)
 
-    await wait_for(all_open, within=60 + count / 100, what=f"{count} runs waiting", every=0.5)
+    await wait_for(all_open, within=60 + count / 20, what=f"{count} runs waiting", every=0.5)
+
+    async def resumes_handled() -> bool:
+        return await queue_depth(target, RESUME) == 0
+
+    await wait_for(resumes_handled, within=60 + count / 20, what="resume queue empty", every=0.5)
+    await asyncio.sleep(1.0)  # the last ones delivered but still being handled
     return ids
 
 

@@ -105,7 +105,7 @@ async def steady(
     stack: Stack, target: Target, db: asyncpg.Connection,
 ) -> None:  # fmt: skip
     workflow_id = await api.create_workflow(waiting_workflow(0, 1))
-    ids = await park(api, db, workflow_id, args.waits)
+    ids = await park(api, db, target, workflow_id, args.waits)
     started = time.monotonic()
     with services_measured(stack.services) as cpu, host_measured(target.database) as host:
         sent = await deliver_all(http, stack.base_url, key, ids, rate=args.rate)
@@ -187,7 +187,7 @@ async def parked_idle(
     began = time.monotonic()
     ids: list[uuid.UUID] = []
     while len(ids) < args.parked:
-        ids += await park(api, db, workflow_id, min(10_000, args.parked - len(ids)))
+        ids += await park(api, db, target, workflow_id, min(10_000, args.parked - len(ids)))
     heading(f"3. Parked: {len(ids):,} runs on event waits ({time.monotonic() - began:.0f} s)")
     await asyncio.sleep(5)  # let the parking's tail (events, outbox deletes) settle
     rss_before = {s.name: rss_kib(s.pid) for s in stack.services}
@@ -244,7 +244,7 @@ async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> No
                     if "burst" in args.phases:
                         plain = await no_wait_burst(api, stack, target, db, args.burst)
                         workflow_id = await api.create_workflow(waiting_workflow(5, 5))
-                        ids = await park(api, db, workflow_id, args.burst)
+                        ids = await park(api, db, target, workflow_id, args.burst)
                         burst_resumes, steps = await resumed_burst(
                             f"2b. {args.burst} runs waiting after step 5, all events at once",
                             ids, 5, http, key, stack, target, db,
