@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, text
 
 from shared.broker.topology import RESUME
-from shared.db.tables import Base
-from shared.messages import ResumeExecution
+from shared.db.tables import Base, WaitEvent
+from shared.messages import EventArrived, ResumeExecution
 from shared.resume_urls import resume_token
 from tests.events.support import (
     completed_steps,
@@ -22,7 +22,7 @@ from tests.events.support import (
     transitions_of,
 )
 from tests.gateway.conftest import Gateway
-from tests.support import Receiver, steps_of, wait_for_status, waits_of
+from tests.support import Receiver, eventually, steps_of, wait_for_status, waits_of
 
 
 async def _resume_path(gateway: Gateway, execution_id: uuid.UUID) -> str:
@@ -382,3 +382,43 @@ async def test_a_payload_the_database_cannot_store_is_refused_with_422(stack: Ga
     assert refused.status == 422
     assert (await refused.json())["errors"][0]["field"] == "payload"
     assert await events_of(stack.resources, execution_id) == []
+
+
+async def test_an_event_recorded_unseen_by_the_opening_wait_is_applied_by_event_arrived(
+    stack: Gateway,
+) -> None:
+    """The race an early event can run: recorded while the wait's pause committed, each
+    transaction blind to the other, so the wait opened without seeing it."""
+    execution_id = await started(stack, event_workflow())
+    await open_wait(stack.resources, execution_id)
+    registry = stack.resources.metrics.registry
+
+    async def settled_on_open() -> float:
+        # The wait's own settle-on-open resume found nothing and was dropped: from now on only
+        # EventArrived can resume it.
+        value = registry.get_sample_value("docflow_claim_conflicts_total", {"stage": "resume"})
+        return value or 0.0
+
+    await eventually(settled_on_open, lambda n: n >= 1)
+    async with stack.resources.sessions.begin() as session:
+        session.add(
+            WaitEvent(
+                workspace_id=stack.workspace_id,
+                execution_id=execution_id,
+                node_id="po",
+                name="po.confirmed",
+                dedup_key="once:race",
+                via="api",
+                status="accepted",
+                payload={"raced": True},
+                wait_id=None,
+            )
+        )
+
+    await stack.resources.broker.publish(
+        RESUME, EventArrived(execution_id=execution_id, node_id="po")
+    )
+
+    done = await wait_for_status(stack.resources, execution_id, "completed", "failed")
+    assert done.status == "completed", done.error
+    assert done.context["node_outputs"]["po"] == {"raced": True}
