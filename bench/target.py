@@ -147,3 +147,16 @@ async def consumer_count(target: Target, logical_queue: str) -> int:
         return int(queue.declaration_result.consumer_count or 0)
     finally:
         await connection.close()
+
+
+async def queue_depth(target: Target, logical_queue: str) -> int:
+    """Messages ready on a queue (not counting those delivered and not yet acknowledged)."""
+    connection = await aio_pika.connect(target.amqp_url, timeout=10)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(
+            Names(target.queue_prefix).queue(logical_queue), passive=True
+        )
+        return int(queue.declaration_result.message_count or 0)
+    finally:
+        await connection.close()

@@ -43,10 +43,25 @@ class ResumeExecution(Message):
     type: Literal["execution.resume"] = "execution.resume"
     execution_id: uuid.UUID
     wait_id: uuid.UUID
-    #: timer_due | expired | fact
+    #: timer_due | expired | fact | event (an `event` node's event was recorded; executors on
+    #: PostgreSQL resume those in one statement, others treat it as a `fact`)
     reason: str = "fact"
     #: When the fact that asks for this resume was recorded; the executor measures resume
     #: latency from it (timers are measured from their due time instead).
+    requested_at: datetime | None = None
+
+
+class EventArrived(Message):
+    """An event was recorded for an `event` node whose wait the gateway did not see open.
+
+    The wait may have opened meanwhile (its pause committing while the event was recorded,
+    each transaction blind to the other): the executor resumes the node's open wait, if any.
+    Otherwise the wait, once open, settles on the event itself (`settle_on_open`).
+    """
+
+    type: Literal["execution.event_arrived"] = "execution.event_arrived"
+    execution_id: uuid.UUID
+    node_id: str
     requested_at: datetime | None = None
 
 
@@ -146,6 +161,7 @@ AnyMessage = Annotated[
     | RetryExecution
     | CancelExecution
     | ResumeExecution
+    | EventArrived
     | SendEmail
     | ApprovalEmail
     | SignatureEvent

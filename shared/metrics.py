@@ -18,7 +18,7 @@ _NODE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 _RESUME_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 #: Wait kinds the open-waits gauge always reports, so a dashboard shows 0 rather than no data.
-WAIT_KINDS = ("timer", "retry", "approval", "signature")
+WAIT_KINDS = ("timer", "retry", "approval", "signature", "email", "event")
 
 
 class Metrics:

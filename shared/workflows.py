@@ -54,6 +54,7 @@ def validate_definition(raw: Any, configs: ConfigRegistry) -> WorkflowDefinition
     errors: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
     seen_positions: set[int] = set()
+    event_names: set[str] = set()
     first_position = min(node.position for node in definition.nodes)
     for index, node in enumerate(definition.nodes):
         where = f"nodes[{index}]"
@@ -79,6 +80,14 @@ def validate_definition(raw: Any, configs: ConfigRegistry) -> WorkflowDefinition
             errors.append({"field": f"{where}.type", "message": "a trigger must be the first node"})
         errors.extend(_config_errors(model, node.config, f"{where}.config"))
         errors.extend(_when_errors(definition, index))
+        if node.type == "event":
+            # Events are delivered by name: one name, one node.
+            name = node.config.get("name")
+            if name in event_names:
+                errors.append(
+                    {"field": f"{where}.config.name", "message": f"duplicate event name {name!r}"}
+                )
+            event_names.add(str(name))
     if errors:
         raise InvalidDefinition(errors)
     return definition

@@ -33,12 +33,19 @@ class Api:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
 
     async def request(
-        self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         url = f"{self._base}{API}{path}"
+        sent = {**self._headers, **(headers or {})}
         try:
             async with self._session.request(
-                method, url, json=body, params=params, headers=self._headers, timeout=TIMEOUT
+                method, url, json=body, params=params, headers=sent, timeout=TIMEOUT
             ) as response:
                 text = await response.text()
                 if response.status >= 400:

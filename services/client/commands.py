@@ -110,7 +110,23 @@ async def show_execution(api: Api, execution_id: str, say: Print) -> int:
     for wait in e.get("waits", []):
         if wait["status"] == "open":
             until = f" until {wait['expires_at']}" if wait.get("expires_at") else ""
-            say(f"waiting   {wait['node_id']} on {wait['kind']}{until}")
+            what = f"event {wait['name']!r}" if wait["kind"] == "event" else wait["kind"]
+            say(f"waiting   {wait['node_id']} on {what}{until}")
+            if wait.get("resume_url"):
+                say(f"resume    POST {wait['resume_url']}")
+    return 0
+
+
+async def send_event(
+    api: Api, execution_id: str, name: str, data: str | None, key: str | None, say: Print
+) -> int:
+    payload = load_document(data) if data else None
+    headers = {"Idempotency-Key": key} if key else None
+    answer = await api.request(
+        "POST", f"/executions/{execution_id}/events/{name}", body=payload, headers=headers
+    )
+    repeat = " (a repeat: the first delivery's answer)" if answer.get("repeat") else ""
+    say(f"event {answer['event_id']} {answer['status']}{repeat}")
     return 0
 
 

@@ -37,6 +37,13 @@ def add_client_commands(commands_parser: "argparse._SubParsersAction[Any]") -> N
     listing.add_argument("--limit", type=int, default=20)
     show = execution_commands.add_parser("show", help="an execution with its steps")
     show.add_argument("execution_id")
+    deliver = execution_commands.add_parser(
+        "event", help="deliver a named event to the execution's `event` node"
+    )
+    deliver.add_argument("execution_id")
+    deliver.add_argument("name", help="the event's name (the node's config `name`)")
+    deliver.add_argument("--data", help="JSON or YAML file with the payload")
+    deliver.add_argument("--key", help="Idempotency-Key: a repeat with it is answered as the first")
 
     approvals = commands_parser.add_parser("approvals", help="approval gates" + help_env)
     approval_commands = approvals.add_subparsers(dest="approvals_command", required=True)
@@ -68,6 +75,8 @@ def _dispatch(api: Api, args: argparse.Namespace, say: Print) -> Awaitable[int]:
         return commands.run_workflow(api, args.workflow, args.data, args.watch, say)
     if args.command == "executions" and args.executions_command == "list":
         return commands.list_executions(api, args.status, args.workflow, args.limit, say)
+    if args.command == "executions" and args.executions_command == "event":
+        return commands.send_event(api, args.execution_id, args.name, args.data, args.key, say)
     if args.command == "executions":
         return commands.show_execution(api, args.execution_id, say)
     return commands.list_approvals(api, say)

@@ -11,6 +11,8 @@ async def waiting_on(api: Api, data: dict[str, Any]) -> str:
     until = f" until {wait['expires_at']}" if wait.get("expires_at") else ""
     if kind == "timer":
         return f"a timer{until}"
+    if kind == "event":
+        return f"event {(wait.get('rule') or {}).get('name', '')!r}{until}"
     people: list[str] = []
     if kind == "approval":
         people = await _pending_approvers(api, data)

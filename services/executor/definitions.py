@@ -36,6 +36,8 @@ class PreparedWorkflow:
     workflow_id: uuid.UUID
     version: int
     nodes: tuple[PreparedNode, ...]
+    #: Nodes of type `event`: templates may name their resume URLs (`waits.<id>.resume_url`).
+    event_node_ids: frozenset[str] = frozenset()
 
     def index_of(self, node_id: str | None) -> int:
         if node_id is None:
@@ -121,7 +123,8 @@ class Definitions:
                     on_error=node.on_error,
                 )
             )
-        return PreparedWorkflow(workflow_id, version, tuple(nodes))
+        events = frozenset(node.id for node in nodes if node.type_name == "event")
+        return PreparedWorkflow(workflow_id, version, tuple(nodes), events)
 
     def _sealer(self) -> Sealer:
         # Built only for a version that holds a sealed secret.

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -15,11 +16,14 @@ from services.executor.definitions import Definitions, PreparedWorkflow
 from services.executor.events import Events, event, execution_event
 from services.executor.nodes.base import NodeType, WaitRecord
 from services.executor.pg_claim import QueuedClaims
+from services.executor.pg_event_resume import EventResumes
 from services.executor.runner import Runner
+from shared.db.tables import Wait
 from shared.db.types import utcnow
 from shared.logging import log_context
 from shared.messages import (
     CancelExecution,
+    EventArrived,
     Message,
     ResumeExecution,
     RetryExecution,
@@ -44,8 +48,11 @@ class Handlers:
         settings: Settings,
     ) -> None:
         self._engine = engine
-        # Claims of queued runs that arrive together share one statement (PostgreSQL only).
-        self._queued = QueuedClaims(engine) if engine.dialect.name == "postgresql" else None
+        # Claims of queued runs that arrive together share one statement (PostgreSQL only),
+        # and so do resumes of event waits.
+        postgres = engine.dialect.name == "postgresql"
+        self._queued = QueuedClaims(engine) if postgres else None
+        self._event_resumes = EventResumes(engine) if postgres else None
         self._events = events
         self._definitions = definitions
         self._runner = runner
@@ -71,6 +78,8 @@ class Handlers:
                 message.reason,
                 requested_at=message.requested_at,
             )
+        elif isinstance(message, EventArrived):
+            await self.event_arrived(message)
         else:
             log.warning("message_ignored", message_type=getattr(message, "type", None))
 
@@ -111,6 +120,8 @@ class Handlers:
         *,
         requested_at: datetime | None = None,
     ) -> None:
+        if reason == "event" and self._event_resumes is not None:
+            return await self._resume_event(execution_id, wait_id, requested_at)
         with log_context(execution_id=str(execution_id)):
             # Settling a wait is the node type's rule: the pinned workflow is loaded as soon as
             # the claim has read the execution (from the cache, normally: no round trip).
@@ -151,6 +162,53 @@ class Handlers:
                 event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
             )
             await self._run(claim, workflow)
+
+    async def _resume_event(
+        self, execution_id: uuid.UUID, wait_id: uuid.UUID, requested_at: datetime | None
+    ) -> None:
+        """An event wait's resume on PostgreSQL: settled, decided and claimed in one
+        statement shared with the resumes that arrive together (pg_event_resume.py)."""
+        assert self._event_resumes is not None
+        with log_context(execution_id=str(execution_id)):
+            resumed = await self._event_resumes.claim(
+                execution_id, wait_id, owner=self._owner, lease_seconds=self._lease, now=utcnow()
+            )
+            if resumed is None:
+                return self._conflict("resume")
+            claim, completed = resumed.claim, resumed.completed
+            wait = completed or claim.wait
+            assert wait is not None
+            self._observe_resume(wait, "event", requested_at)
+            if completed is None:
+                self._events.emit(
+                    event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
+                )
+            else:
+                # The statement completed the event node too; the run goes on from the next.
+                node_id = resumed.node_id
+                self._events.emit(
+                    event(claim, "execution.resumed", S.RUNNING, node_id=node_id),
+                    event(claim, "node.completed", S.RUNNING, node_id=node_id,
+                          node_type="event", attempt=resumed.attempt, duration_ms=0),
+                )  # fmt: skip
+            await self._run(claim)
+
+    async def event_arrived(self, message: EventArrived) -> None:
+        """An event came while the gateway saw no open wait for its node: resume the wait
+        if it has opened since. One that opens later settles on the event by itself."""
+        async with self._engine.connect() as conn:
+            wait_id = await conn.scalar(
+                select(Wait.id).where(
+                    Wait.execution_id == message.execution_id,
+                    Wait.node_id == message.node_id,
+                    Wait.kind == "event",
+                    Wait.status == "open",
+                )
+            )
+        if wait_id is not None:
+            await self.resume(
+                message.execution_id, wait_id, "event", requested_at=message.requested_at
+            )
 
     async def cancel(self, execution_id: uuid.UUID, reason: str) -> None:
         with log_context(execution_id=str(execution_id)):

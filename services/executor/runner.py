@@ -148,7 +148,7 @@ class Runner:
                             if index + 1 < len(workflow.nodes)
                             else None
                         )
-                        if not await self._run_node(claim, node, next_id):
+                        if not await self._run_node(claim, node, next_id, workflow.event_node_ids):
                             return
                         index += 1
                         claim.attempt, claim.wait, claim.open_step_id = 1, None, None
@@ -188,12 +188,16 @@ class Runner:
         log.info("execution_released", current_node_id=claim.current_node_id)
         await publish_staged(self._sessions, self._broker, [staged])
 
-    async def _run_node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
+    async def _run_node(
+        self, claim: Claim, node: PreparedNode, next_id: str | None, event_nodes: frozenset[str]
+    ) -> bool:
         """Run one node and checkpoint it; True when the execution goes on to `next_id`."""
         with log_context(node_id=node.id):
-            return await self._node(claim, node, next_id)
+            return await self._node(claim, node, next_id, event_nodes)
 
-    async def _node(self, claim: Claim, node: PreparedNode, next_id: str | None) -> bool:
+    async def _node(
+        self, claim: Claim, node: PreparedNode, next_id: str | None, event_nodes: frozenset[str]
+    ) -> bool:
         started_at = utcnow()
         clock = time.perf_counter()
         step_id = claim.open_step_id
@@ -203,7 +207,9 @@ class Runner:
             # Against the checkpointed context, before any write: a worker that dies before
             # the skip's checkpoint leaves the same context, so its successor decides alike.
             try:
-                condition = Condition(node.when, self._node_call(claim, node).render(node.when))
+                condition = Condition(
+                    node.when, self._node_call(claim, node, event_nodes).render(node.when)
+                )
             except TemplateError as e:
                 failed = Failed(f"when: {e}", kind="template")
                 step = self._decided(claim, node, started_at, clock, failed)
@@ -229,7 +235,7 @@ class Runner:
         assert task is not None
         self._in_node.add(task)
         try:
-            result = await self._call(claim, node)
+            result = await self._call(claim, node, event_nodes)
         finally:
             self._in_node.discard(task)
         encoded_output, result = _storable(node, result)
@@ -301,7 +307,7 @@ class Runner:
         self._events.emit(*events)
         return not finished
 
-    def _node_call(self, claim: Claim, node: PreparedNode) -> NodeCall:
+    def _node_call(self, claim: Claim, node: PreparedNode, event_nodes: frozenset[str]) -> NodeCall:
         return NodeCall(
             execution_id=claim.execution_id,
             workflow_id=claim.workflow_id,
@@ -312,10 +318,13 @@ class Runner:
             context=claim.context,
             trigger_data=claim.trigger_data,
             services=self._services,
+            event_node_ids=event_nodes,
         )
 
-    async def _call(self, claim: Claim, node: PreparedNode) -> NodeResult:
-        call = self._node_call(claim, node)
+    async def _call(
+        self, claim: Claim, node: PreparedNode, event_nodes: frozenset[str]
+    ) -> NodeResult:
+        call = self._node_call(claim, node, event_nodes)
         try:
             if claim.wait is not None:
                 return await node.node_type.resume(call, claim.wait)
@@ -531,7 +540,10 @@ def _settle_on_open(claim: Claim, spec: WaitSpec) -> list[tuple[str, Message]]:
     if not spec.settle_on_open:
         return []
     message = ResumeExecution(
-        execution_id=claim.execution_id, wait_id=spec.id, reason="opened", requested_at=utcnow()
+        execution_id=claim.execution_id,
+        wait_id=spec.id,
+        reason=spec.opened_reason,
+        requested_at=utcnow(),
     )
     return [(RESUME, message)]
 

@@ -16,6 +16,7 @@ from services.gateway import (
     signature_webhooks,
     streams,
     templates,
+    wait_event_api,
     workflows,
 )
 from services.gateway.auth import API_PREFIX, require_api_key
@@ -83,6 +84,7 @@ def create_app(resources: Resources) -> web.Application:
     # After the drain: the publishes it let finish hand their rows to this last delete.
     app.on_cleanup.append(_close_outbox_publisher)
     _add_routes(app.router, metrics=settings.metrics_on_api_port)
+    wait_event_api.add_routes(app)
     return app
 
 

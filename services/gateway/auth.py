@@ -20,6 +20,8 @@ PUBLIC_ROUTES = frozenset(
         # Signed by the sender instead (HubSpot v3, Standard Webhooks).
         f"{API_PREFIX}/webhooks/hubspot/{{workspace_id}}",
         f"{API_PREFIX}/hooks/{{workflow_id}}",
+        # The resume token in the path is the credential.
+        f"{API_PREFIX}/resume/{{execution_id}}/{{node_id}}/{{token}}",
     }
 )
 

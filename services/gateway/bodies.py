@@ -35,6 +35,17 @@ def refuse_unkeepable(value: Any) -> None:
         raise invalid(*found)
 
 
+async def json_value(request: web.Request) -> Any:
+    """The body as any JSON value (an object, an array, a string, ...); empty is `null`."""
+    raw = await _bounded_body(request)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as e:
+        raise Problem(400, "malformed-json", f"the request body is not valid JSON: {e}") from e
+
+
 async def _bounded_body(request: web.Request) -> bytes:
     """The body, refused with 413 as soon as it is known to exceed the limit.
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.gateway.paging import Cursor
 from services.gateway.signature_requests import signature_requests_of
 from shared.broker import topology
-from shared.db.tables import Approval, Base, Execution, ExecutionStep, Wait
+from shared.db.tables import Approval, Base, Execution, ExecutionStep, Wait, WaitEvent
 from shared.errors import NotFound
 from shared.messages import CancelExecution, Message, RetryExecution
 from shared.outbox import Staged, stage
@@ -34,6 +34,8 @@ class ExecutionDetail:
     approvals: Sequence[Approval] = ()
     #: Each signature request with its signers, shaped for the API already.
     signature_requests: Sequence[dict[str, Any]] = ()
+    #: Events delivered to its `event` nodes, accepted or late.
+    events: Sequence[WaitEvent] = ()
 
 
 async def get_execution(
@@ -49,7 +51,8 @@ async def get_execution(
             session, Approval, execution_id, Approval.created_at, Approval.position
         )
         signatures = await signature_requests_of(session, execution_id)
-    return ExecutionDetail(execution, steps, waits, approvals, signatures)
+        events = await _rows_of(session, WaitEvent, execution_id, WaitEvent.id)
+    return ExecutionDetail(execution, steps, waits, approvals, signatures, events)
 
 
 T = TypeVar("T", bound=Base)

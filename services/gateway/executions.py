@@ -91,7 +91,10 @@ async def read(request: web.Request) -> web.Response:
     detail = await get_execution(
         request.app[RESOURCES].sessions, workspace_of(request), execution_id
     )
-    return web.json_response(views.execution_detail(detail))
+    settings = request.app[RESOURCES].settings
+    return web.json_response(
+        views.execution_detail(detail, settings.public_url, settings.secret_key)
+    )
 
 
 async def list_page(request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ from services.gateway import (
     signature_webhooks,
     streams_openapi,
     templates,
+    wait_event_api,
 )
 from services.gateway.executions import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, MAX_PAGE
 from services.gateway.keys import OPENAPI
@@ -273,6 +274,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
             **hooks.openapi_paths(),
             **approvals.openapi_paths(),
             **streams_openapi.openapi_paths(),
+            **wait_event_api.openapi_paths(),
         },
         "components": {
             "securitySchemes": {
@@ -288,6 +290,7 @@ def build_document(registry: ConfigRegistry) -> dict[str, Any]:
                 **documents.openapi_schemas(),
                 **approvals.openapi_schemas(),
                 **streams_openapi.openapi_schemas(),
+                **wait_event_api.openapi_schemas(),
             },
         },
     }

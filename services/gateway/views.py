@@ -1,12 +1,14 @@
 """JSON shapes of what the API returns. Datetimes are ISO-8601 in UTC."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 from services.gateway.execution_store import ExecutionDetail
 from services.gateway.workflow_store import WorkflowRecord, WorkflowSummary
 from shared.config_secrets import Models, redacted
-from shared.db.tables import Approval, Execution, ExecutionStep, Wait
+from shared.db.tables import Approval, Execution, ExecutionStep, Wait, WaitEvent
+from shared.resume_urls import resume_url
 
 
 def iso(value: datetime | None) -> str | None:
@@ -56,16 +58,44 @@ def execution_summary(execution: Execution) -> dict[str, Any]:
     }
 
 
-def execution_detail(detail: ExecutionDetail) -> dict[str, Any]:
+def execution_detail(
+    detail: ExecutionDetail, public_url: str = "", secret_key: str = ""
+) -> dict[str, Any]:
+    """`public_url` and `secret_key` give event waits their resume URL, computed here: it is
+    never stored."""
     execution = detail.execution
     return {
         **execution_summary(execution),
         "context": execution.context,
         "trigger_data": execution.trigger_data,
         "steps": [step(s) for s in detail.steps],
-        "waits": [wait(w) for w in detail.waits],
+        "waits": [
+            _with_resume_url(wait(w), execution.id, public_url, secret_key) for w in detail.waits
+        ],
         "approvals": [approval(a) for a in detail.approvals],
         "signature_requests": list(detail.signature_requests),
+        "events": [wait_event(e) for e in detail.events],
+    }
+
+
+def _with_resume_url(
+    view: dict[str, Any], execution_id: uuid.UUID, public_url: str, secret_key: str
+) -> dict[str, Any]:
+    if view["kind"] == "event" and view["status"] == "open" and secret_key:
+        view["resume_url"] = resume_url(public_url, secret_key, execution_id, view["node_id"])
+    return view
+
+
+def wait_event(row: WaitEvent) -> dict[str, Any]:
+    """An event delivered to an `event` node; its payload is the node's output when accepted."""
+    return {
+        "id": row.id,
+        "node_id": row.node_id,
+        "name": row.name,
+        "via": row.via,
+        "status": row.status,
+        "wait_id": str(row.wait_id) if row.wait_id else None,
+        "received_at": iso(row.received_at),
     }
 
 
@@ -90,6 +120,8 @@ def wait(row: Wait) -> dict[str, Any]:
         "node_id": row.node_id,
         "kind": row.kind,
         "status": row.status,
+        # What an `event` wait waits for (its name); None for other kinds.
+        "name": (row.rule or {}).get("name") if row.kind == "event" else None,
         "expires_at": iso(row.expires_at),
         "decision": row.decision,
         "created_at": iso(row.created_at),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -174,6 +175,44 @@ class Wait(Base):
     fired_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+
+
+class WaitEvent(Base):
+    """An external event delivered to an `event` node, by the API or a resume URL.
+
+    Recorded by the gateway, applied by the executor. At most one event per node and execution
+    is `accepted` (the one that decides, or will decide, its wait); any other is recorded
+    `late` and changes nothing. `dedup_key` makes a repeat (same `Idempotency-Key`, same resume
+    token: only its SHA-256) a repeat.
+    """
+
+    __tablename__ = "wait_events"
+    __table_args__ = (
+        UniqueConstraint("execution_id", "node_id", "dedup_key"),
+        Index(
+            "ix_wait_events_accepted",
+            "execution_id",
+            "node_id",
+            unique=True,
+            postgresql_where=text("status = 'accepted'"),
+            sqlite_where=text("status = 'accepted'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id"))
+    node_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    #: `key:<Idempotency-Key>`, `token:<sha256 of the resume token>` or `once:<uuid>`.
+    dedup_key: Mapped[str] = mapped_column(String(300))
+    #: api | url
+    via: Mapped[str] = mapped_column(String(8))
+    #: accepted | late
+    status: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[Any] = mapped_column(JsonColumn, nullable=True)
+    #: The open wait it was delivered to; None when it came before the wait opened.
+    wait_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OutboxMessage(Base):

@@ -12,6 +12,7 @@ from shared.nodes.documents import (
     MicrosoftWordConfig,
 )
 from shared.nodes.email import GmailConfig, OutlookConfig
+from shared.nodes.event import EventConfig
 from shared.nodes.signature import SignatureConfig
 
 ConfigRegistry = Mapping[str, type[NodeConfig]]
@@ -22,6 +23,7 @@ CORE_NODE_CONFIGS: tuple[tuple[str, type[NodeConfig]], ...] = (
     ("set", SetConfig),
     ("webhook", WebhookConfig),
     ("delay", DelayConfig),
+    ("event", EventConfig),
     ("human-in-loop", ApprovalConfig),
     ("gmail", GmailConfig),
     ("outlook", OutlookConfig),

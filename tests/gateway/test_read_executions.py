@@ -84,6 +84,7 @@ async def test_an_execution_is_read_with_its_steps_in_order_and_its_waits(
             "node_id": "greet",
             "kind": "timer",
             "status": "open",
+            "name": None,
             "expires_at": (T0 + timedelta(hours=1)).isoformat(),
             "decision": None,
             "created_at": T0.isoformat(),

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.context import ExecutionContext
 from shared.messages import Message
 from shared.nodes.base import NodeConfig, RetryPolicy
+from shared.resume_urls import WaitLinks
 from shared.settings import Settings
 from shared.template_budget import budgeted
 from shared.templating import render_deep
@@ -44,6 +45,9 @@ class WaitSpec:
     #: Settle the wait as soon as it is open: facts that arrived before the pause committed
     #: (an early signature webhook) are applied then, not lost.
     settle_on_open: bool = False
+    #: The reason that resume carries. `event` waits say `event`, which executors on
+    #: PostgreSQL settle in one statement (pg_event_resume.py); the rule is the same.
+    opened_reason: str = "opened"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class NodeCall:
     context: ExecutionContext
     trigger_data: dict[str, Any]
     services: NodeServices
+    #: The workflow's `event` nodes, whose resume URLs templates may use.
+    event_node_ids: frozenset[str] = frozenset()
 
     @property
     def idempotency_key(self) -> str:
@@ -98,14 +104,22 @@ class NodeCall:
         return f"{self.execution_id}:{self.node_id}"
 
     def render(self, value: Any) -> Any:
+        settings = self.services.settings
+        with budgeted(settings.template_budget_seconds, settings.template_budget_bytes):
+            return render_deep(value, self.namespace())
+
+    def namespace(self) -> dict[str, Any]:
+        """The names every template of this node sees (configs, e-mail bodies, documents)."""
         namespace = self.context.template_namespace()
         namespace["execution"] = {
             "id": str(self.execution_id),
             "workflow_id": str(self.workflow_id),
         }
         settings = self.services.settings
-        with budgeted(settings.template_budget_seconds, settings.template_budget_bytes):
-            return render_deep(value, namespace)
+        namespace["waits"] = WaitLinks(
+            settings.public_url, settings.secret_key, self.execution_id, self.event_node_ids
+        )
+        return namespace
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,7 @@ async def connection_of(call: NodeCall, name: str, kind: type[C]) -> C:
 
 def namespace(call: NodeCall) -> dict[str, Any]:
     """The names a template sees: the same as in node configs (`source`, `nodes`, …)."""
-    names = call.context.template_namespace()
-    names["execution"] = {"id": str(call.execution_id), "workflow_id": str(call.workflow_id)}
-    return names
+    return call.namespace()
 
 
 def content_link(call: NodeCall, document: DocumentMeta) -> str:

@@ -38,8 +38,7 @@ def _html_environment() -> BudgetedSandbox:
 
 
 def render_html(source: str, call: NodeCall) -> str:
-    namespace = call.context.template_namespace()
-    namespace["execution"] = {"id": str(call.execution_id), "workflow_id": str(call.workflow_id)}
+    namespace = call.namespace()
     settings = call.services.settings
     try:
         with budgeted(settings.template_budget_seconds, settings.template_budget_bytes):

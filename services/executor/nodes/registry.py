@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 from services.executor.nodes.approval import ApprovalNode
 from services.executor.nodes.base import NodeType
 from services.executor.nodes.delay import DelayNode
+from services.executor.nodes.event import EventNode
 from services.executor.nodes.gmail import GmailNode
 from services.executor.nodes.google_docs import GoogleDocsNode
 from services.executor.nodes.google_slides import GoogleSlidesNode
@@ -30,6 +31,7 @@ def core_node_types() -> list[NodeType]:
         SetNode(),
         WebhookNode(),
         DelayNode(),
+        EventNode(),
         ApprovalNode(),
         GmailNode(),
         OutlookNode(),

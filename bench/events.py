@@ -1,0 +1,293 @@
+"""Event waits: resume latency, bursts, quiet cost and parked runs: `.venv/bin/python
+bench/events.py --help`.
+
+Real processes (gateway, two executors, scheduler) on PostgreSQL and RabbitMQ. Phases:
+1. steady: `--waits` runs parked on an `event` wait, their events POSTed at `--rate`/s;
+   latency from the POST to the next node's `started_at`, and the cores the whole stack used
+   (services, the database's backends, the broker);
+2. bursts: 1,000 runs of 10 `set` nodes without a wait (steps/s); 1,000 runs of 5 set nodes,
+   an `event` wait and 5 set nodes, parked, then all events POSTed at once (steps/s after the
+   wait, resumes/s);
+3. parked: 1,000 runs parked and resumed at once (3a), then `--parked` runs parked on event
+   waits, then `--idle` seconds with nothing to do (CPU of every process, memory, the
+   scheduler's due-work queries EXPLAINed), then 1,000 of them resumed at once (3b, resumes/s
+   against 3a's).
+
+It creates and drops its own database and queues and stops every process it started. Figures
+move with whatever else the machine runs: CPU per operation is the steadier one.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from api import Api, chain_of_set_nodes, new_api_key
+from cpu import CpuUse
+from cpu import measured as services_measured
+from event_waits import (
+    all_completed,
+    breakdown,
+    deliver_all,
+    park,
+    started_after,
+    waiting_workflow,
+)
+from figures import heading, line, percentile, verdict
+from host_cpu import HostUse
+from host_cpu import measured as host_measured
+from profiling import print_py_spy, py_spy_output, sampled
+from stack import Stack, running_stack
+from target import Target, add_target_args, log_folder, own_database, own_queues, target_for
+
+from shared.db.migrate import upgrade_async
+
+P50_TARGET_MS, P99_TARGET_MS = 3.0, 6.0
+STEPS_AFTER_WAIT_TARGET = 2900.0
+QUIET_CORES_TARGET = 0.49
+PARKED_IDLE_CORES_TARGET = 0.05
+#: Statements the scheduler runs every pass, each EXPLAINed over the parked runs.
+DUE_WORK_QUERIES = {
+    "due waits (timers, expiries)": (
+        "SELECT id, execution_id, kind FROM waits WHERE status = 'open' AND expires_at <= now() "
+        "AND fired_at IS NULL ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED"
+    ),
+    "expired leases": (
+        "SELECT id FROM executions WHERE status = 'running' AND lease_expires_at < now() "
+        "LIMIT 100 FOR UPDATE SKIP LOCKED"
+    ),
+    "open waits by kind (gauges, every 5 s)": (
+        "SELECT kind, count(*) FROM waits WHERE status = 'open' GROUP BY kind"
+    ),
+    "stranded outbox rows": (
+        "SELECT id FROM outbox WHERE created_at < now() - interval '5 seconds' "
+        "ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED"
+    ),
+}
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        for text in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if text.startswith("VmRSS:"):
+                return int(text.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_lines(services: CpuUse, host: HostUse, per: int | None, wall: float) -> float:
+    """Print each process's CPU (per operation when `per`), return the stack's cores."""
+    total = 0.0
+    parts = [(name, s.total) for name, s in sorted(services.by_service.items())]
+    for name, used in (
+        ("postgresql (this database)", host.database),
+        ("rabbitmq (whole broker)", host.broker),
+    ):
+        if used is not None:
+            parts.append((name, used.total))
+    for name, seconds in parts:
+        total += seconds
+        each = f"{seconds / per * 1000:.2f} ms each" if per else ""
+        line(f"CPU {name}", f"{seconds / wall:.3f} cores", each)
+    if host.machine_busy is not None:
+        line("machine busy (everything)", f"{host.machine_busy * 100:.0f} %")
+    return total / wall
+
+
+async def steady(
+    args: argparse.Namespace, api: Api, http: aiohttp.ClientSession, key: str,
+    stack: Stack, target: Target, db: asyncpg.Connection,
+) -> None:  # fmt: skip
+    workflow_id = await api.create_workflow(waiting_workflow(0, 1))
+    ids = await park(api, db, target, workflow_id, args.waits)
+    started = time.monotonic()
+    with services_measured(stack.services) as cpu, host_measured(target.database) as host:
+        sent = await deliver_all(http, stack.base_url, key, ids, rate=args.rate)
+        next_started = await started_after(db, "a0", sent, within=120)
+        await all_completed(db, ids, within=120)
+    wall = time.monotonic() - started
+    latencies = [(next_started[e] - sent[e]).total_seconds() * 1000 for e in ids]
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    heading(f"1. Steady: {args.waits} event waits resumed at {args.rate:g}/s ({wall:.1f} s)")
+    for name, values in (await breakdown(db, sent, "a0")).items():
+        line(name, f"p50 {percentile(values, 0.5):.1f} ms", f"p99 {percentile(values, 0.99):.1f}")
+    line("resume p50", f"{p50:.1f} ms", f"target ≤ {P50_TARGET_MS:g} ms: {verdict(p50 <= 3)}")
+    line("resume p99", f"{p99:.1f} ms", f"target ≤ {P99_TARGET_MS:g} ms: {verdict(p99 <= 6)}")
+    line("max", f"{max(latencies):.1f} ms")
+    cores = cpu_lines(cpu, host, len(ids), wall)
+    met = verdict(cores <= QUIET_CORES_TARGET)
+    line("whole stack", f"{cores:.3f} cores", f"target ≤ {QUIET_CORES_TARGET} cores: {met}")
+
+
+async def no_wait_burst(
+    api: Api, stack: Stack, target: Target, db: asyncpg.Connection, count: int
+) -> float:
+    workflow_id = await api.create_workflow(chain_of_set_nodes(10))
+    gate = asyncio.Semaphore(50)
+
+    async def start(n: int) -> uuid.UUID:
+        async with gate:
+            return await api.start_execution(workflow_id, {"n": n})
+
+    with services_measured(stack.services) as cpu, host_measured(target.database) as host:
+        began = time.monotonic()
+        ids = list(await asyncio.gather(*(start(n) for n in range(count))))
+        await all_completed(db, ids, within=300)
+        wall = time.monotonic() - began
+    window = await db.fetchrow(
+        "SELECT min(started_at) AS first, max(completed_at) AS last, count(*) AS steps "
+        "FROM execution_steps WHERE execution_id = ANY($1::uuid[])",
+        ids,
+    )
+    seconds: float = (window["last"] - window["first"]).total_seconds()
+    rate = float(window["steps"]) / seconds
+    heading(f"2a. No wait: {count} runs of 10 set nodes POSTed, 50 in flight")
+    line("steps/s", f"{rate:,.0f}", "first step started → last completed")
+    cpu_lines(cpu, host, window["steps"], wall)
+    return rate
+
+
+async def resumed_burst(
+    label: str, ids: list[uuid.UUID], after: int,
+    http: aiohttp.ClientSession, key: str, stack: Stack, target: Target, db: asyncpg.Connection,
+) -> tuple[float, float]:  # fmt: skip
+    """All events at once (100 in flight); (resumes/s, steps/s after the wait)."""
+    with services_measured(stack.services) as cpu, host_measured(target.database) as host:
+        began = time.monotonic()
+        sent = await deliver_all(http, stack.base_url, key, ids, rate=None)
+        last = await all_completed(db, ids, within=300)
+        wall = time.monotonic() - began
+    first: datetime = min(sent.values())
+    seconds = (last - first).total_seconds()
+    resumed = await db.fetchval(
+        "SELECT max(t.at) FROM execution_transitions t WHERE t.execution_id = ANY($1::uuid[]) "
+        "AND t.from_status = 'paused' AND t.to_status = 'running'",
+        ids,
+    )
+    resumes = len(ids) / (resumed - first).total_seconds()
+    steps = len(ids) * (after + 1) / seconds  # the event node's own completion counts
+    heading(label)
+    line("resumes/s", f"{resumes:,.0f}", "first POST → last run claimed")
+    line("steps/s after the wait", f"{steps:,.0f}", f"event node + {after} set nodes each")
+    cpu_lines(cpu, host, len(ids), wall)
+    return resumes, steps
+
+
+async def parked_idle(
+    args: argparse.Namespace, api: Api, http: aiohttp.ClientSession, key: str,
+    stack: Stack, target: Target, db: asyncpg.Connection,
+) -> None:  # fmt: skip
+    workflow_id = await api.create_workflow(waiting_workflow(0, 1))
+    few = await park(api, db, target, workflow_id, args.burst)
+    burst_resumes, _ = await resumed_burst(
+        f"3a. {len(few):,} runs parked, all resumed at once", few, 1, http, key, stack, target, db
+    )
+    began = time.monotonic()
+    ids: list[uuid.UUID] = []
+    while len(ids) < args.parked:
+        ids += await park(api, db, target, workflow_id, min(10_000, args.parked - len(ids)))
+    heading(f"3. Parked: {len(ids):,} runs on event waits ({time.monotonic() - began:.0f} s)")
+    await asyncio.sleep(5)  # let the parking's tail (events, outbox deletes) settle
+    rss_before = {s.name: rss_kib(s.pid) for s in stack.services}
+    with services_measured(stack.services) as cpu, host_measured(target.database) as host:
+        await asyncio.sleep(args.idle)
+    rss_after = {s.name: rss_kib(s.pid) for s in stack.services}
+    cores = cpu_lines(cpu, host, None, args.idle)
+    met = verdict(cores <= PARKED_IDLE_CORES_TARGET)
+    line(f"idle {args.idle:g} s, all", f"{cores:.4f} cores", f"target ≤ 0.05: {met}")
+    for name in sorted(rss_before):
+        line(f"RSS {name}", f"{rss_before[name]} → {rss_after[name]} KiB")
+    heading("   the scheduler's due-work queries, EXPLAINed over the parked runs")
+    for what, sql in DUE_WORK_QUERIES.items():
+        plan = await db.fetch(f"EXPLAIN {sql}")
+        print(f"   -- {what}")
+        for row in plan:
+            print(f"      {row[0]}")
+    sample = ids[: args.burst]
+    resumes, _ = await resumed_burst(
+        f"3b. {len(sample):,} of the {len(ids):,} parked runs resumed at once",
+        sample, 1, http, key, stack, target, db,
+    )  # fmt: skip
+    ratio = resumes / burst_resumes
+    line("against 3a", f"{ratio:.2f} x", f"target about 1: {verdict(ratio >= 0.8)}")
+
+
+@contextlib.asynccontextmanager
+async def profiled(args: argparse.Namespace, stack: Stack, log_dir: Path) -> AsyncIterator[None]:
+    """With `--py-spy`: sample executor-0 and the gateway, and print where their time went."""
+    if not args.py_spy:
+        yield
+        return
+    async with sampled(stack.sampled_services, log_dir):
+        yield
+    for service in stack.sampled_services:
+        print_py_spy(py_spy_output(log_dir, service), service.name)
+
+
+async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> None:
+    async with own_database(target), own_queues(target):
+        await upgrade_async(target.database_url)
+        async with running_stack(
+            target, executors=args.executors, prefetch=None, log_dir=log_dir, cprofile_to=None
+        ) as stack:
+            key = await new_api_key(target.settings())
+            db = await asyncpg.connect(target.dsn())
+            try:
+                async with aiohttp.ClientSession() as http:
+                    api = Api(http, stack.base_url, key)
+                    if "steady" in args.phases:
+                        async with profiled(args, stack, log_dir):
+                            await steady(args, api, http, key, stack, target, db)
+                    if "burst" in args.phases:
+                        plain = await no_wait_burst(api, stack, target, db, args.burst)
+                        workflow_id = await api.create_workflow(waiting_workflow(5, 5))
+                        ids = await park(api, db, target, workflow_id, args.burst)
+                        async with profiled(args, stack, log_dir):
+                            _, steps = await resumed_burst(
+                                f"2b. {args.burst} runs waiting after step 5, all at once",
+                                ids, 5, http, key, stack, target, db,
+                            )  # fmt: skip
+                        absolute = verdict(steps >= STEPS_AFTER_WAIT_TARGET)
+                        line("target steps/s", f"≥ {STEPS_AFTER_WAIT_TARGET:,.0f}", absolute)
+                        line(
+                            "against 2a",
+                            f"{steps / plain:.2f}",
+                            f"≥ 0.5: {verdict(steps >= plain / 2)}",
+                        )
+                    if "parked" in args.phases:
+                        await parked_idle(args, api, http, key, stack, target, db)
+            finally:
+                await db.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    add = parser.add_argument
+    add("--waits", type=int, default=500, help="waits in the steady phase (default 500)")
+    add("--rate", type=float, default=20.0, help="events per second, steady phase")
+    add("--burst", type=int, default=1000, help="runs per burst (default 1000)")
+    add("--parked", type=int, default=100_000, help="runs parked in phase 3 (default 100,000)")
+    add("--idle", type=float, default=60.0, help="idle seconds measured in phase 3")
+    add("--phases", default="steady,burst,parked", help="which phases, comma-separated")
+    add("--executors", type=int, default=2, help="executor processes (default 2)")
+    add("--py-spy", action="store_true", help="sample executor-0 and the gateway (1, 2b)")
+    add("--keep-logs", type=Path, default=None, help="copy the services' logs to this folder")
+    add_target_args(add)
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
+    target = target_for(args, "events")
+    with log_folder("events", args.keep_logs) as log_dir:
+        await measure(args, target, log_dir)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

@@ -1,0 +1,94 @@
+"""Workflows with an `event` node, and waiting for their waits."""
+
+import uuid
+from typing import Any
+
+from aiohttp import ClientResponse
+from sqlalchemy import select
+
+from shared.db.tables import ExecutionTransition, Wait, WaitEvent
+from shared.runtime import Resources
+from tests.gateway.conftest import Gateway
+from tests.support import eventually, steps_of
+
+
+def event_workflow(
+    event_config: dict[str, Any] | None = None, *, before: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """trigger → (before…) → `po` (event `po.confirmed`) → `after` (reads the payload)."""
+    nodes: list[dict[str, Any]] = [{"id": "start", "type": "trigger", "position": 0}]
+    for node in before or []:
+        nodes.append({**node, "position": len(nodes)})
+    config = {"name": "po.confirmed", **(event_config or {})}
+    nodes.append({"id": "po", "type": "event", "position": len(nodes), "config": config})
+    nodes.append(
+        {
+            "id": "after",
+            "type": "set",
+            "position": len(nodes),
+            "config": {"values": {"seen": "{{ nodes.po }}"}},
+        }
+    )
+    return {"name": f"events-{uuid.uuid4().hex[:6]}", "nodes": nodes}
+
+
+async def started(gateway: Gateway, definition: dict[str, Any]) -> uuid.UUID:
+    workflow = await gateway.create_workflow(definition)
+    accepted = await gateway.start(workflow["id"], {"trigger_data": {"po": 42}})
+    return uuid.UUID(accepted["execution_id"])
+
+
+async def open_wait(resources: Resources, execution_id: uuid.UUID) -> Wait:
+    async def probe() -> Wait | None:
+        async with resources.sessions() as session:
+            found: Wait | None = await session.scalar(
+                select(Wait).where(
+                    Wait.execution_id == execution_id, Wait.kind == "event", Wait.status == "open"
+                )
+            )
+            return found
+
+    wait = await eventually(probe, lambda w: w is not None)
+    assert wait is not None
+    return wait
+
+
+async def post_event(
+    gateway: Gateway,
+    execution_id: uuid.UUID,
+    payload: Any,
+    *,
+    name: str = "po.confirmed",
+    key: str | None = None,
+) -> ClientResponse:
+    headers = dict(gateway.auth)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return await gateway.client.post(
+        f"/api/v1/executions/{execution_id}/events/{name}", json=payload, headers=headers
+    )
+
+
+async def events_of(resources: Resources, execution_id: uuid.UUID) -> list[WaitEvent]:
+    async with resources.sessions() as session:
+        rows = await session.scalars(
+            select(WaitEvent).where(WaitEvent.execution_id == execution_id).order_by(WaitEvent.id)
+        )
+        return list(rows)
+
+
+async def completed_steps(resources: Resources, execution_id: uuid.UUID, node_id: str) -> int:
+    steps = await steps_of(resources, execution_id)
+    return sum(1 for s in steps if s.node_id == node_id and s.status == "completed")
+
+
+async def transitions_of(
+    resources: Resources, execution_id: uuid.UUID
+) -> list[tuple[str | None, str]]:
+    async with resources.sessions() as session:
+        rows = await session.execute(
+            select(ExecutionTransition.from_status, ExecutionTransition.to_status)
+            .where(ExecutionTransition.execution_id == execution_id)
+            .order_by(ExecutionTransition.id)
+        )
+        return [(row.from_status, row.to_status) for row in rows]
