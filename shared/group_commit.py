@@ -18,6 +18,8 @@ from typing import Generic, TypeVar
 
 import structlog
 
+from shared.db.errors import is_transient
+
 log = structlog.get_logger(__name__)
 
 Item = TypeVar("Item")
@@ -91,8 +93,12 @@ class GroupCommit(Generic[Item, Result]):
         try:
             results = await self._statement([item for item, _ in batch])
         except Exception as e:
-            if len(batch) == 1:
-                _fail(batch[0][1], e)
+            if len(batch) == 1 or is_transient(e):
+                # One at a time only finds the item at fault; when the database is away,
+                # none is, and trying each in turn would make the last caller wait out a
+                # timeout per item ahead of it.
+                for _, done in batch:
+                    _fail(done, e)
                 return
             log.warning(
                 "group_commit_batch_failed", writes=self._name, items=len(batch), error=repr(e)

@@ -19,14 +19,22 @@ class _Writes:
         await self.release.wait()
         if any(item < 0 for item in items):
             raise ValueError("negative")
+        if 0 in items:
+            raise TimeoutError("the database answered nothing")
         return [item * 10 for item in items]
 
 
 async def test_callers_of_one_loop_turn_share_one_statement_and_get_their_own_result() -> None:
     writes = _Writes()
     group = GroupCommit(writes.write, name="numbers")
-    assert await asyncio.gather(*(group.submit(n) for n in range(5))) == [0, 10, 20, 30, 40]
-    assert writes.batches == [[0, 1, 2, 3, 4]]
+    assert await asyncio.gather(*(group.submit(n) for n in range(1, 6))) == [
+        10,
+        20,
+        30,
+        40,
+        50,
+    ]
+    assert writes.batches == [[1, 2, 3, 4, 5]]
 
 
 async def test_items_queued_while_a_batch_is_on_its_way_form_the_next_batch() -> None:
@@ -53,11 +61,21 @@ async def test_a_failing_batch_is_written_item_by_item_and_only_the_bad_item_fai
     assert writes.batches == [[1, -2, 3], [1], [-2], [3]]
 
 
+async def test_a_batch_that_met_an_outage_fails_every_caller_at_once_not_item_by_item() -> None:
+    """Written one at a time, each item would wait out the timeout in turn: the sixth caller
+    of a silent database would hear after six timeouts, not one."""
+    writes = _Writes()
+    group = GroupCommit(writes.write, name="numbers")
+    outcomes = await asyncio.gather(*(group.submit(n) for n in (4, 0, 5)), return_exceptions=True)
+    assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
+    assert writes.batches == [[4, 0, 5]]
+
+
 async def test_batches_are_capped() -> None:
     writes = _Writes()
     group = GroupCommit(writes.write, name="numbers", batch=2, flushers=1)
-    await asyncio.gather(*(group.submit(n) for n in range(5)))
-    assert writes.batches == [[0, 1], [2, 3], [4]]
+    await asyncio.gather(*(group.submit(n) for n in range(1, 6)))
+    assert writes.batches == [[1, 2], [3, 4], [5]]
 
 
 async def test_a_lone_failure_reaches_its_caller() -> None:
@@ -72,9 +90,9 @@ async def test_a_caller_that_queues_as_the_last_flusher_ends_is_still_written() 
     group = GroupCommit(_Writes().write, name="numbers", flushers=1)
 
     async def one_after_another() -> list[int]:
-        return [await group.submit(n) for n in range(5)]
+        return [await group.submit(n) for n in range(1, 6)]
 
-    assert await asyncio.wait_for(one_after_another(), timeout=5) == [0, 10, 20, 30, 40]
+    assert await asyncio.wait_for(one_after_another(), timeout=5) == [10, 20, 30, 40, 50]
 
 
 async def test_when_the_last_flusher_is_cancelled_every_waiting_caller_hears_of_it() -> None:
