@@ -78,3 +78,7 @@ class WaitLinks(Mapping[str, Mapping[str, str]]):
 
     def __len__(self) -> int:
         return len(self._node_ids)
+
+    def __repr__(self) -> str:
+        # The same on every attempt: what a document's input hash spells this mapping as.
+        return f"WaitLinks(execution={self._execution_id}, nodes={sorted(self._node_ids)})"
