@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 
 from services.executor.claims import Claim
+from services.executor.definitions import PreparedNode
 from shared.broker.base import Broker
 from shared.db.types import utcnow
 from shared.messages import ExecutionEvent
@@ -108,3 +109,18 @@ def _log(item: ExecutionEvent, *, info: bool) -> None:
         ids["node_id"] = item.node_id
     method = log.warning if failed else log.info
     method(item.event.replace(".", "_"), **ids, **details)
+
+
+def node_event(
+    claim: Claim, node: PreparedNode, name: str, status: str, **fields: Any
+) -> ExecutionEvent:
+    """An event about the node this claim's current attempt runs."""
+    return event(
+        claim,
+        name,
+        status,
+        node_id=node.id,
+        node_type=node.type_name,
+        attempt=claim.attempt,
+        **fields,
+    )

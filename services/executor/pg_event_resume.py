@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.claims import Claim
+from services.executor.node_outputs import MAX_SUMMARY_BYTES
 from services.executor.nodes.base import WaitRecord
-from services.executor.runner import MAX_SUMMARY_BYTES
 from shared.context import restore
 from shared.db import driver
 from shared.group_commit import GroupCommit

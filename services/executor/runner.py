@@ -5,15 +5,12 @@ re-checks it. When a checkpoint is refused (StaleVersion) the runner stops at on
 """
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-import pydantic_core
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,7 +20,9 @@ from services.executor.checkpoints import Checkpoint, StepRecord
 from services.executor.claims import Claim
 from services.executor.conditional import decided_step, error_record
 from services.executor.definitions import PreparedNode, PreparedWorkflow
-from services.executor.events import Events, event
+from services.executor.events import Events, event, node_event
+from services.executor.lease_heartbeat import lease_heartbeat, uncancel
+from services.executor.node_outputs import checked_output, summarize
 from services.executor.nodes.base import (
     Completed,
     Failed,
@@ -33,7 +32,6 @@ from services.executor.nodes.base import (
     Wait,
     WaitSpec,
 )
-from services.executor.output_limits import within_limits
 from services.executor.pg_checkpoint import CheckpointWriter
 from services.executor.release import release
 from shared.broker.base import Broker
@@ -45,48 +43,16 @@ from shared.db.types import utcnow
 from shared.errors import StaleVersion, TemplateError
 from shared.esign.cancel import request_cancellation
 from shared.logging import log_context
-from shared.messages import ExecutionEvent, Message, ResumeExecution
+from shared.messages import Message, ResumeExecution
 from shared.metrics import Metrics, series_by_labels
 from shared.outbox import publish_staged
 from shared.status import ExecutionStatus as S
-from shared.storable import Unstorable, encode_storable
 
 log = structlog.get_logger(__name__)
-
-#: Output kept in a step row; the whole output is in the context.
-MAX_SUMMARY_BYTES = 2048
 
 
 class LostClaim(Exception):
     """The lease heartbeat found the execution moved on; the node in progress is abandoned."""
-
-
-def summarize(output: Any, encoded: bytes | None = None) -> dict[str, Any] | None:
-    """What a step row keeps of an output; `encoded` is the output as JSON, when the caller
-    has it already."""
-    if output is None:
-        return None
-    if encoded is None:
-        # pydantic-core's encoder: json.dumps took a tenth of the executor's time per node.
-        encoded = pydantic_core.to_json(output, fallback=str)
-    if len(encoded) <= MAX_SUMMARY_BYTES:
-        return {"output": output}
-    keys = list(output)[:50] if isinstance(output, dict) else None
-    return {"truncated": True, "bytes": len(encoded), "keys": keys}
-
-
-def _storable(node: PreparedNode, result: NodeResult) -> tuple[bytes | None, NodeResult]:
-    """The output encoded as JSON, or the node failed (not retried: the same answer would come
-    back) when its output or context cannot be stored in a checkpoint."""
-    if isinstance(result, Failed):
-        return None, result
-    try:
-        if isinstance(result, Completed) and result.context is not None:
-            encode_storable(result.context)
-        output = result.output
-        return (None if output is None else encode_storable(output)), result
-    except Unstorable as e:
-        return None, Failed(f"output of node `{node.id}` cannot be stored: {e}", retryable=False)
 
 
 class Runner:
@@ -134,7 +100,9 @@ class Runner:
         hand_back = False
         self._runs[task] = claim
         try:
-            async with self._heartbeat(claim):
+            async with lease_heartbeat(
+                self._engine, claim, owner=self._owner, lease_seconds=self._lease_seconds
+            ):
                 try:
                     while index < len(workflow.nodes):
                         # A resumed node runs here first: its decided wait lives only in this
@@ -238,8 +206,9 @@ class Runner:
             result = await self._call(claim, node, event_nodes)
         finally:
             self._in_node.discard(task)
-        encoded_output, result = _storable(node, result)
-        result = within_limits(result, claim.context, self._services.settings, encoded_output)
+        encoded_output, result = checked_output(
+            node.id, result, claim.context, self._services.settings
+        )
         duration = time.perf_counter() - clock
         self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
         step = StepRecord(
@@ -333,10 +302,10 @@ class Runner:
             return Failed(f"template error: {e}", retryable=False, kind="template")
         except asyncio.CancelledError:
             if claim.lost:
-                _uncancel()
+                uncancel()
                 raise LostClaim("lease lost while the node ran") from None
             if asyncio.current_task() in self._abandoned:
-                _uncancel()
+                uncancel()
                 raise LostClaim("interrupted: the worker is stopping") from None
             raise
         except Exception as e:  # a bug in a node must fail the run, not the worker
@@ -480,61 +449,6 @@ class Runner:
         if staged:
             await publish_staged(self._sessions, self._broker, staged)
 
-    @contextlib.asynccontextmanager
-    async def _heartbeat(self, claim: Claim) -> AsyncIterator[None]:
-        """Extend the lease while the run holds it; on loss, cancel the node in progress."""
-        runner_task = asyncio.current_task()
-        assert runner_task is not None
-
-        async def beat() -> None:
-            while True:
-                await asyncio.sleep(self._lease_seconds / 3)
-                try:
-                    async with claim.write_lock:
-                        if not claim.holding:
-                            return
-                        held = await checkpoints.extend_lease(
-                            self._engine,
-                            claim,
-                            owner=self._owner,
-                            lease_seconds=self._lease_seconds,
-                        )
-                except Exception as e:  # a database blip: try again next beat
-                    log.warning("heartbeat_failed", error=repr(e))
-                    continue
-                if not held:
-                    claim.lost = True
-                    runner_task.cancel()
-                    return
-
-        beater = asyncio.create_task(beat())
-        try:
-            yield
-        except asyncio.CancelledError:
-            if not claim.lost:
-                raise
-            _uncancel()
-            log.info("claim_lost", reason="heartbeat found the execution moved on")
-        finally:
-            beater.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beater
-
-
-def node_event(
-    claim: Claim, node: PreparedNode, name: str, status: str, **fields: Any
-) -> ExecutionEvent:
-    """An event about the node this claim's current attempt runs."""
-    return event(
-        claim,
-        name,
-        status,
-        node_id=node.id,
-        node_type=node.type_name,
-        attempt=claim.attempt,
-        **fields,
-    )
-
 
 def _settle_on_open(claim: Claim, spec: WaitSpec) -> list[tuple[str, Message]]:
     if not spec.settle_on_open:
@@ -550,10 +464,3 @@ def _settle_on_open(claim: Claim, spec: WaitSpec) -> list[tuple[str, Message]]:
 
 def _with(step: StepRecord, **changes: Any) -> StepRecord:
     return replace(step, **changes)
-
-
-def _uncancel() -> None:
-    """The heartbeat cancelled us to stop the node; that cancellation is handled here."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        task.uncancel()
