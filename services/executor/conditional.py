@@ -4,16 +4,16 @@ cannot be evaluated, and the error `on_error: continue` leaves in the context.""
 from datetime import datetime
 from typing import Any
 
-from services.executor.checkpoints import StepRecord
-from services.executor.claims import Claim
 from services.executor.definitions import PreparedNode
 from services.executor.nodes.base import Failed
+from services.executor.progress import RunProgress
 from shared.conditions import Condition
 from shared.db.types import utcnow
+from shared.state_machine.checkpoint import StepRecord
 
 
 def decided_step(
-    claim: Claim,
+    run: RunProgress,
     node: PreparedNode,
     *,
     started_at: datetime,
@@ -26,7 +26,7 @@ def decided_step(
     return StepRecord(
         node_id=node.id,
         node_type=node.type_name,
-        attempt=claim.attempt,
+        attempt=run.attempt,
         status="skipped" if skipped else "failed",
         started_at=started_at,
         completed_at=utcnow(),

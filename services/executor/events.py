@@ -7,11 +7,12 @@ from typing import Any
 
 import structlog
 
-from services.executor.claims import Claim
 from services.executor.definitions import PreparedNode
+from services.executor.progress import RunProgress
 from shared.broker.base import Broker
 from shared.db.types import utcnow
 from shared.messages import ExecutionEvent
+from shared.state_machine.claimed import Claimed
 
 log = structlog.get_logger(__name__)
 
@@ -44,13 +45,13 @@ def execution_event(
     )
 
 
-def event(claim: Claim, name: str, status: str, **fields: Any) -> ExecutionEvent:
+def event(run: Claimed | RunProgress, name: str, status: str, **fields: Any) -> ExecutionEvent:
     return execution_event(
         name,
         status,
-        execution_id=claim.execution_id,
-        workflow_id=claim.workflow_id,
-        workspace_id=claim.workspace_id,
+        execution_id=run.execution_id,
+        workflow_id=run.workflow_id,
+        workspace_id=run.workspace_id,
         **fields,
     )
 
@@ -112,15 +113,15 @@ def _log(item: ExecutionEvent, *, info: bool) -> None:
 
 
 def node_event(
-    claim: Claim, node: PreparedNode, name: str, status: str, **fields: Any
+    run: RunProgress, node: PreparedNode, name: str, status: str, **fields: Any
 ) -> ExecutionEvent:
     """An event about the node this claim's current attempt runs."""
     return event(
-        claim,
+        run,
         name,
         status,
         node_id=node.id,
         node_type=node.type_name,
-        attempt=claim.attempt,
+        attempt=run.attempt,
         **fields,
     )

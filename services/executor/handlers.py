@@ -8,15 +8,10 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.executor import cancellation, claims, giving_up, release
-from services.executor.claims import Claim
 from services.executor.definitions import Definitions, PreparedWorkflow
 from services.executor.events import Events, event, execution_event
-from services.executor.nodes.base import NodeType, WaitRecord
-from services.executor.pg_claim import QueuedClaims
-from services.executor.pg_event_resume import EventResumes
 from services.executor.runner import Runner
 from shared.db.tables import Wait
 from shared.db.types import utcnow
@@ -31,6 +26,12 @@ from shared.messages import (
 )
 from shared.metrics import Metrics
 from shared.settings import Settings
+from shared.state_machine import claim, end, lease
+from shared.state_machine.claim_pg import QueuedClaims
+from shared.state_machine.claimed import Claimed
+from shared.state_machine.event_resume_pg import EventResumes
+from shared.state_machine.resume import Resume, resuming
+from shared.state_machine.waits import WaitRecord
 from shared.status import ExecutionStatus as S
 
 log = structlog.get_logger(__name__)
@@ -85,7 +86,7 @@ class Handlers:
 
     async def run(self, execution_id: uuid.UUID) -> None:
         with log_context(execution_id=str(execution_id)):
-            claim = await claims.claim_run(
+            claimed = await claim.claim_run(
                 self._engine,
                 execution_id,
                 owner=self._owner,
@@ -93,24 +94,25 @@ class Handlers:
                 first_node_id=self._definitions.first_node_id,
                 queued=self._queued,
             )
-            if claim is None:
+            if claimed is None:
                 return self._conflict("run")
-            if claim.first_claim:
-                self._metrics.executions_started.labels(workflow_id=str(claim.workflow_id)).inc()
-                self._events.emit(event(claim, "execution.started", S.RUNNING))
+            if claimed.first_claim:
+                workflow_id = str(claimed.workflow_id)
+                self._metrics.executions_started.labels(workflow_id=workflow_id).inc()
+                self._events.emit(event(claimed, "execution.started", S.RUNNING))
             else:
-                self._events.emit(event(claim, "execution.resumed", S.RUNNING))
-            await self._run(claim)
+                self._events.emit(event(claimed, "execution.resumed", S.RUNNING))
+            await self._run(claimed)
 
     async def retry(self, execution_id: uuid.UUID) -> None:
         with log_context(execution_id=str(execution_id)):
-            claim = await claims.claim_retry(
+            claimed = await claim.claim_retry(
                 self._engine, execution_id, owner=self._owner, lease_seconds=self._lease
             )
-            if claim is None:
+            if claimed is None:
                 return self._conflict("retry")
-            self._events.emit(event(claim, "execution.resumed", S.RUNNING))
-            await self._run(claim)
+            self._events.emit(event(claimed, "execution.resumed", S.RUNNING))
+            await self._run(claimed)
 
     async def resume(
         self,
@@ -123,45 +125,38 @@ class Handlers:
         if reason == "event" and self._event_resumes is not None:
             return await self._resume_event(execution_id, wait_id, requested_at)
         with log_context(execution_id=str(execution_id)):
-            # Settling a wait is the node type's rule: the pinned workflow is loaded as soon as
-            # the claim has read the execution (from the cache, normally: no round trip).
-            workflow: PreparedWorkflow | None = None
-
-            async def pinned(workflow_id: uuid.UUID, version: int) -> None:
-                nonlocal workflow
-                workflow = await self._definitions.get(workflow_id, version)
-
-            def node_type(node_id: str) -> NodeType:
-                assert workflow is not None, "pinned() runs before settle"
-                return workflow.node(node_id).node_type
-
-            seen: list[WaitRecord] = []
-
-            async def settle(
-                conn: AsyncConnection, node_id: str, wait: WaitRecord
-            ) -> dict[str, Any] | None:
-                seen.append(wait)
-                if wait.kind == "retry":
-                    return {"outcome": "retry_due"} if reason == "timer_due" else None
-                return await node_type(node_id).settle(conn, wait, reason)
-
-            claim = await claims.claim_resume(
-                self._engine,
-                execution_id,
-                wait_id,
-                owner=self._owner,
-                lease_seconds=self._lease,
-                settle=settle,
-                wait_status=lambda node_id, decision: node_type(node_id).wait_status(decision),
-                pinned=pinned,
-            )
-            if claim is None:
+            async with resuming(self._engine, execution_id, wait_id) as resume:
+                if resume is None:
+                    return self._conflict("resume")
+                workflow = await self._definitions.get(resume.workflow_id, resume.workflow_version)
+                claimed = await self._decide(resume, workflow, reason)
+            if claimed is None:
                 return self._conflict("resume")
-            self._observe_resume(seen[-1], reason, requested_at)
+            self._observe_resume(resume.wait, reason, requested_at)
             self._events.emit(
-                event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
+                event(claimed, "execution.resumed", S.RUNNING, node_id=claimed.current_node_id),
             )
-            await self._run(claim, workflow)
+            await self._run(claimed, workflow)
+
+    async def _decide(
+        self, resume: Resume, workflow: PreparedWorkflow, reason: str
+    ) -> Claimed | None:
+        """Apply the wait's rule — its node type's, or the engine's for a retry back-off —
+        and, when it decides, claim the run; None when the wait stays open or it moved on.
+        The pinned workflow comes from the cache, normally: no round trip."""
+        wait = resume.wait
+        if wait.kind == "retry":
+            decision = {"outcome": "retry_due"} if reason == "timer_due" else None
+            wait_status = "decided"
+        else:
+            node_type = workflow.node(resume.node_id).node_type
+            decision = await node_type.settle(resume.conn, wait, reason)
+            wait_status = node_type.wait_status(decision) if decision is not None else "decided"
+        if decision is None:
+            return None
+        return await resume.decide(
+            decision, wait_status=wait_status, owner=self._owner, lease_seconds=self._lease
+        )
 
     async def _resume_event(
         self, execution_id: uuid.UUID, wait_id: uuid.UUID, requested_at: datetime | None
@@ -175,23 +170,23 @@ class Handlers:
             )
             if resumed is None:
                 return self._conflict("resume")
-            claim, completed = resumed.claim, resumed.completed
-            wait = completed or claim.wait
+            claimed, completed = resumed.claimed, resumed.completed
+            wait = completed or claimed.wait
             assert wait is not None
             self._observe_resume(wait, "event", requested_at)
             if completed is None:
                 self._events.emit(
-                    event(claim, "execution.resumed", S.RUNNING, node_id=claim.current_node_id),
+                    event(claimed, "execution.resumed", S.RUNNING, node_id=claimed.current_node_id),
                 )
             else:
                 # The statement completed the event node too; the run goes on from the next.
                 node_id = resumed.node_id
                 self._events.emit(
-                    event(claim, "execution.resumed", S.RUNNING, node_id=node_id),
-                    event(claim, "node.completed", S.RUNNING, node_id=node_id,
+                    event(claimed, "execution.resumed", S.RUNNING, node_id=node_id),
+                    event(claimed, "node.completed", S.RUNNING, node_id=node_id,
                           node_type="event", attempt=resumed.attempt, duration_ms=0),
                 )  # fmt: skip
-            await self._run(claim)
+            await self._run(claimed)
 
     async def event_arrived(self, message: EventArrived) -> None:
         """An event came while the gateway saw no open wait for its node: resume the wait
@@ -212,9 +207,7 @@ class Handlers:
 
     async def cancel(self, execution_id: uuid.UUID, reason: str) -> None:
         with log_context(execution_id=str(execution_id)):
-            row = await cancellation.cancel(
-                self._engine, execution_id, reason=reason, owner=self._owner
-            )
+            row = await end.cancel(self._engine, execution_id, reason=reason, owner=self._owner)
             if row is None:
                 return self._conflict("cancel")
             self._ended(row, S.CANCELLED)
@@ -225,11 +218,11 @@ class Handlers:
         dead-lettered."""
         reason = f"no executor could run it, on any delivery of its message: {error!r}"[:2000]
         if isinstance(message, RunExecution | RetryExecution):
-            failing = giving_up.fail_undeliverable(
+            failing = end.fail_undeliverable(
                 self._engine, message.execution_id, error=reason, owner=self._owner
             )
         elif isinstance(message, ResumeExecution):
-            failing = giving_up.fail_unresumable(
+            failing = end.fail_unresumable(
                 self._engine, message.execution_id, message.wait_id, error=reason, owner=self._owner
             )
         else:
@@ -256,19 +249,19 @@ class Handlers:
             workflow_id=str(row.workflow_id), status=status
         ).inc()
 
-    async def _run(self, claim: Claim, workflow: PreparedWorkflow | None = None) -> None:
-        with log_context(workflow_id=str(claim.workflow_id)):
-            try:
-                if workflow is None:
+    async def _run(self, claimed: Claimed, workflow: PreparedWorkflow | None = None) -> None:
+        with log_context(workflow_id=str(claimed.workflow_id)):
+            if workflow is None:
+                try:
                     workflow = await self._definitions.get(
-                        claim.workflow_id, claim.workflow_version
+                        claimed.workflow_id, claimed.workflow_version
                     )
-                await self._runner.run(claim, workflow)
-            except Exception as e:
-                # Nobody runs it now: the message's next delivery may claim it at once.
-                with contextlib.suppress(Exception):
-                    await release.let_go(self._engine, claim, owner=self._owner, error=e)
-                raise
+                except Exception as e:
+                    # Nobody runs it now: the message's next delivery may claim it at once.
+                    with contextlib.suppress(Exception):
+                        await lease.let_go(self._engine, claimed, owner=self._owner, error=e)
+                    raise
+            await self._runner.run(claimed, workflow)
 
     def _observe_resume(self, wait: WaitRecord, reason: str, requested_at: datetime | None) -> None:
         """Resume latency: from when the wait could go on (a timer due, a fact recorded)."""

@@ -1,4 +1,4 @@
-"""Holding a claim's lease while its run goes on: the heartbeat beside every run."""
+"""Holding a claimed run's lease while its run goes on: the heartbeat beside every run."""
 
 import asyncio
 import contextlib
@@ -7,18 +7,18 @@ from collections.abc import AsyncIterator
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.executor import checkpoints
-from services.executor.claims import Claim
+from services.executor.progress import RunProgress
+from shared.state_machine.lease import extend_lease
 
 log = structlog.get_logger(__name__)
 
 
 @contextlib.asynccontextmanager
 async def lease_heartbeat(
-    engine: AsyncEngine, claim: Claim, *, owner: str, lease_seconds: float
+    engine: AsyncEngine, run: RunProgress, *, owner: str, lease_seconds: float
 ) -> AsyncIterator[None]:
     """Extend the lease while the run holds it; on loss, cancel the node in progress (the
-    block then ends quietly, with `claim.lost` set)."""
+    block then ends quietly, with `run.lost` set)."""
     runner_task = asyncio.current_task()
     assert runner_task is not None
 
@@ -26,17 +26,15 @@ async def lease_heartbeat(
         while True:
             await asyncio.sleep(lease_seconds / 3)
             try:
-                async with claim.write_lock:
-                    if not claim.holding:
+                async with run.write_lock:
+                    if not run.holding:
                         return
-                    held = await checkpoints.extend_lease(
-                        engine, claim, owner=owner, lease_seconds=lease_seconds
-                    )
+                    held = await extend_lease(engine, run, owner=owner, lease_seconds=lease_seconds)
             except Exception as e:  # a database blip: try again next beat
                 log.warning("heartbeat_failed", error=repr(e))
                 continue
             if not held:
-                claim.lost = True
+                run.lost = True
                 runner_task.cancel()
                 return
 
@@ -44,7 +42,7 @@ async def lease_heartbeat(
     try:
         yield
     except asyncio.CancelledError:
-        if not claim.lost:
+        if not run.lost:
             raise
         uncancel()
         log.info("claim_lost", reason="heartbeat found the execution moved on")

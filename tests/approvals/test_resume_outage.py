@@ -21,7 +21,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import delete, func, select, update
 
-from services.executor.pg_resume import DECIDE_AND_CLAIM
 from services.gateway import approval_decisions as decisions
 from services.gateway.app import create_app
 from services.gateway.approval_decisions import Recorded
@@ -31,6 +30,7 @@ from shared.broker.topology import RESUME
 from shared.db.tables import ExecutionTransition, OutboxMessage, Wait
 from shared.db.types import utcnow
 from shared.runtime import Resources
+from shared.state_machine.resume import DECIDE_AND_CLAIM
 from tests.approvals.support import (
     CSRF,
     DEAL,

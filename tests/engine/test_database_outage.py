@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.executor.pg_checkpoint import CHECKPOINTS_SQL
 from shared.broker.topology import RUN
 from shared.runtime import Resources
 from shared.settings import Settings
+from shared.state_machine.checkpoint_pg import CHECKPOINTS_SQL
 from tests.proxy import CuttableProxy, executor_behind_proxy
 from tests.support import (
     Receiver,

@@ -4,19 +4,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.executor.nodes.base import (
-    Completed,
-    NodeCall,
-    NodeResult,
-    NodeType,
-    Wait,
-    WaitRecord,
-    WaitSpec,
-)
+from services.executor.nodes.base import Completed, NodeCall, NodeResult, NodeType, Wait
 from services.executor.nodes.registry import core_node_types
 from services.executor.worker import ExecutorWorker
 from shared.nodes.base import NodeConfig
 from shared.runtime import Resources
+from shared.state_machine.waits import WaitRecord, WaitSpec
 from tests.support import seed_workflow, start_execution, wait_for_status, waits_of
 
 

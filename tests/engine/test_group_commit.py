@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.executor import claims, pg_checkpoint
-from services.executor.pg_checkpoint import CheckpointRow, CheckpointWriter
-from services.executor.pg_claim import QueuedClaims
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import ExecutionStep
 from shared.db.types import utcnow
 from shared.runtime import Resources
 from shared.settings import Settings
+from shared.state_machine import checkpoint_pg as pg_checkpoint
+from shared.state_machine import claim as claims
+from shared.state_machine.checkpoint_pg import CheckpointRow, CheckpointWriter
+from shared.state_machine.claim_pg import QueuedClaims
 from tests.support import execution_row, seed_workflow, start_execution
 
 

@@ -5,13 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from services.executor import claims
-from services.executor.nodes.base import WaitRecord
 from shared.broker.topology import RUN
 from shared.db.tables import Execution
 from shared.db.types import utcnow
 from shared.messages import RunExecution
 from shared.runtime import Resources
+from shared.state_machine import resume as claims
+from shared.state_machine.waits import WaitRecord
 from tests.support import seed_workflow, start_execution, steps_of, wait_for_status, waits_of
 
 

@@ -1,5 +1,6 @@
 """Properties: checkpoints restore what was saved; executions only move as the table allows."""
 
+import dataclasses
 import itertools
 import uuid
 from datetime import timedelta
@@ -10,15 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from services.executor import cancellation, checkpoints, claims
-from services.executor.checkpoints import Checkpoint, StepRecord
-from services.executor.claims import Claim
-from services.executor.nodes.base import WaitSpec
 from shared.context import ExecutionContext, restore, snapshot
 from shared.db.tables import Execution, ExecutionTransition, Wait
 from shared.db.types import utcnow
 from shared.errors import StaleVersion
 from shared.runtime import Resources
+from shared.state_machine import checkpoint as checkpoints
+from shared.state_machine import claim as claims
+from shared.state_machine import end as cancellation
+from shared.state_machine import resume
+from shared.state_machine.checkpoint import Checkpoint, StepRecord
+from shared.state_machine.claimed import Claimed as Claim
+from shared.state_machine.waits import WaitSpec
 from shared.status import ALLOWED_MOVES, ExecutionStatus
 from tests.support import execution_row, seed_workflow, start_execution
 
@@ -157,7 +161,7 @@ async def _apply(
             )
         if wait_id is None:
             return held, False
-        claim = await claims.claim_resume(
+        claim = await resume.claim_resume(
             engine,
             execution_id,
             wait_id,
@@ -178,7 +182,7 @@ async def _apply(
         "fail": ExecutionStatus.FAILED,
     }[operation]
     try:
-        await checkpoints.commit(
+        committed = await checkpoints.commit(
             engine,
             held,
             _checkpoint(held.context, status),
@@ -186,7 +190,8 @@ async def _apply(
         )
     except StaleVersion:
         return held, False
-    return held, True
+    # The holder's next write compares against the version its checkpoint wrote.
+    return dataclasses.replace(held, version=committed.version), True
 
 
 async def _always_decide(_conn: object, _node: str, _wait: object) -> dict[str, Any]:

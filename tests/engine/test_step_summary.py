@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from services.executor.node_outputs import MAX_SUMMARY_BYTES, summarize
+from shared.step_summary import MAX_SUMMARY_BYTES, summarize
 
 
 def test_a_small_output_is_kept_whole_even_with_values_json_does_not_know() -> None:

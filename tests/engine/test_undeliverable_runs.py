@@ -10,16 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.executor.giving_up import fail_undeliverable, fail_unresumable
-from services.executor.nodes.base import (
-    Completed,
-    NodeCall,
-    NodeResult,
-    NodeType,
-    Wait,
-    WaitRecord,
-    WaitSpec,
-)
+from services.executor.nodes.base import Completed, NodeCall, NodeResult, NodeType, Wait
 from services.executor.nodes.registry import core_node_types
 from services.executor.worker import ExecutorWorker
 from shared.broker.topology import RESUME, RUN
@@ -28,6 +19,8 @@ from shared.db.types import utcnow
 from shared.messages import ResumeExecution, RetryExecution
 from shared.nodes.base import NodeConfig
 from shared.runtime import Resources
+from shared.state_machine.end import fail_undeliverable, fail_unresumable
+from shared.state_machine.waits import WaitRecord, WaitSpec
 from tests.support import (
     eventually,
     seed_workflow,

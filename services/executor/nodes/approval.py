@@ -21,21 +21,13 @@ from services.executor.nodes.approval_rule import (
     outcome,
     timeout_outcome,
 )
-from services.executor.nodes.base import (
-    Completed,
-    Failed,
-    NodeCall,
-    NodeResult,
-    NodeType,
-    Wait,
-    WaitRecord,
-    WaitSpec,
-)
+from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeType, Wait
 from shared.approval_links import mail_key
 from shared.broker.topology import EMAIL
 from shared.db.types import utcnow
 from shared.messages import ApprovalEmail, Message
 from shared.nodes.approval import ApprovalConfig
+from shared.state_machine.waits import WaitRecord, WaitSpec
 
 
 class ApprovalNode(NodeType):

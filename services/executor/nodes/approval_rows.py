@@ -1,10 +1,9 @@
 """The executor's reads and writes of approval rows, inside the transactions it is given."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.executor.nodes.approval_rule import COUNTED
@@ -41,12 +40,3 @@ def approver_view(row: Any) -> dict[str, Any]:
         "comment": row.comment,
         "decided_at": row.decided_at.isoformat() if row.decided_at else None,
     }
-
-
-async def cancel_pending(conn: AsyncConnection, execution_id: uuid.UUID, at: datetime) -> None:
-    """Close the approvers still pending on a cancelled execution: their links die with it."""
-    await conn.execute(
-        update(Approval)
-        .where(Approval.execution_id == execution_id, Approval.status == "pending")
-        .values(status="cancelled", decided_at=at, next_reminder_at=None)
-    )

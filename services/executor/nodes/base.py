@@ -2,9 +2,7 @@
 
 import abc
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, ClassVar
 
 import aiohttp
@@ -15,12 +13,9 @@ from shared.messages import Message
 from shared.nodes.base import NodeConfig, RetryPolicy
 from shared.resume_urls import WaitLinks
 from shared.settings import Settings
+from shared.state_machine.waits import CheckpointWrites, WaitRecord, WaitSpec
 from shared.template_budget import budgeted
 from shared.templating import render_deep
-
-#: Rows a node writes in the same transaction as its checkpoint (e.g. one approval per approver),
-#: so they exist exactly when the checkpoint does.
-CheckpointWrites = Callable[[AsyncConnection], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -31,23 +26,6 @@ class Completed:
     #: Messages published after the checkpoint commits, through the outbox: (queue, message).
     outbox: list[tuple[str, Message]] = field(default_factory=list)
     writes: CheckpointWrites | None = None
-
-
-@dataclass(frozen=True)
-class WaitSpec:
-    #: timer | approval | signature (retry waits are opened by the engine, not by nodes)
-    kind: str
-    expires_at: datetime | None = None
-    rule: dict[str, Any] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
-    #: The wait's id; nodes may fix it to link rows of their own (approvals, signers) to it.
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-    #: Settle the wait as soon as it is open: facts that arrived before the pause committed
-    #: (an early signature webhook) are applied then, not lost.
-    settle_on_open: bool = False
-    #: The reason that resume carries. `event` waits say `event`, which executors on
-    #: PostgreSQL settle in one statement (pg_event_resume.py); the rule is the same.
-    opened_reason: str = "opened"
 
 
 @dataclass(frozen=True)
@@ -120,16 +98,6 @@ class NodeCall:
             settings.public_url, settings.secret_key, self.execution_id, self.event_node_ids
         )
         return namespace
-
-
-@dataclass(frozen=True)
-class WaitRecord:
-    id: uuid.UUID
-    kind: str
-    rule: dict[str, Any]
-    facts: dict[str, Any]
-    decision: dict[str, Any] | None
-    expires_at: datetime | None
 
 
 class NodeType(abc.ABC):

@@ -1,18 +1,10 @@
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from services.executor.nodes.base import (
-    Completed,
-    Failed,
-    NodeCall,
-    NodeResult,
-    NodeType,
-    Wait,
-    WaitRecord,
-    WaitSpec,
-)
+from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeType, Wait
 from shared.db.types import utcnow
 from shared.nodes.core import DelayConfig
+from shared.state_machine.waits import WaitRecord, WaitSpec
 
 
 class DelayNode(NodeType):

@@ -14,16 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.executor.nodes.base import (
-    Completed,
-    Failed,
-    NodeCall,
-    NodeResult,
-    NodeType,
-    Wait,
-    WaitRecord,
-    WaitSpec,
-)
+from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeType, Wait
 from services.executor.nodes.email_content import (
     BadEmail,
     addresses,
@@ -37,6 +28,7 @@ from shared.db.types import utcnow
 from shared.messages import SendEmail
 from shared.nodes.base import RetryPolicy
 from shared.nodes.email import EMAIL_DEFAULT_RETRY, EmailConfig
+from shared.state_machine.waits import WaitRecord, WaitSpec
 
 
 class EmailNode(NodeType):

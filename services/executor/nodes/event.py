@@ -12,21 +12,13 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.executor.nodes.base import (
-    Completed,
-    Failed,
-    NodeCall,
-    NodeResult,
-    NodeType,
-    Wait,
-    WaitRecord,
-    WaitSpec,
-)
+from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeType, Wait
 from shared.db.tables import Wait as WaitRow
 from shared.db.tables import WaitEvent
 from shared.db.types import utcnow
 from shared.nodes.event import EventConfig
 from shared.nodes.fields import duration_seconds
+from shared.state_machine.waits import WaitRecord, WaitSpec
 
 
 class EventNode(NodeType):

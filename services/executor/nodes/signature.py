@@ -11,15 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.executor.nodes.base import (
-    Failed,
-    NodeCall,
-    NodeResult,
-    NodeType,
-    Wait,
-    WaitRecord,
-    WaitSpec,
-)
+from services.executor.nodes.base import Failed, NodeCall, NodeResult, NodeType, Wait
 from services.executor.nodes.signature_decision import result_of, settle
 from services.executor.nodes.signature_document import load_document
 from shared.connections.crypto import Sealer
@@ -35,6 +27,7 @@ from shared.esign.store import NewRequest, RequestRow
 from shared.nodes.base import RetryPolicy
 from shared.nodes.fields import duration_seconds
 from shared.nodes.signature import SignatureConfig, SignerConfig
+from shared.state_machine.waits import WaitRecord, WaitSpec
 
 
 class SignatureNode(NodeType):

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, WaitRecord
+from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult
 from shared.db.tables import SignatureRequest
 from shared.db.types import utcnow
 from shared.esign import store
 from shared.esign.model import FINAL_REQUEST_STATUSES, RequestStatus, SignerStatus
 from shared.esign.store import RequestRow
 from shared.nodes.signature import SignatureConfig
+from shared.state_machine.waits import WaitRecord
 
 DEADLINE_REASON = "the deadline passed before the signers the rule requires had signed"
 

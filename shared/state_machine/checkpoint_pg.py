@@ -1,10 +1,10 @@
-"""The common checkpoint as ONE PostgreSQL statement, and many of them in one commit.
+"""CHECKPOINT on PostgreSQL: the common checkpoint as ONE statement, and many of them in one commit.
 
 Most checkpoints only move the execution on (or finish or fail it) and log the step: no wait to
 open, no outbox, no rows of the node's own. On PostgreSQL those are written by one statement
 whose data-modifying CTEs all hang off the version-guarded UPDATE: a row whose guard matches
 nothing gets no step and no transition either, exactly as in the general transaction in
-checkpoints.py (which SQLite and every other checkpoint use). A run that goes on keeps its
+checkpoint.py (which SQLite and every other checkpoint use). A run that goes on keeps its
 lease as it is (the heartbeat extends it), so no indexed column changes and PostgreSQL can
 update the row in place (a HOT update, no index entries).
 
@@ -25,8 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.context import ExecutionContext
 from shared.db import driver
 from shared.group_commit import GroupCommit
+from shared.state_machine.moves import CHECKPOINT
+from shared.state_machine.transitions import transition_sql
 
-CHECKPOINTS_SQL = """
+_LOG_MOVES_OFF_RUNNING = transition_sql(
+    """SELECT i.execution_id, 'running', i.status, i.reason, $2, i.at
+    FROM input AS i JOIN moved AS m ON m.id = i.execution_id
+    WHERE i.status <> 'running'"""
+)
+
+CHECKPOINTS_SQL = f"""
 WITH input AS (
     SELECT * FROM json_to_recordset($1::json) AS i(
         execution_id uuid, expected_version int, context json, current_node_id text, status text,
@@ -47,7 +55,7 @@ WITH input AS (
         execution_time_ms = i.execution_time_ms,
         error = coalesce(i.error, e.error)
     FROM input AS i
-    WHERE e.id = i.execution_id AND e.version = i.expected_version AND e.status = 'running'
+    WHERE e.id = i.execution_id AND e.version = i.expected_version AND {CHECKPOINT.sql_guard()}
     RETURNING e.id, e.version
 ), new_step AS (
     INSERT INTO execution_steps (execution_id, node_id, node_type, attempt, status,
@@ -65,10 +73,7 @@ WITH input AS (
     FROM input AS i JOIN moved AS m ON m.id = i.execution_id
     WHERE s.id = i.step_id
 ), transition AS (
-    INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, worker, at)
-    SELECT i.execution_id, 'running', i.status, i.reason, $2, i.at
-    FROM input AS i JOIN moved AS m ON m.id = i.execution_id
-    WHERE i.status <> 'running'
+    {_LOG_MOVES_OFF_RUNNING}
 )
 SELECT id, version FROM moved
 """

@@ -1,14 +1,14 @@
-"""Resuming `event` waits on PostgreSQL: settle, decide and claim in ONE statement, for every
+"""RESUME of `event` waits on PostgreSQL: settle, decide and claim in ONE statement, for every
 resume asked for together.
 
-The portable resume (claims.claim_resume) takes five round trips — BEGIN, read and lock the
+The portable resume (resume.py) takes five round trips — BEGIN, read and lock the
 wait, the node's `settle` reading its facts, decide and claim, COMMIT — because a node type's
 rule is Python. An event wait's rule is simple enough for SQL: decided by the one event
 accepted for its node, with that event's payload. Here, in order:
 
 - `w`: each asked wait, still open and of kind `event`, locked (in id order: two batches never
   wait on each other crosswise). The gateway share-locks it while recording an event
-  (services/gateway/wait_event_sql.py), so an event is either seen here or finds it decided;
+  (the gateway's wait-event statement), so an event is either seen here or finds it decided;
 - `ev`: the event accepted for the wait's node;
 - `claimed`: the compare-and-set paused → running, only with an accepted event and while the
   execution is still paused at the wait's node; `decided` and `moved` follow only what it
@@ -29,14 +29,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.executor.claims import Claim
-from services.executor.node_outputs import MAX_SUMMARY_BYTES
-from services.executor.nodes.base import WaitRecord
 from shared.context import restore
 from shared.db import driver
 from shared.group_commit import GroupCommit
+from shared.state_machine.claimed import Claimed
+from shared.state_machine.moves import RESUME
+from shared.state_machine.transitions import transition_sql
+from shared.state_machine.waits import WaitRecord
+from shared.step_summary import MAX_SUMMARY_BYTES
 
-RESUME_EVENT_WAITS_SQL = """
+RESUME_EVENT_WAITS_SQL = f"""
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[],
                          $5::timestamptz[])
@@ -79,7 +81,7 @@ WITH input AS (
                                  coalesce(ev.payload, 'null'::jsonb))::json END,
         current_node_id = coalesce(x.node_id, e.current_node_id)
     FROM w JOIN ev ON ev.wait_id = w.id JOIN next AS x ON x.wait_id = w.id
-    WHERE e.id = w.execution_id AND e.status = 'paused' AND e.current_node_id = w.node_id
+    WHERE e.id = w.execution_id AND {RESUME.sql_guard()} AND e.current_node_id = w.node_id
     RETURNING e.id, e.workspace_id, e.workflow_id, e.workflow_version, e.version, e.context,
               e.trigger_data, e.started_at, w.id AS wait_id, w.node_id, w.rule, w.expires_at,
               w.owner, w.at, ev.event_id, ev.payload, x.node_id AS next_node_id
@@ -113,8 +115,7 @@ WITH input AS (
     FROM claimed AS c
     WHERE x.id = c.wait_id
 ), moved AS (
-    INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, worker, at)
-    SELECT id, 'paused', 'running', 'event wait decided', owner, at FROM claimed
+    {transition_sql("SELECT id, 'paused', 'running', 'event wait decided', owner, at FROM claimed")}
 )
 SELECT c.*, s.id AS step_id, s.attempt AS step_attempt
 FROM claimed AS c
@@ -124,11 +125,11 @@ LEFT JOIN step AS s ON s.execution_id = c.id
 
 @dataclass(frozen=True)
 class Resumed:
-    claim: Claim
+    claimed: Claimed
     #: The event node.
     node_id: str
     #: Its wait, completed by the same statement (a node follows it): the run goes on
-    #: from `claim.current_node_id`. None: the claim resumes the event node itself.
+    #: from `claimed.current_node_id`. None: the claim resumes the event node itself.
     completed: WaitRecord | None
     #: The attempt of the event node that completed.
     attempt: int
@@ -191,22 +192,20 @@ def _claim(row: Any) -> Resumed:
         decision=decision,
         expires_at=row["expires_at"],
     )
-    claim = Claim(
-        execution_id=row["id"],
-        workspace_id=row["workspace_id"],
-        workflow_id=row["workflow_id"],
-        workflow_version=row["workflow_version"],
-        version=row["version"],
-        current_node_id=row["node_id"],
-        context=restore(row["context"]),
-        trigger_data=row["trigger_data"] or {},
-        started_at=row["started_at"] or row["at"],
-    )
+    fields: dict[str, Any] = {
+        "execution_id": row["id"],
+        "workspace_id": row["workspace_id"],
+        "workflow_id": row["workflow_id"],
+        "workflow_version": row["workflow_version"],
+        "version": row["version"],
+        "context": restore(row["context"]),
+        "trigger_data": row["trigger_data"] or {},
+        "started_at": row["started_at"] or row["at"],
+    }
     attempt = row["step_attempt"] or 1
     if row["next_node_id"] is not None:
-        claim.current_node_id = row["next_node_id"]
-        return Resumed(claim, row["node_id"], wait, attempt)
-    claim.wait = wait
-    if row["step_id"] is not None:
-        claim.open_step_id, claim.attempt = row["step_id"], attempt
-    return Resumed(claim, row["node_id"], None, attempt)
+        claimed = Claimed(current_node_id=row["next_node_id"], **fields)
+        return Resumed(claimed, row["node_id"], wait, attempt)
+    step = {"open_step_id": row["step_id"], "attempt": attempt} if row["step_id"] else {}
+    claimed = Claimed(current_node_id=row["node_id"], wait=wait, **fields, **step)
+    return Resumed(claimed, row["node_id"], None, attempt)

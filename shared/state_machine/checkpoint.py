@@ -1,22 +1,29 @@
-"""The checkpoint after every node: one transaction, guarded by `version`."""
+"""CHECKPOINT after every node: the run goes on, pauses, completes or fails — one
+transaction, guarded by status and `version`.
+
+A checkpoint that fits one statement (no wait to open, no outbox, no rows of the node's own)
+goes to PostgreSQL through checkpoint_pg.py, group-committed with other runs' ones; the rest,
+and every checkpoint on SQLite, take the transaction here.
+"""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from itertools import takewhile
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.executor.claims import Claim, record_transition
-from services.executor.nodes.base import CheckpointWrites, WaitSpec
-from services.executor.pg_checkpoint import CheckpointRow, CheckpointWriter, write_checkpoints
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
 from shared.errors import StaleVersion
 from shared.messages import Message
 from shared.outbox import Staged, stage
+from shared.state_machine.checkpoint_pg import CheckpointRow, CheckpointWriter, write_checkpoints
+from shared.state_machine.claimed import Held
+from shared.state_machine.moves import CHECKPOINT
+from shared.state_machine.transitions import record_transition
+from shared.state_machine.waits import CheckpointWrites, WaitSpec
 from shared.status import FINAL_STATUSES
 from shared.status import ExecutionStatus as S
 
@@ -51,14 +58,22 @@ class Checkpoint:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Committed:
+    #: The execution's version now: the holder's next write compares against it.
+    version: int
+    #: Outbox messages to publish now that they are committed.
+    staged: list[Staged]
+
+
 async def commit(
     engine: AsyncEngine,
-    claim: Claim,
+    held: Held,
     checkpoint: Checkpoint,
     *,
     owner: str,
     writer: CheckpointWriter | None = None,
-) -> list[Staged]:
+) -> Committed:
     """Write the checkpoint; raise StaleVersion when another writer moved the execution first.
 
     On StaleVersion nothing was written: the caller must stop without further effects. With a
@@ -72,14 +87,14 @@ async def commit(
         values.update(status=checkpoint.status.value, lease_owner=None, lease_expires_at=None)
     if checkpoint.status in FINAL_STATUSES:
         values["finished_at"] = now
-        values["execution_time_ms"] = int((now - claim.started_at).total_seconds() * 1000)
+        values["execution_time_ms"] = int((now - held.started_at).total_seconds() * 1000)
     if checkpoint.error is not None:
         values["error"] = checkpoint.error
     if _fits_one_statement(engine, checkpoint):
         step = checkpoint.step
         row = CheckpointRow(
-            execution_id=claim.execution_id,
-            expected_version=claim.version,
+            execution_id=held.execution_id,
+            expected_version=held.version,
             context=checkpoint.context,
             current_node_id=checkpoint.current_node_id,
             status=checkpoint.status.value,
@@ -105,24 +120,23 @@ async def commit(
         else:
             version = (await write_checkpoints(engine, [row], owner=owner)).get(row.execution_id)
         if version is None:
-            raise StaleVersion(f"execution {claim.execution_id} moved past version {claim.version}")
-        _advance(claim, checkpoint, version)
-        return []
+            raise StaleVersion(f"execution {held.execution_id} moved past version {held.version}")
+        return Committed(version, [])
     values["context"] = snapshot(checkpoint.context)
     values["version"] = Execution.version + 1
     async with engine.begin() as conn:
         version = await conn.scalar(
             update(Execution)
             .where(
-                Execution.id == claim.execution_id,
-                Execution.version == claim.version,
-                Execution.status == S.RUNNING,
+                Execution.id == held.execution_id,
+                Execution.version == held.version,
+                CHECKPOINT.guard(),
             )
             .values(**values)
             .returning(Execution.version)
         )
         if version is None:
-            raise StaleVersion(f"execution {claim.execution_id} moved past version {claim.version}")
+            raise StaleVersion(f"execution {held.execution_id} moved past version {held.version}")
         step = checkpoint.step
         step_values = {
             "status": step.status,
@@ -142,7 +156,7 @@ async def commit(
         else:
             await conn.execute(
                 insert(ExecutionStep).values(
-                    execution_id=claim.execution_id,
+                    execution_id=held.execution_id,
                     node_id=step.node_id,
                     node_type=step.node_type,
                     attempt=step.attempt,
@@ -154,7 +168,7 @@ async def commit(
             await conn.execute(
                 insert(Wait).values(
                     id=checkpoint.wait.id,
-                    execution_id=claim.execution_id,
+                    execution_id=held.execution_id,
                     node_id=step.node_id,
                     kind=checkpoint.wait.kind,
                     rule=checkpoint.wait.rule,
@@ -169,11 +183,10 @@ async def commit(
         if checkpoint.status != S.RUNNING:
             reason = checkpoint.reason or checkpoint.error or checkpoint.status.value
             await record_transition(
-                conn, claim.execution_id, S.RUNNING, checkpoint.status, reason, owner
+                conn, held.execution_id, S.RUNNING, checkpoint.status, reason, owner
             )
         staged = [await stage(conn, queue, message) for queue, message in checkpoint.outbox]
-    _advance(claim, checkpoint, version)
-    return staged
+    return Committed(version, staged)
 
 
 def _fits_one_statement(engine: AsyncEngine, checkpoint: Checkpoint) -> bool:
@@ -183,78 +196,3 @@ def _fits_one_statement(engine: AsyncEngine, checkpoint: Checkpoint) -> bool:
         and not checkpoint.outbox
         and checkpoint.writes is None
     )
-
-
-def _advance(claim: Claim, checkpoint: Checkpoint, version: int) -> None:
-    claim.version = version
-    claim.holding = checkpoint.status == S.RUNNING
-    claim.context = checkpoint.context
-    claim.current_node_id = checkpoint.current_node_id
-
-
-class InterruptedTooOften(Exception):
-    """A side-effecting node was interrupted as often as a message may be delivered: its
-    worker died, lost its lease or could not store what it did, each time. Starting it again
-    would repeat its side effect past any budget, so the node fails instead."""
-
-    def __init__(self, node_id: str, times: int) -> None:
-        super().__init__(
-            f"node `{node_id}` was interrupted {times} times (its worker stopped or could not "
-            "checkpoint it each time); it is not started again"
-        )
-
-
-async def start_step(
-    engine: AsyncEngine, claim: Claim, node_id: str, node_type: str, *, budget: int
-) -> int:
-    """Record a side-effecting attempt before it starts, so a crash mid-node stays visible;
-    `InterruptedTooOften` when `budget` earlier attempts of the node were interrupted."""
-    async with engine.begin() as conn:
-        # The latest attempts, newest first: those interrupted since the last that ended
-        # otherwise (failed, completed, waiting) count. A retry, of the node or of the failed
-        # run, follows a failed attempt and so starts a budget of its own.
-        latest = await conn.scalars(
-            select(ExecutionStep.status)
-            .where(
-                ExecutionStep.execution_id == claim.execution_id,
-                ExecutionStep.node_id == node_id,
-            )
-            .order_by(ExecutionStep.attempt.desc())
-            .limit(budget)
-        )
-        interrupted = len(list(takewhile(lambda status: status == "interrupted", latest)))
-        if interrupted >= budget:
-            raise InterruptedTooOften(node_id, interrupted)
-        step_id = await conn.scalar(
-            insert(ExecutionStep)
-            .values(
-                execution_id=claim.execution_id,
-                node_id=node_id,
-                node_type=node_type,
-                attempt=claim.attempt,
-                status="running",
-                started_at=utcnow(),
-            )
-            .returning(ExecutionStep.id)
-        )
-    assert step_id is not None
-    return int(step_id)
-
-
-async def extend_lease(
-    engine: AsyncEngine, claim: Claim, *, owner: str, lease_seconds: float
-) -> bool:
-    """Heartbeat. False when the row moved on — unless our own checkpoint moved it meanwhile."""
-    seen = claim.version
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            update(Execution)
-            .where(
-                Execution.id == claim.execution_id,
-                Execution.version == seen,
-                Execution.lease_owner == owner,
-                Execution.status == S.RUNNING,
-            )
-            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-        )
-    return result.rowcount == 1 or claim.version != seen

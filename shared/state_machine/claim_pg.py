@@ -1,11 +1,11 @@
-"""Claiming queued executions on PostgreSQL: one statement for every claim asked for together.
+"""CLAIM on PostgreSQL: one statement for every claim of a queued run asked for together.
 
 `status = 'queued'` is the compare-and-set here: a queued row leaves that status only through
 a claim or a cancel, both of which bump `version`, and PostgreSQL re-checks the WHERE clause
 on the newest row version after waiting for a concurrent writer's lock, so of two concurrent
 claims exactly one matches. The first node's id is read from the pinned workflow version in
 the same statement. Anything else (a reclaim after a lost lease, SQLite) takes the general
-path in claims.py.
+path in claim.py.
 
 A burst of run messages reaches a worker as many claims at once; they go to PostgreSQL
 together (shared/group_commit.py), one round trip and one commit for all.
@@ -19,10 +19,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.context import restore
 from shared.db import driver
 from shared.group_commit import GroupCommit
+from shared.state_machine.claimed import Claimed
+from shared.state_machine.moves import CLAIM
+from shared.state_machine.transitions import transition_sql
 
-CLAIM_QUEUED_SQL = """
+CLAIM_QUEUED_SQL = f"""
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[])
         AS i(id, owner, lease_expires_at, at)
@@ -41,12 +45,11 @@ WITH input AS (
             LIMIT 1
         ))
     FROM input AS i
-    WHERE e.id = i.id AND e.status = 'queued'
+    WHERE e.id = i.id AND {CLAIM.sql_guard()}
     RETURNING e.id, e.workspace_id, e.workflow_id, e.workflow_version, e.version,
               e.current_node_id, e.context, e.trigger_data, e.started_at, i.owner, i.at
 ), moved AS (
-    INSERT INTO execution_transitions (execution_id, from_status, to_status, reason, worker, at)
-    SELECT id, 'queued', 'running', 'claimed', owner, at FROM claimed
+    {transition_sql("SELECT id, 'queued', 'running', 'claimed', owner, at FROM claimed")}
 )
 SELECT id, workspace_id, workflow_id, workflow_version, version, current_node_id, context,
        trigger_data, started_at
@@ -67,9 +70,7 @@ class QueuedClaims:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._group: GroupCommit[_Ask, dict[str, Any] | None] = GroupCommit(
-            self._write, name="claims"
-        )
+        self._group: GroupCommit[_Ask, Claimed | None] = GroupCommit(self._write, name="claims")
 
     @property
     def statements(self) -> int:
@@ -77,17 +78,16 @@ class QueuedClaims:
 
     async def claim(
         self, execution_id: uuid.UUID, *, owner: str, lease_seconds: float, now: datetime
-    ) -> dict[str, Any] | None:
-        """The claimed row, or None when it was not queued. JSON columns arrive decoded: the
-        connection comes from SQLAlchemy's pool, which installs asyncpg codecs for json."""
+    ) -> Claimed | None:
+        """The claimed run, or None when it was not queued."""
         ask = _Ask(execution_id, owner, now + timedelta(seconds=lease_seconds), now)
         return await self._group.submit(ask)
 
-    async def _write(self, asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:
+    async def _write(self, asks: Sequence[_Ask]) -> list[Claimed | None]:
         return await _claim(self._engine, asks)
 
 
-async def _claim(engine: AsyncEngine, asks: Sequence[_Ask]) -> list[dict[str, Any] | None]:
+async def _claim(engine: AsyncEngine, asks: Sequence[_Ask]) -> list[Claimed | None]:
     rows = await driver.fetch(
         engine,
         CLAIM_QUEUED_SQL,
@@ -96,7 +96,24 @@ async def _claim(engine: AsyncEngine, asks: Sequence[_Ask]) -> list[dict[str, An
         [a.lease_expires_at for a in asks],
         [a.at for a in asks],
     )
-    claimed = {row["id"]: dict(row) for row in rows}
+    claimed = {row["id"]: _claimed(row) for row in rows}
     # The same run message delivered twice at once asks twice in one batch: the row is
     # claimed once, and only the first ask gets it.
     return [claimed.pop(a.execution_id, None) for a in asks]
+
+
+def _claimed(row: Any) -> Claimed:
+    # JSON columns arrive decoded: the connection comes from SQLAlchemy's pool, which
+    # installs asyncpg codecs for json.
+    return Claimed(
+        execution_id=row["id"],
+        workspace_id=row["workspace_id"],
+        workflow_id=row["workflow_id"],
+        workflow_version=row["workflow_version"],
+        version=row["version"],
+        current_node_id=row["current_node_id"],
+        context=restore(row["context"]),
+        trigger_data=row["trigger_data"] or {},
+        started_at=row["started_at"],
+        first_claim=True,
+    )
