@@ -4,8 +4,6 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
-from typing import Protocol
 
 import structlog
 
@@ -17,58 +15,13 @@ from services.lifecycle import (
     wait_for_stop,
     worker_side_app,
 )
+from services.workers import EXIT_LOOP_DIED, WORKERS, running
 from shared.db.migrate import upgrade
 from shared.logging import configure_logging
-from shared.runtime import Resources, open_resources
+from shared.runtime import open_resources
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-#: Exit status of a service whose background loop died: its supervisor restarts it.
-EXIT_LOOP_DIED = 70
-
-
-class Worker(Protocol):
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
-def _executor(resources: Resources) -> Worker:
-    from services.executor.worker import ExecutorWorker
-
-    return ExecutorWorker(resources)
-
-
-def _notifier(resources: Resources) -> Worker:
-    from services.notifier.worker import Notifier
-
-    return Notifier(resources)
-
-
-def _scheduler(resources: Resources) -> Worker:
-    from services.scheduler.worker import Scheduler
-
-    return Scheduler(resources)
-
-
-WORKERS: dict[str, Callable[[Resources], Worker]] = {
-    "executor": _executor,
-    "notifier": _notifier,
-    "scheduler": _scheduler,
-}
-
-
-@contextlib.asynccontextmanager
-async def running(workers: list[Worker]) -> AsyncIterator[None]:
-    started: list[Worker] = []
-    try:
-        for worker in workers:
-            await worker.start()
-            started.append(worker)
-        yield
-    finally:
-        for worker in reversed(started):
-            await worker.stop()
 
 
 async def run_worker(settings: Settings, name: str) -> int:

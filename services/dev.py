@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.cli import EXIT_LOOP_DIED, WORKERS, running
 from services.lifecycle import freeze_startup_objects, serving, wait_for_stop
+from services.workers import EXIT_LOOP_DIED, WORKERS, running
 from shared.connections.crypto import new_secret_key
 from shared.db.tables import Workflow, WorkflowVersion, Workspace
 from shared.egress import LOOPBACK

@@ -162,7 +162,8 @@ class Handlers:
         self, execution_id: uuid.UUID, wait_id: uuid.UUID, requested_at: datetime | None
     ) -> None:
         """An event wait's resume on PostgreSQL: settled, decided and claimed in one
-        statement shared with the resumes that arrive together (pg_event_resume.py)."""
+        statement shared with the resumes that arrive together
+        (shared/state_machine/event_resume_pg.py)."""
         assert self._event_resumes is not None
         with log_context(execution_id=str(execution_id)):
             resumed = await self._event_resumes.claim(

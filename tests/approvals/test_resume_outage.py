@@ -53,7 +53,7 @@ from tests.support import (
 )
 
 #: The statement of the resume's transaction that decides the wait and claims the run, sent
-#: after the wait was read, locked and settled (pg_resume.DECIDE_AND_CLAIM).
+#: after the wait was read, locked and settled (resume.DECIDE_AND_CLAIM).
 DECIDING_STATEMENT = b"WITH decided AS ("
 assert DECIDING_STATEMENT.decode() in DECIDE_AND_CLAIM.text
 

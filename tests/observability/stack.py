@@ -10,12 +10,12 @@ import aiohttp
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.cli import Worker
 from services.executor.worker import ExecutorWorker
 from services.gateway.app import create_app
 from services.lifecycle import serving, worker_side_app
 from services.notifier.worker import Notifier
 from services.scheduler.worker import Scheduler
+from services.workers import Worker
 from shared.api_keys import create_api_key
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
