@@ -1,22 +1,12 @@
-"""The node-type registry: an explicit dict built at start-up from a list."""
+"""The executor's node-type registry: an explicit dict built at start-up from the shared list
+of node types (shared/nodes/registry.py)."""
 
+import importlib
 from collections.abc import Iterable, Mapping
 
-from services.executor.nodes.approval import ApprovalNode
 from services.executor.nodes.base import NodeType
-from services.executor.nodes.delay import DelayNode
-from services.executor.nodes.event import EventNode
-from services.executor.nodes.gmail import GmailNode
-from services.executor.nodes.google_docs import GoogleDocsNode
-from services.executor.nodes.google_slides import GoogleSlidesNode
-from services.executor.nodes.outlook import OutlookNode
-from services.executor.nodes.powerpoint import PowerPointNode
-from services.executor.nodes.set_values import SetNode
-from services.executor.nodes.signature import SignatureNode
-from services.executor.nodes.trigger import TriggerNode
-from services.executor.nodes.webhook import WebhookNode
-from services.executor.nodes.word import WordNode
 from shared.errors import DocflowError
+from shared.nodes.registry import NODE_TYPES, NodeTypeEntry
 
 NodeRegistry = Mapping[str, NodeType]
 
@@ -26,21 +16,23 @@ class UnknownNodeType(DocflowError):
 
 
 def core_node_types() -> list[NodeType]:
-    return [
-        TriggerNode(),
-        SetNode(),
-        WebhookNode(),
-        DelayNode(),
-        EventNode(),
-        ApprovalNode(),
-        GmailNode(),
-        OutlookNode(),
-        WordNode(),
-        PowerPointNode(),
-        GoogleDocsNode(),
-        GoogleSlidesNode(),
-        SignatureNode(),
-    ]
+    """One instance of every node type in the shared list, NODE_TYPES."""
+    return [implementation(entry)() for entry in NODE_TYPES]
+
+
+def implementation(entry: NodeTypeEntry) -> type[NodeType]:
+    """The executor's class for `entry`; it must agree with the entry on name and config."""
+    module_name, class_name = entry.implementation.split(":")
+    found = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(found, type) and issubclass(found, NodeType)):
+        raise TypeError(f"{entry.implementation} is not a node type")
+    if (found.type_name, found.config_model) != (entry.name, entry.config):
+        raise TypeError(
+            f"{entry.implementation} says it is {found.type_name!r} with "
+            f"{found.config_model.__name__}; NODE_TYPES says {entry.name!r} with "
+            f"{entry.config.__name__}"
+        )
+    return found
 
 
 def build_node_registry(node_types: Iterable[NodeType]) -> NodeRegistry:
