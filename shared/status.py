@@ -1,4 +1,4 @@
-"""Execution statuses and the one table of moves between them."""
+"""Every status column's values, and the one table of moves between execution statuses."""
 
 from enum import StrEnum
 
@@ -53,3 +53,51 @@ def sources_of(target: ExecutionStatus) -> frozenset[ExecutionStatus]:
 def check_move(current: ExecutionStatus, target: ExecutionStatus) -> None:
     if (current, target) not in ALLOWED_MOVES:
         raise IllegalTransition(current, target)
+
+
+class StepStatus(StrEnum):
+    """An attempt of a node (`execution_steps.status`)."""
+
+    RUNNING = "running"
+    #: Paused on a wait; completed when the node resumes.
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    #: Its worker died or lost its lease mid-node.
+    INTERRUPTED = "interrupted"
+    #: Its run was cancelled while it ran or waited.
+    CANCELLED = "cancelled"
+    #: Its `when` was false: the node did not run.
+    SKIPPED = "skipped"
+
+
+class WaitStatus(StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"
+    #: Its deadline passed and the run fails on it (`on_timeout: fail`).
+    EXPIRED = "expired"
+    #: Its run ended first.
+    CANCELLED = "cancelled"
+
+
+class WaitEventStatus(StrEnum):
+    #: The one event that decides (or will decide) its node's wait.
+    ACCEPTED = "accepted"
+    #: Came after another was accepted, or after the wait was decided: changes nothing.
+    LATE = "late"
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    #: Reassigned to someone else.
+    REPLACED = "replaced"
+    #: The gate or its run ended first.
+    CANCELLED = "cancelled"
+
+
+class DocumentStatus(StrEnum):
+    #: A copy exists at the provider; its bytes not yet here.
+    PENDING = "pending"
+    READY = "ready"

@@ -10,6 +10,7 @@ from services.executor.progress import RunProgress
 from shared.conditions import Condition
 from shared.db.types import utcnow
 from shared.state_machine.checkpoint import StepRecord
+from shared.status import StepStatus
 
 
 def decided_step(
@@ -27,7 +28,7 @@ def decided_step(
         node_id=node.id,
         node_type=node.type_name,
         attempt=run.attempt,
-        status="skipped" if skipped else "failed",
+        status=StepStatus.SKIPPED if skipped else StepStatus.FAILED,
         started_at=started_at,
         completed_at=utcnow(),
         duration_ms=round(duration * 1000),

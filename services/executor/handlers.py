@@ -33,6 +33,7 @@ from shared.state_machine.event_resume_pg import EventResumes
 from shared.state_machine.resume import Resume, resuming
 from shared.state_machine.waits import WaitRecord
 from shared.status import ExecutionStatus as S
+from shared.status import WaitStatus
 
 log = structlog.get_logger(__name__)
 
@@ -198,7 +199,7 @@ class Handlers:
                     Wait.execution_id == message.execution_id,
                     Wait.node_id == message.node_id,
                     Wait.kind == "event",
-                    Wait.status == "open",
+                    Wait.status == WaitStatus.OPEN,
                 )
             )
         if wait_id is not None:

@@ -43,6 +43,7 @@ from shared.state_machine.claimed import Claimed
 from shared.state_machine.lease import let_go, release
 from shared.state_machine.waits import WaitSpec
 from shared.status import ExecutionStatus as S
+from shared.status import StepStatus
 from shared.step_summary import summarize
 
 log = structlog.get_logger(__name__)
@@ -218,7 +219,7 @@ class Runner:
             node_id=node.id,
             node_type=node.type_name,
             attempt=run.attempt,
-            status="completed",
+            status=StepStatus.COMPLETED,
             started_at=started_at,
             completed_at=utcnow(),
             duration_ms=round(duration * 1000),
@@ -366,7 +367,7 @@ class Runner:
             context=context,
             current_node_id=node.id,
             status=S.PAUSED,
-            step=_with(step, status="waiting", completed_at=None, duration_ms=None),
+            step=_with(step, status=StepStatus.WAITING, completed_at=None, duration_ms=None),
             step_id=step_id,
             wait=spec,
             reason=f"waiting on {spec.kind}",
@@ -390,7 +391,7 @@ class Runner:
     ) -> bool:
         """Retry, fail the run, or — `on_error: continue`, retries spent — go on to `next_id`
         (True). A wait's decision keeps its node type's own rules (on_reject, on_timeout)."""
-        failed_step = _with(step, status="failed", error=result.error)
+        failed_step = _with(step, status=StepStatus.FAILED, error=result.error)
         retry = result.retryable and run.attempt < node.retry.max_attempts
         if not retry and node.on_error == "continue" and run.wait is None:
             log.info("node_failed_run_goes_on", error=result.error)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.executor.progress import RunProgress
 from shared.db.tables import ExecutionStep
 from shared.db.types import utcnow
+from shared.status import StepStatus
 
 
 class InterruptedTooOften(Exception):
@@ -41,7 +42,7 @@ async def start_step(
             .order_by(ExecutionStep.attempt.desc())
             .limit(budget)
         )
-        interrupted = len(list(takewhile(lambda status: status == "interrupted", latest)))
+        interrupted = len(list(takewhile(lambda status: status == StepStatus.INTERRUPTED, latest)))
         if interrupted >= budget:
             raise InterruptedTooOften(node_id, interrupted)
         step_id = await conn.scalar(
@@ -51,7 +52,7 @@ async def start_step(
                 node_id=node_id,
                 node_type=node_type,
                 attempt=run.attempt,
-                status="running",
+                status=StepStatus.RUNNING,
                 started_at=utcnow(),
             )
             .returning(ExecutionStep.id)

@@ -14,6 +14,7 @@ from shared.broker.topology import WORK_QUEUES
 from shared.db.tables import Wait
 from shared.metrics import WAIT_KINDS
 from shared.runtime import Resources
+from shared.status import WaitStatus
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +44,9 @@ async def refresh_wait_gauges(resources: Resources) -> None:
     async with resources.sessions() as session:
         rows = (
             await session.execute(
-                select(Wait.kind, func.count()).where(Wait.status == "open").group_by(Wait.kind)
+                select(Wait.kind, func.count())
+                .where(Wait.status == WaitStatus.OPEN)
+                .group_by(Wait.kind)
             )
         ).all()
     counts = {kind: int(count) for kind, count in rows}

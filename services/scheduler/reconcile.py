@@ -26,6 +26,7 @@ from shared.esign.sync import apply_observation, collect_signed_document
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
+from shared.status import WaitStatus
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ async def _take_quiet(resources: Resources, batch: int) -> list[uuid.UUID]:
                     select(SignatureRequest.id)
                     .join(Wait, Wait.id == SignatureRequest.wait_id)
                     .where(
-                        Wait.status == "open",
+                        Wait.status == WaitStatus.OPEN,
                         SignatureRequest.status != RequestStatus.CREATING.value,
                         SignatureRequest.provider_request_id.is_not(None),
                         SignatureRequest.last_activity_at < quiet_since,

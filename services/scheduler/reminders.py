@@ -17,6 +17,7 @@ from shared.db.types import utcnow
 from shared.messages import ApprovalEmail
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
+from shared.status import ApprovalStatus, WaitStatus
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +39,9 @@ async def send_reminders(resources: Resources, *, batch: int) -> int:
                 )
                 .join(Wait, Wait.id == Approval.wait_id)
                 .where(
-                    Approval.status == "pending",
+                    Approval.status == ApprovalStatus.PENDING,
                     Approval.next_reminder_at <= now,
-                    Wait.status == "open",
+                    Wait.status == WaitStatus.OPEN,
                     or_(Wait.expires_at.is_(None), Wait.expires_at > now),
                 )
                 .order_by(Approval.next_reminder_at)
@@ -55,7 +56,7 @@ async def send_reminders(resources: Resources, *, batch: int) -> int:
                 update(Approval)
                 .where(
                     Approval.id == row.id,
-                    Approval.status == "pending",
+                    Approval.status == ApprovalStatus.PENDING,
                     Approval.next_reminder_at == row.next_reminder_at,
                 )
                 .values(

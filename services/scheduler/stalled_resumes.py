@@ -30,6 +30,7 @@ from shared.db.types import utcnow
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
+from shared.status import ApprovalStatus, WaitStatus
 from shared.status import ExecutionStatus as S
 
 log = structlog.get_logger(__name__)
@@ -60,11 +61,11 @@ class StalledResumes:
 
 async def _decided_gates(resources: Resources, after: float, batch: int) -> list[Staged]:
     before = utcnow() - timedelta(seconds=after)
-    open_gates = select(Wait.id).where(Wait.status == "open", Wait.kind == "approval")
+    open_gates = select(Wait.id).where(Wait.status == WaitStatus.OPEN, Wait.kind == "approval")
     tally = (
         select(
             Approval.wait_id,
-            func.count().filter(Approval.status == "approved").label("approved"),
+            func.count().filter(Approval.status == ApprovalStatus.APPROVED).label("approved"),
             func.count().filter(Approval.status.in_(("approved", "pending"))).label("live"),
             func.max(Approval.decided_at).label("last_decided_at"),
         )
@@ -80,7 +81,7 @@ async def _decided_gates(resources: Resources, after: float, batch: int) -> list
                 .join(tally, tally.c.wait_id == Wait.id)
                 .join(Execution, Execution.id == Wait.execution_id)
                 .where(
-                    Wait.status == "open",
+                    Wait.status == WaitStatus.OPEN,
                     Execution.status == S.PAUSED,
                     tally.c.last_decided_at < before,
                     or_(tally.c.approved >= required, tally.c.live < required),
@@ -101,7 +102,7 @@ async def _refire_fired_waits(resources: Resources, after: float, batch: int) ->
                 select(Wait.id, Wait.execution_id, Wait.kind, Wait.fired_at)
                 .join(Execution, Execution.id == Wait.execution_id)
                 .where(
-                    Wait.status == "open",
+                    Wait.status == WaitStatus.OPEN,
                     Wait.fired_at < before,
                     Wait.expires_at <= now,
                     Execution.status == S.PAUSED,
@@ -113,7 +114,9 @@ async def _refire_fired_waits(resources: Resources, after: float, batch: int) ->
             # Compare-and-set on fired_at: two schedulers never both fire it again.
             again = await session.scalar(
                 update(Wait)
-                .where(Wait.id == wait_id, Wait.fired_at == fired_at, Wait.status == "open")
+                .where(
+                    Wait.id == wait_id, Wait.fired_at == fired_at, Wait.status == WaitStatus.OPEN
+                )
                 .values(fired_at=now)
                 .returning(Wait.id)
             )

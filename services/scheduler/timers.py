@@ -14,6 +14,7 @@ from shared.db.types import utcnow
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
+from shared.status import WaitStatus
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +30,9 @@ async def fire_due_waits(resources: Resources, *, batch: int) -> int:
         due = (
             await session.execute(
                 select(Wait.id, Wait.execution_id, Wait.kind)
-                .where(Wait.status == "open", Wait.expires_at <= now, Wait.fired_at.is_(None))
+                .where(
+                    Wait.status == WaitStatus.OPEN, Wait.expires_at <= now, Wait.fired_at.is_(None)
+                )
                 .order_by(Wait.expires_at)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
@@ -38,7 +41,7 @@ async def fire_due_waits(resources: Resources, *, batch: int) -> int:
         for wait_id, execution_id, kind in due:
             fired = await session.scalar(
                 update(Wait)
-                .where(Wait.id == wait_id, Wait.fired_at.is_(None), Wait.status == "open")
+                .where(Wait.id == wait_id, Wait.fired_at.is_(None), Wait.status == WaitStatus.OPEN)
                 .values(fired_at=now)
                 .returning(Wait.id)
             )

@@ -21,7 +21,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db.types import JsonColumn, UtcDateTime, utcnow
+from shared.db.types import JsonColumn, StatusColumn, UtcDateTime, utcnow
+from shared.esign.model import RequestStatus, SignerStatus
+from shared.status import (
+    ApprovalStatus,
+    DocumentStatus,
+    ExecutionStatus,
+    StepStatus,
+    WaitEventStatus,
+    WaitStatus,
+)
 
 # SQLite only autoincrements INTEGER PRIMARY KEY, so big ids are plain integers there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -98,7 +107,7 @@ class Execution(Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id"))
     workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.id"), index=True)
     workflow_version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[ExecutionStatus] = mapped_column(StatusColumn(ExecutionStatus))
     #: Bumped by every claim and checkpoint; writers compare-and-set on it.
     version: Mapped[int] = mapped_column(Integer, default=0)
     current_node_id: Mapped[str | None] = mapped_column(String(200))
@@ -126,8 +135,8 @@ class ExecutionTransition(Base):
     __tablename__ = "execution_transitions"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[ExecutionStatus | None] = mapped_column(StatusColumn(ExecutionStatus))
+    to_status: Mapped[ExecutionStatus] = mapped_column(StatusColumn(ExecutionStatus))
     reason: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -145,7 +154,7 @@ class ExecutionStep(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     #: running | waiting | completed | failed | interrupted | cancelled | skipped (its `when`
     #: was false: the node did not run)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[StepStatus] = mapped_column(StatusColumn(StepStatus))
     started_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
@@ -168,7 +177,7 @@ class Wait(Base):
     rule: Mapped[dict[str, Any]]
     facts: Mapped[dict[str, Any]]
     #: open | decided | expired | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[WaitStatus] = mapped_column(StatusColumn(WaitStatus), default=WaitStatus.OPEN)
     decision: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn)
     expires_at: Mapped[datetime | None]
     #: Set once by the scheduler when it published the due resume; guards double firing.
@@ -208,7 +217,7 @@ class WaitEvent(Base):
     #: api | url
     via: Mapped[str] = mapped_column(String(8))
     #: accepted | late
-    status: Mapped[str] = mapped_column(String(8))
+    status: Mapped[WaitEventStatus] = mapped_column(StatusColumn(WaitEventStatus, 8))
     payload: Mapped[Any] = mapped_column(JsonColumn, nullable=True)
     #: The open wait it was delivered to; None when it came before the wait opened.
     wait_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -317,7 +326,9 @@ class Approval(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
     #: pending | approved | rejected | replaced | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ApprovalStatus] = mapped_column(
+        StatusColumn(ApprovalStatus), default=ApprovalStatus.PENDING
+    )
     #: Decided after the wait had decided: recorded, and changes nothing.
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     comment: Mapped[str | None] = mapped_column(Text)
@@ -391,7 +402,9 @@ class SignatureRequest(Base):
     #: The wait the node opens; fixed when the request is made, so early events can name it.
     wait_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     #: creating | pending | signed | refused | expired | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="creating")
+    status: Mapped[RequestStatus] = mapped_column(
+        StatusColumn(RequestStatus), default=RequestStatus.CREATING
+    )
     #: {"rule": "all" | "any" | "quorum", "required": N}
     rule: Mapped[dict[str, Any]] = mapped_column(JSON)
     title: Mapped[str] = mapped_column(String(300))
@@ -447,7 +460,9 @@ class Signer(Base):
     #: ClickSign signer id; ZapSign signer token.
     provider_signer_id: Mapped[str | None] = mapped_column(String(200))
     #: pending | signed | refused
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[SignerStatus] = mapped_column(
+        StatusColumn(SignerStatus), default=SignerStatus.PENDING
+    )
     #: When the signer signed or refused, as the provider says.
     acted_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
@@ -523,7 +538,7 @@ class Document(Base):
     #: document (the node's own output) | pdf (a conversion of it)
     variant: Mapped[str] = mapped_column(String(16))
     #: pending (a provider copy exists, the bytes not yet) | ready
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DocumentStatus] = mapped_column(StatusColumn(DocumentStatus))
     name: Mapped[str] = mapped_column(String(500))
     content_type: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str | None] = mapped_column(String(64))

@@ -19,6 +19,7 @@ from shared.db.types import utcnow
 from shared.documents.hashing import sha256_hex
 from shared.documents.templates import ResolvedTemplate
 from shared.errors import DocflowError, NotFound
+from shared.status import DocumentStatus
 
 Db = AsyncSession | AsyncConnection
 
@@ -153,7 +154,7 @@ async def complete_document(db: Db, document_id: uuid.UUID, content: bytes) -> D
             content=content,
             sha256=sha256_hex(content),
             size=len(content),
-            status="ready",
+            status=DocumentStatus.READY,
             updated_at=utcnow(),
         )
     )

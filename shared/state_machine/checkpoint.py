@@ -24,7 +24,7 @@ from shared.state_machine.claimed import Held
 from shared.state_machine.moves import CHECKPOINT
 from shared.state_machine.transitions import record_transition
 from shared.state_machine.waits import CheckpointWrites, WaitSpec
-from shared.status import FINAL_STATUSES
+from shared.status import FINAL_STATUSES, StepStatus, WaitStatus
 from shared.status import ExecutionStatus as S
 
 
@@ -33,7 +33,7 @@ class StepRecord:
     node_id: str
     node_type: str
     attempt: int
-    status: str
+    status: StepStatus
     started_at: datetime
     completed_at: datetime | None
     duration_ms: int | None
@@ -173,7 +173,7 @@ async def commit(
                     kind=checkpoint.wait.kind,
                     rule=checkpoint.wait.rule,
                     facts=checkpoint.wait.facts,
-                    status="open",
+                    status=WaitStatus.OPEN,
                     expires_at=checkpoint.wait.expires_at,
                     created_at=now,
                 )

@@ -28,9 +28,10 @@ from shared.state_machine.moves import CLAIM, RECLAIM, RETRY
 from shared.state_machine.transitions import record_transition
 from shared.state_machine.waits import WaitRecord
 from shared.status import ExecutionStatus as S
+from shared.status import StepStatus, WaitStatus
 
 #: The statuses of a wait a resume settled (the others: `open`, `cancelled`).
-SETTLED_WAIT_STATUSES = ("decided", "expired")
+SETTLED_WAIT_STATUSES = (WaitStatus.DECIDED, WaitStatus.EXPIRED)
 
 
 class Conflict(Exception):
@@ -88,7 +89,7 @@ async def waiting_step(
             .where(
                 ExecutionStep.execution_id == execution_id,
                 ExecutionStep.node_id == node_id,
-                ExecutionStep.status == "waiting",
+                ExecutionStep.status == StepStatus.WAITING,
             )
             .order_by(ExecutionStep.attempt.desc())
             .limit(1)
@@ -111,8 +112,14 @@ async def _mark_interrupted(conn: AsyncConnection, execution_id: uuid.UUID, now:
     """A step left `running` belongs to a worker that died; say so in the log."""
     await conn.execute(
         update(ExecutionStep)
-        .where(ExecutionStep.execution_id == execution_id, ExecutionStep.status == "running")
-        .values(status="interrupted", completed_at=now, error="worker lost its lease mid-node")
+        .where(
+            ExecutionStep.execution_id == execution_id, ExecutionStep.status == StepStatus.RUNNING
+        )
+        .values(
+            status=StepStatus.INTERRUPTED,
+            completed_at=now,
+            error="worker lost its lease mid-node",
+        )
     )
 
 

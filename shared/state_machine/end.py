@@ -24,6 +24,7 @@ from shared.db.types import utcnow
 from shared.esign.cancel import request_cancellation
 from shared.state_machine.moves import CANCEL, GIVE_UP, Move
 from shared.state_machine.transitions import record_transition
+from shared.status import ApprovalStatus, StepStatus, WaitStatus
 from shared.status import ExecutionStatus as S
 
 
@@ -64,7 +65,7 @@ async def fail_unresumable(
     still_waiting = and_(
         Execution.status == S.PAUSED,
         exists().where(
-            Wait.id == wait_id, Wait.execution_id == execution_id, Wait.status == "open"
+            Wait.id == wait_id, Wait.execution_id == execution_id, Wait.status == WaitStatus.OPEN
         ),
     )
     return await _end_where(engine, execution_id, still_waiting, S.FAILED, error, owner)
@@ -116,8 +117,8 @@ async def end(conn: AsyncConnection, row: Row[Any], status: S, *, reason: str, o
         return False
     await conn.execute(
         update(Wait)
-        .where(Wait.execution_id == row.id, Wait.status == "open")
-        .values(status="cancelled", decided_at=now, decision={"outcome": status.value})
+        .where(Wait.execution_id == row.id, Wait.status == WaitStatus.OPEN)
+        .values(status=WaitStatus.CANCELLED, decided_at=now, decision={"outcome": status.value})
     )
     await _close_pending_approvals(conn, row.id, now)
     # Signers must not go on signing for a run that is over: the scheduler cancels them there.
@@ -128,9 +129,9 @@ async def end(conn: AsyncConnection, row: Row[Any], status: S, *, reason: str, o
         update(ExecutionStep)
         .where(
             ExecutionStep.execution_id == row.id,
-            ExecutionStep.status.in_(["running", "waiting"]),
+            ExecutionStep.status.in_([StepStatus.RUNNING, StepStatus.WAITING]),
         )
-        .values(status=status.value, completed_at=now, error=reason)
+        .values(status=StepStatus(status.value), completed_at=now, error=reason)
     )
     await record_transition(conn, row.id, row.status, status, reason, owner)
     return True
@@ -142,6 +143,6 @@ async def _close_pending_approvals(
     """The approvers still pending on an ended execution: their links die with it."""
     await conn.execute(
         update(Approval)
-        .where(Approval.execution_id == execution_id, Approval.status == "pending")
-        .values(status="cancelled", decided_at=at, next_reminder_at=None)
+        .where(Approval.execution_id == execution_id, Approval.status == ApprovalStatus.PENDING)
+        .values(status=ApprovalStatus.CANCELLED, decided_at=at, next_reminder_at=None)
     )

@@ -45,6 +45,7 @@ from shared.state_machine.moves import RESUME
 from shared.state_machine.transitions import record_transition, transition_sql
 from shared.state_machine.waits import WaitRecord
 from shared.status import ExecutionStatus as S
+from shared.status import WaitStatus
 
 DECIDE_AND_CLAIM = text(
     f"""
@@ -153,7 +154,7 @@ async def resuming(
     is not paused at the wait's node. The transaction commits when the block ends."""
     async with engine.begin() as conn:
         row = await _load_for_resume(conn, execution_id, wait_id)
-        if row is None or row.wait_status != "open":
+        if row is None or row.wait_status != WaitStatus.OPEN:
             yield None
             return
         if row.status not in RESUME.sources or row.current_node_id != row.wait_node_id:
@@ -268,7 +269,7 @@ async def _decide_portable(
 ) -> _Moved | None:
     decided = await conn.execute(
         update(Wait)
-        .where(Wait.id == wait_id, Wait.status == "open")
+        .where(Wait.id == wait_id, Wait.status == WaitStatus.OPEN)
         .values(status=wait_status, decision=decision, decided_at=now)
     )
     if decided.rowcount != 1:

@@ -23,7 +23,7 @@ from shared.state_machine import resume
 from shared.state_machine.checkpoint import Checkpoint, StepRecord
 from shared.state_machine.claimed import Claimed as Claim
 from shared.state_machine.waits import WaitSpec
-from shared.status import ALLOWED_MOVES, ExecutionStatus
+from shared.status import ALLOWED_MOVES, ExecutionStatus, StepStatus
 from tests.support import execution_row, seed_workflow, start_execution
 
 # PostgreSQL's jsonb cannot hold U+0000, so contexts never contain it (webhook bodies are
@@ -213,7 +213,7 @@ def _checkpoint(context: ExecutionContext, status: ExecutionStatus) -> Checkpoin
             node_id="a",
             node_type="set",
             attempt=next(_attempts),  # unique per checkpoint in this test
-            status="completed",
+            status=StepStatus.COMPLETED,
             started_at=now,
             completed_at=now,
             duration_ms=0,

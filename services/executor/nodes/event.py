@@ -19,6 +19,7 @@ from shared.db.types import utcnow
 from shared.nodes.event import EventConfig
 from shared.nodes.fields import duration_seconds
 from shared.state_machine.waits import WaitRecord, WaitSpec
+from shared.status import WaitEventStatus
 
 
 class EventNode(NodeType):
@@ -52,7 +53,7 @@ class EventNode(NodeType):
                 .where(
                     WaitRow.id == wait.id,
                     WaitEvent.node_id == WaitRow.node_id,
-                    WaitEvent.status == "accepted",
+                    WaitEvent.status == WaitEventStatus.ACCEPTED,
                 )
             )
         ).first()

@@ -23,6 +23,7 @@ from shared.documents.kinds import PDF_TYPE
 from shared.nodes.documents import DOCUMENT_DEFAULT_RETRY, GoogleFileConfig, Replacement
 from shared.providers_http.google import DRIVE_SCOPE, GoogleApis, google_token
 from shared.providers_http.paths import check_display_name
+from shared.status import DocumentStatus
 
 
 class GoogleFileNode(NodeType):
@@ -65,7 +66,7 @@ class GoogleFileNode(NodeType):
         engine, key = engine_of(call), call.idempotency_key
         async with engine.connect() as conn:
             document = await find_document(conn, key, digest, "document")
-        if document is not None and document.status == "ready":
+        if document is not None and document.status == DocumentStatus.READY:
             return documents_completed(call, document)
         token = await google_token(call.services.http, connection, [DRIVE_SCOPE, self.scope])
         apis = GoogleApis(call.services.http, connection, token)
