@@ -2,25 +2,30 @@
 
 from aiohttp import web
 
-from services.gateway import (
-    api_keys,
-    approvals,
-    connections,
-    documents,
-    executions,
-    health,
-    hooks,
-    hubspot_webhooks,
-    openapi,
-    signature_requests,
-    signature_webhooks,
-    streams,
-    templates,
-    wait_event_api,
-    workflows,
+from services.gateway.api_keys import api as api_keys
+from services.gateway.approvals import routes as approvals
+from services.gateway.common import openapi
+from services.gateway.common.auth import API_PREFIX, require_api_key
+from services.gateway.common.middleware import observe, problems
+from services.gateway.common.outbox_publisher import OutboxPublisher
+from services.gateway.common.rate_limits import (
+    RATE_LIMITS,
+    RateLimits,
+    TokenBuckets,
+    limit_by_address,
 )
-from services.gateway.auth import API_PREFIX, require_api_key
-from services.gateway.event_hub import EventHub
+from services.gateway.common.request_metrics import MetricChildren
+from services.gateway.common.tasks import BackgroundTasks
+from services.gateway.connections import api as connections
+from services.gateway.documents import api as documents
+from services.gateway.documents import templates
+from services.gateway.executions import api as executions
+from services.gateway.executions import streams, wait_event_api
+from services.gateway.executions.event_hub import EventHub
+from services.gateway.executions.run_request_sql import RunInserts
+from services.gateway.health import api as health
+from services.gateway.hooks import api as hooks
+from services.gateway.hooks import hubspot as hubspot_webhooks
 from services.gateway.keys import (
     API_KEYS,
     EVENT_HUB,
@@ -34,13 +39,10 @@ from services.gateway.keys import (
     SIGNATURE_INBOX,
     TASKS,
 )
-from services.gateway.middleware import observe, problems
-from services.gateway.outbox_publisher import OutboxPublisher
-from services.gateway.rate_limits import RATE_LIMITS, RateLimits, TokenBuckets, limit_by_address
-from services.gateway.request_metrics import MetricChildren
-from services.gateway.run_request_sql import RunInserts
-from services.gateway.signature_webhooks_pg import InboxWriter
-from services.gateway.tasks import BackgroundTasks
+from services.gateway.signatures import requests as signature_requests
+from services.gateway.signatures import webhooks as signature_webhooks
+from services.gateway.signatures.webhooks_pg import InboxWriter
+from services.gateway.workflows import api as workflows
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
 from shared.nodes.registry import build_config_registry
