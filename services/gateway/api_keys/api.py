@@ -8,8 +8,6 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.gateway.common.bodies import json_object, path_id
-from services.gateway.common.openapi_schemas import UUID, Schema, ref
-from services.gateway.common.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.common.problems import invalid
 from services.gateway.keys import API_KEYS, RESOURCES, workspace_of
 from shared.api_keys import ApiKeyInfo, add_key, list_keys, revoke_key
@@ -79,58 +77,3 @@ async def revoke(request: web.Request) -> web.Response:
     # Other gateway processes stop trusting it within DOCFLOW_AUTH_CACHE_SECONDS; this one now.
     request.app[API_KEYS].forget(key_hash)
     return web.json_response(view(info))
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(PREFIX, list_all)
-    router.add_post(PREFIX, create)
-    router.add_delete(f"{PREFIX}/{{key_id}}", revoke)
-
-
-def openapi_paths() -> dict[str, Any]:
-    def answer(description: str, schema: str = "ApiKey") -> Schema:
-        return {"description": description,
-                "content": {"application/json": {"schema": ref(schema)}}}  # fmt: skip
-
-    def problem(description: str) -> Schema:
-        return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
-
-    key_id = {"name": "key_id", "in": "path", "required": True, "schema": UUID}
-    new_body = {
-        "type": "object",
-        "properties": {"name": {"type": "string"}, "expires_in_seconds": {"type": "integer"},
-                       "expires_at": {"type": "string", "format": "date-time"}},
-    }  # fmt: skip
-    errors = {"401": problem("Missing or invalid API key"),
-              "422": problem("Invalid; `field` names it")}  # fmt: skip
-    return {
-        PREFIX: {
-            "get": {"operationId": "listApiKeys", "summary": "The workspace's keys (no secrets)",
-                    "responses": {"200": answer("Keys", "ApiKeyList"), **errors}},
-            "post": {"operationId": "createApiKey",
-                     "summary": "A new key; `key` is shown in this answer only",
-                     "requestBody": {"content": {"application/json": {"schema": new_body}}},
-                     "responses": {"201": answer("Created"), **errors}},
-        },
-        f"{PREFIX}/{{key_id}}": {
-            "delete": {"operationId": "revokeApiKey",
-                       "summary": "Revoke it: refused everywhere within DOCFLOW_AUTH_CACHE_SECONDS",
-                       "parameters": [key_id],
-                       "responses": {"200": answer("Revoked"), "404": problem("Not found"),
-                                     **errors}},
-        },
-    }  # fmt: skip
-
-
-def openapi_schemas() -> dict[str, Schema]:
-    stamp = {"type": ["string", "null"], "format": "date-time"}
-    key = {
-        "type": "object",
-        "properties": {
-            "id": UUID, "prefix": {"type": "string"}, "name": {"type": ["string", "null"]},
-            "created_at": stamp, "expires_at": stamp, "revoked_at": stamp, "last_used_at": stamp,
-            "key": {"type": "string", "description": "Only in the answer that created it"},
-        },
-    }  # fmt: skip
-    listing = {"type": "object", "properties": {"items": {"type": "array", "items": ref("ApiKey")}}}
-    return {"ApiKey": key, "ApiKeyList": listing}

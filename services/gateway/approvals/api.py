@@ -1,12 +1,13 @@
 """Handlers for operating approval gates: list approvers, extend, resend, reassign."""
 
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.gateway.approvals import operations
+from services.gateway.approvals.schemas import ApproverStatus
 from services.gateway.common.bodies import json_object, path_id, query_int
 from services.gateway.common.problems import Problem, invalid
 from services.gateway.keys import RESOURCES, TASKS, workspace_of
@@ -14,7 +15,7 @@ from shared.db.types import utcnow
 from shared.nodes.fields import duration_seconds, is_email
 from shared.outbox import Staged, publish_staged
 
-STATUSES = ("pending", "approved", "rejected", "replaced", "cancelled")
+STATUSES: tuple[str, ...] = get_args(ApproverStatus)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 

@@ -7,8 +7,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway.common.bodies import json_object, path_id
-from services.gateway.common.openapi_schemas import UUID, Schema, ref
-from services.gateway.common.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.common.problems import Problem
 from services.gateway.keys import RESOURCES, workspace_of
 from services.gateway.signatures.webhooks import webhook_url
@@ -107,83 +105,3 @@ async def remove(request: web.Request) -> web.Response:
     async with request.app[RESOURCES].sessions.begin() as session:
         await delete_connection(session, workspace_of(request), connection_id)
     return web.Response(status=204)
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(PREFIX, list_all)
-    router.add_post(PREFIX, create)
-    router.add_get(f"{PREFIX}/{{connection_id}}", read)
-    router.add_put(f"{PREFIX}/{{connection_id}}", replace)
-    router.add_delete(f"{PREFIX}/{{connection_id}}", remove)
-
-
-def openapi_paths() -> dict[str, Any]:
-    def answer(description: str, schema: str = "Connection") -> Schema:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": ref(schema)}},
-        }
-
-    def problem(description: str) -> Schema:
-        return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
-
-    connection_id = {"name": "connection_id", "in": "path", "required": True, "schema": UUID}
-    body = {"type": "object", "required": ["config"], "properties": {"config": {"type": "object"}}}
-    new_body = {
-        "type": "object",
-        "required": ["name", "kind", "config"],
-        "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
-                       "config": {"type": "object"}},
-    }  # fmt: skip
-    errors = {
-        "401": problem("Missing or invalid API key"),
-        "422": problem("Invalid; `field` names it"),
-    }
-    return {
-        PREFIX: {
-            "get": {"operationId": "listConnections", "summary": "Connections (no values)",
-                    "responses": {"200": answer("Connections", "ConnectionList"), **errors}},
-            "post": {"operationId": "createConnection",
-                     "summary": "Store provider credentials, encrypted; values are never returned",
-                     "requestBody": {"required": True,
-                                     "content": {"application/json": {"schema": new_body}}},
-                     "responses": {"201": answer("Created"), "409": problem("Name taken"),
-                                   "503": problem("DOCFLOW_SECRET_KEY not set"), **errors}},
-        },
-        f"{PREFIX}/{{connection_id}}": {
-            "get": {"operationId": "getConnection", "summary": "A connection (no values)",
-                    "parameters": [connection_id],
-                    "responses": {"200": answer("The connection"), "404": problem("Not found"),
-                                  **errors}},
-            "put": {"operationId": "replaceConnection", "summary": "Replace its config",
-                    "parameters": [connection_id],
-                    "requestBody": {"required": True,
-                                    "content": {"application/json": {"schema": body}}},
-                    "responses": {"200": answer("Replaced"), "404": problem("Not found"),
-                                  **errors}},
-            "delete": {"operationId": "deleteConnection", "summary": "Forget it",
-                       "parameters": [connection_id],
-                       "responses": {"204": {"description": "Deleted"},
-                                     "404": problem("Not found"), **errors}},
-        },
-    }  # fmt: skip
-
-
-def openapi_schemas() -> dict[str, Schema]:
-    connection = {
-        "type": "object",
-        "properties": {
-            "id": UUID, "name": {"type": "string"}, "kind": {"type": "string"},
-            "fields": {"type": "array", "items": {"type": "string"}},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "webhook_url": {"type": "string", "description":
-                            "clicksign and zapsign: where the provider sends this account's "
-                            "webhooks"},
-        },
-    }  # fmt: skip
-    listing = {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": ref("Connection")}},
-    }
-    return {"Connection": connection, "ConnectionList": listing}

@@ -6,8 +6,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from services.gateway.common.bodies import path_id, query_uuid
-from services.gateway.common.openapi_schemas import INTEGER, STRING, TIME, UUID, Schema, ref
-from services.gateway.common.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.common.problems import Problem, invalid
 from services.gateway.keys import RESOURCES, workspace_of
 from shared.documents import (
@@ -76,74 +74,3 @@ async def content(request: web.Request) -> web.Response:
         "ETag": f'"{document.sha256}"',
     }
     return web.Response(body=data, content_type=document.content_type, headers=headers)
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(PREFIX, list_for_execution)
-    router.add_get(f"{PREFIX}/{{document_id}}", read)
-    router.add_get(f"{PREFIX}/{{document_id}}/content", content)
-
-
-def openapi_paths() -> dict[str, Any]:
-    def problem(description: str) -> Schema:
-        return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
-
-    def answer(description: str, schema: str) -> Schema:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": ref(schema)}},
-        }
-
-    document_id = {"name": "document_id", "in": "path", "required": True, "schema": UUID}
-    execution_id = {"name": "execution_id", "in": "query", "required": True, "schema": UUID}
-    errors = {"401": problem("Missing or invalid API key"), "404": problem("Not found")}
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {
-        PREFIX: {
-            "get": {"operationId": "listDocuments", "summary": "The documents of an execution",
-                    "parameters": [execution_id],
-                    "responses": {"200": answer("Documents", "DocumentList"),
-                                  "401": errors["401"], "422": problem("execution_id missing")}},
-        },
-        f"{PREFIX}/{{document_id}}": {
-            "get": {"operationId": "getDocument", "summary": "A document and its lineage",
-                    "parameters": [document_id],
-                    "responses": {"200": answer("The document", "Document"), **errors}},
-        },
-        f"{PREFIX}/{{document_id}}/content": {
-            "get": {"operationId": "getDocumentContent", "summary": "The document's bytes",
-                    "parameters": [document_id],
-                    "responses": {"200": {"description": "The file, with its content type",
-                                          "content": {"application/octet-stream": binary}},
-                                  "409": problem("Not produced yet"), **errors}},
-        },
-    }  # fmt: skip
-
-
-def openapi_schemas() -> dict[str, Schema]:
-    nullable_string = {"type": ["string", "null"]}
-    document = {
-        "type": "object",
-        "properties": {
-            "id": UUID, "execution_id": UUID, "node_id": STRING, "name": STRING,
-            "content_type": STRING,
-            "variant": {"type": "string", "enum": ["document", "pdf"]},
-            "status": {"type": "string", "enum": ["pending", "ready"]},
-            "sha256": nullable_string, "size": {"type": ["integer", "null"]},
-            "input_sha256": STRING,
-            "template": {
-                "description": "{id, version} of a DocFlow template, or {drive_file_id}",
-                "type": ["object", "null"],
-                "properties": {"id": UUID, "version": INTEGER, "drive_file_id": STRING},
-            },
-            "derived_from": {"type": ["string", "null"], "format": "uuid"},
-            "provider_ids": {"type": "object", "additionalProperties": True},
-            "links": {"type": "object", "additionalProperties": {"type": "string"}},
-            "created_at": TIME, "updated_at": TIME,
-        },
-    }  # fmt: skip
-    listing = {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": ref("Document")}},
-    }
-    return {"Document": document, "DocumentList": listing}

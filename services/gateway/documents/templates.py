@@ -8,8 +8,6 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from services.gateway.common.bodies import path_id
-from services.gateway.common.openapi_schemas import INTEGER, STRING, TIME, UUID, Schema, ref
-from services.gateway.common.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.common.problems import Problem, invalid
 from services.gateway.keys import RESOURCES, workspace_of
 from shared.documents import (
@@ -129,76 +127,3 @@ def _view(info: TemplateInfo) -> dict[str, Any]:
         "updated_at": info.updated_at.isoformat(),
         "versions": [_version_view(v) for v in info.versions],
     }
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(PREFIX, list_all)
-    router.add_post(PREFIX, upload)
-    router.add_get(f"{PREFIX}/{{template_id}}", read)
-
-
-def openapi_paths() -> dict[str, Any]:
-    def problem(description: str) -> Schema:
-        return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
-
-    def answer(description: str, schema: str = "Template") -> Schema:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": ref(schema)}},
-        }
-
-    form = {
-        "type": "object",
-        "required": ["file"],
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": ".docx or .pptx"},
-            "name": {"type": "string", "maxLength": MAX_NAME,
-                     "description": "Default: the file's name without extension"},
-        },
-    }  # fmt: skip
-    template_id = {"name": "template_id", "in": "path", "required": True, "schema": UUID}
-    unauthorized = {"401": problem("Missing or invalid API key")}
-    return {
-        PREFIX: {
-            "get": {"operationId": "listTemplates", "summary": "Templates, newest version each",
-                    "responses": {"200": answer("Templates", "TemplateList"), **unauthorized}},
-            "post": {"operationId": "uploadTemplate",
-                     "summary": "Upload a .docx/.pptx; an existing name gets a new version",
-                     "requestBody": {"required": True,
-                                     "content": {"multipart/form-data": {"schema": form}}},
-                     "responses": {"201": answer("The template with the new version"),
-                                   "413": problem("Larger than DOCFLOW_TEMPLATE_MAX_BYTES"),
-                                   "415": problem("Not multipart/form-data"),
-                                   "422": problem("Not a .docx/.pptx, a placeholder that does "
-                                                  "not parse, or a bad name; `field` says"),
-                                   **unauthorized}},
-        },
-        f"{PREFIX}/{{template_id}}": {
-            "get": {"operationId": "getTemplate", "summary": "A template with all its versions",
-                    "parameters": [template_id],
-                    "responses": {"200": answer("The template"), "404": problem("Not found"),
-                                  **unauthorized}},
-        },
-    }  # fmt: skip
-
-
-def openapi_schemas() -> dict[str, Schema]:
-    version_fields: Schema = {
-        "version": INTEGER, "filename": STRING, "content_type": STRING,
-        "sha256": STRING, "size": INTEGER, "created_at": TIME,
-    }  # fmt: skip
-    version = {"type": "object", "properties": version_fields}
-    template = {
-        "type": "object",
-        "description": "The template; version fields describe its newest version",
-        "properties": {
-            "id": UUID, "name": STRING, "kind": {"type": "string", "enum": ["docx", "pptx"]},
-            **version_fields, "updated_at": TIME,
-            "versions": {"type": "array", "items": ref("TemplateVersion")},
-        },
-    }  # fmt: skip
-    listing = {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": ref("Template")}},
-    }
-    return {"Template": template, "TemplateVersion": version, "TemplateList": listing}

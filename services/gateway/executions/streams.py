@@ -19,7 +19,6 @@ from services.gateway.executions.progress import (
     read_progress,
     step_view,
 )
-from services.gateway.executions.streams_openapi import EVENTS_PATH, STEPS_PATH
 from services.gateway.keys import EVENT_HUB, RESOURCES, workspace_of
 
 #: Re-read the steps this often even without an event: events are best effort.
@@ -86,8 +85,3 @@ async def events(request: web.Request) -> web.StreamResponse:
 def _frame(event: ProgressEvent) -> bytes:
     data = json.dumps({"event": event.name, **event.data}, separators=(",", ":"))
     return f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n".encode()
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(STEPS_PATH, steps)
-    router.add_get(EVENTS_PATH, events)

@@ -12,10 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.gateway.common.auth import API_PREFIX
 from services.gateway.common.bodies import json_value, path_id
-from services.gateway.common.openapi_schemas import INTEGER, STRING, UUID, Schema, ref
-from services.gateway.common.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.common.problems import Problem, invalid, not_found
 from services.gateway.executions.api import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY
 from services.gateway.executions.event_targets import EventTargets, Target
@@ -25,8 +22,6 @@ from shared.db.types import utcnow
 from shared.resume_urls import token_digest, token_is_valid
 from shared.storable import Unstorable, encode_storable
 
-EVENTS_PATH = f"{API_PREFIX}/executions/{{execution_id}}/events/{{name}}"
-RESUME_PATH = f"{API_PREFIX}/resume/{{execution_id}}/{{node_id}}/{{token}}"
 TARGETS = web.AppKey("event_targets", EventTargets)
 #: Events being looked up or recorded at once. Beyond the pool's kept connections, SQLAlchemy
 #: opens one more per request and closes it again on return: under a burst each event paid for
@@ -34,11 +29,10 @@ TARGETS = web.AppKey("event_targets", EventTargets)
 DATABASE_SLOTS = web.AppKey("event_database_slots", asyncio.Semaphore)
 
 
-def add_routes(app: web.Application) -> None:
+def add_state(app: web.Application) -> None:
+    """What these handlers hold; the routes are in routes.py."""
     app[TARGETS] = EventTargets(app[RESOURCES].sessions)
     app[DATABASE_SLOTS] = asyncio.Semaphore(app[RESOURCES].settings.db_pool_size)
-    app.router.add_post(EVENTS_PATH, post_event)
-    app.router.add_post(RESUME_PATH, post_to_resume_url)
 
 
 async def post_event(request: web.Request) -> web.Response:
@@ -116,94 +110,3 @@ def _publish(request: web.Request, recorded: Recorded) -> None:
     request.app[TASKS].spawn(
         request.app[OUTBOX].publish([recorded.staged]), name="publish-event-resume"
     )
-
-
-def _problem(description: str) -> Schema:
-    return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
-
-
-def _operation(
-    operation_id: str, summary: str, parameters: list[Schema], *, public: bool
-) -> Schema:
-    operation: Schema = {
-        "operationId": operation_id,
-        "summary": summary,
-        "parameters": parameters,
-        "requestBody": {
-            "required": False,
-            "description": "The event's payload: any JSON value (the node's `schema` may "
-            "restrict it). It becomes the node's output.",
-            "content": {"application/json": {"schema": {}}},
-        },
-        "responses": {
-            "202": {
-                "description": "Recorded; the run goes on (a repeat answers as the first did)",
-                "content": {"application/json": {"schema": ref("WaitEventAccepted")}},
-            },
-            "400": _problem("The body is not JSON"),
-            "404": _problem("No such execution or event node (or an invalid resume URL)"),
-            "409": _problem("Late: the wait had decided or expired, or the run had ended"),
-            "413": _problem("The body is too large"),
-            "422": _problem("The payload does not match the node's schema"),
-            "503": _problem("The database is unavailable; nothing was recorded"),
-        },
-    }
-    if public:
-        operation["security"] = []
-    else:
-        operation["responses"]["401"] = _problem("Missing or invalid API key")
-    return operation
-
-
-def openapi_paths() -> dict[str, dict[str, Schema]]:
-    execution = {"name": "execution_id", "in": "path", "required": True, "schema": UUID}
-    key = {
-        "name": IDEMPOTENCY_HEADER,
-        "in": "header",
-        "required": False,
-        "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
-    }
-    return {
-        EVENTS_PATH: {
-            "post": _operation(
-                "postWaitEvent",
-                "Deliver a named event to the execution's `event` node",
-                [
-                    execution,
-                    {"name": "name", "in": "path", "required": True, "schema": STRING},
-                    key,
-                ],
-                public=False,
-            )
-        },
-        RESUME_PATH: {
-            "post": _operation(
-                "postToResumeUrl",
-                "Deliver the event through the wait's resume URL (`waits.<node_id>.resume_url`);"
-                " only POST resumes",
-                [
-                    execution,
-                    {"name": "node_id", "in": "path", "required": True, "schema": STRING},
-                    {"name": "token", "in": "path", "required": True, "schema": STRING},
-                ],
-                public=True,
-            )
-        },
-    }
-
-
-def openapi_schemas() -> dict[str, Any]:
-    return {
-        "WaitEventAccepted": {
-            "type": "object",
-            "required": ["event_id", "execution_id", "node_id", "name", "status", "repeat"],
-            "properties": {
-                "event_id": INTEGER,
-                "execution_id": UUID,
-                "node_id": STRING,
-                "name": STRING,
-                "status": {"type": "string", "enum": ["accepted"]},
-                "repeat": {"type": "boolean"},
-            },
-        }
-    }

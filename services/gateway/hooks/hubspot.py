@@ -10,7 +10,6 @@ and concurrent deliveries start nothing twice.
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -18,8 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.common.bodies import path_id
-from services.gateway.common.openapi_schemas import UUID, Schema
-from services.gateway.common.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.common.problems import Problem
 from services.gateway.hooks.trigger_runs import queue_run, triggered_workflows
 from services.gateway.keys import RESOURCES, TASKS
@@ -138,68 +135,3 @@ async def receive(request: web.Request) -> web.Response:
     return web.json_response(
         {"events": len(events), "duplicates": duplicates, "executions": started}
     )
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post(PATH, receive)
-
-
-def openapi_paths() -> dict[str, Any]:
-    def problem(description: str) -> Schema:
-        return {
-            "description": description,
-            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-
-    answer = {
-        "type": "object",
-        "properties": {
-            "events": {"type": "integer"},
-            "duplicates": {"type": "integer"},
-            "executions": {"type": "array", "items": UUID},
-        },
-    }
-    return {
-        PATH: {
-            "post": {
-                "operationId": "receiveHubSpotEvents",
-                "summary": "HubSpot webhook events (X-HubSpot-Signature-v3); each new event "
-                "starts the workflows whose trigger it matches",
-                "security": [],
-                "parameters": [
-                    {"name": "workspace_id", "in": "path", "required": True, "schema": UUID},
-                    {
-                        "name": SIGNATURE_HEADER,
-                        "in": "header",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": TIMESTAMP_HEADER,
-                        "in": "header",
-                        "required": True,
-                        "schema": {"type": "string"},
-                        "description": "Milliseconds; at most 5 minutes old",
-                    },
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"type": "array", "items": {"type": "object"}}
-                        }
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "Recorded; duplicates start nothing",
-                        "content": {"application/json": {"schema": answer}},
-                    },
-                    "401": problem("Missing, stale or forged signature"),
-                    "404": problem("No such workspace path"),
-                    "422": problem("Not an array of HubSpot events"),
-                    "503": problem("DOCFLOW_SECRET_KEY not set"),
-                },
-            }
-        }
-    }

@@ -9,7 +9,6 @@ workspace. An accepted event is stored once in the inbox and, in the same transa
 broker or the provider. A redelivered event answers 200 and does nothing.
 """
 
-import copy
 import json
 import uuid
 from dataclasses import replace
@@ -19,8 +18,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.common.bodies import refuse_unkeepable
-from services.gateway.common.openapi_schemas import STRING, UUID, Schema, ref
-from services.gateway.common.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.common.problems import Problem, invalid, not_found
 from services.gateway.common.webhook_metrics import WEBHOOK_OUTCOME
 from services.gateway.keys import OUTBOX, RESOURCES, SIGNATURE_INBOX, TASKS
@@ -182,83 +179,8 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_post(PATH, receive)
-    router.add_post(CONNECTION_PATH, receive_for_connection)
-
-
 def webhook_url(public_url: str, kind: str, connection_id: uuid.UUID) -> str:
     """Where a `clicksign` / `zapsign` connection's provider account sends its webhooks."""
     return public_url.rstrip("/") + CONNECTION_PATH.format(
         provider=kind, connection_id=connection_id
     )
-
-
-def _problem(description: str) -> Schema:
-    return {"description": description, "content": {PROBLEM_TYPE: {"schema": ref("Problem")}}}
-
-
-def openapi_paths() -> dict[str, Any]:
-    answer = {
-        "type": "object",
-        "properties": {
-            "status": {"type": "string", "enum": ["accepted", "duplicate", "unknown"]},
-            "event": STRING,
-        },
-        "required": ["status", "event"],
-    }
-    paths: dict[str, Any] = {
-        PATH: {
-            "post": {
-                "operationId": "receiveSignatureEvent",
-                "summary": (
-                    "A ClickSign (Content-Hmac) or ZapSign (secret header) webhook; recorded "
-                    "once, applied by the executor"
-                ),
-                "security": [],
-                "parameters": [
-                    {
-                        "name": "provider",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "enum": list(PROVIDERS)},
-                    },
-                    {
-                        "name": CLICKSIGN_SIGNATURE_HEADER,
-                        "in": "header",
-                        "required": False,
-                        "schema": STRING,
-                        "description": "ClickSign: sha256=<hex HMAC-SHA256 of the raw body>",
-                    },
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "Accepted, a duplicate, or about no known request",
-                        "content": {"application/json": {"schema": answer}},
-                    },
-                    "400": _problem("Malformed JSON"),
-                    "401": _problem("Missing or wrong signature (or secret header)"),
-                    "404": _problem("Unknown provider"),
-                    "422": _problem("Not an event of this provider"),
-                },
-            }
-        }
-    }
-    per_connection = copy.deepcopy(paths[PATH])
-    operation = per_connection["post"]
-    operation["operationId"] = "receiveConnectionSignatureEvent"
-    operation["summary"] = (
-        "A webhook of a workspace's clicksign / zapsign connection: checked against that "
-        "connection's secret, applied only to that connection's requests"
-    )
-    operation["parameters"].insert(
-        1, {"name": "connection_id", "in": "path", "required": True, "schema": UUID}
-    )
-    operation["responses"]["404"] = _problem("Unknown provider, or no such connection")
-    operation["responses"]["503"] = _problem("DOCFLOW_SECRET_KEY not set")
-    paths[CONNECTION_PATH] = per_connection
-    return paths

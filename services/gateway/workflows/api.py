@@ -8,9 +8,9 @@ from aiohttp import web
 
 from services.gateway.common.bodies import json_object, path_id, query_int
 from services.gateway.common.problems import Problem
-from services.gateway.workflows import views
 from services.gateway.keys import REGISTRY, RESOURCES, workspace_of
 from services.gateway.signatures.connections import check_signature_connections
+from services.gateway.workflows import views
 from services.gateway.workflows.store import (
     create_workflow,
     get_workflow,
