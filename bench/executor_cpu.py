@@ -23,9 +23,9 @@ from host_cpu import measured
 from target import Target, add_target_args, own_database, own_queues, target_for
 
 from services.executor.worker import ExecutorWorker
-from services.gateway.run_request_sql import RunInserts
-from services.gateway.run_requests import queue_execution
-from services.gateway.workflow_store import create_workflow
+from services.gateway.executions.run_request_sql import RunInserts
+from services.gateway.executions.run_requests import queue_execution
+from services.gateway.workflows.store import create_workflow
 from shared.api_keys import create_api_key
 from shared.broker.topology import RUN
 from shared.db.migrate import upgrade_async

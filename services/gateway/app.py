@@ -2,25 +2,22 @@
 
 from aiohttp import web
 
-from services.gateway import (
-    api_keys,
-    approvals,
-    connections,
-    documents,
-    executions,
-    health,
-    hooks,
-    hubspot_webhooks,
-    openapi,
-    signature_requests,
-    signature_webhooks,
-    streams,
-    templates,
-    wait_event_api,
-    workflows,
+from services.gateway import routes
+from services.gateway.common.auth import require_api_key
+from services.gateway.common.middleware import observe, problems
+from services.gateway.common.operations import add_routes
+from services.gateway.common.outbox_publisher import OutboxPublisher
+from services.gateway.common.rate_limits import (
+    RATE_LIMITS,
+    RateLimits,
+    TokenBuckets,
+    limit_by_address,
 )
-from services.gateway.auth import API_PREFIX, require_api_key
-from services.gateway.event_hub import EventHub
+from services.gateway.common.request_metrics import MetricChildren
+from services.gateway.common.tasks import BackgroundTasks
+from services.gateway.executions import wait_event_api
+from services.gateway.executions.event_hub import EventHub
+from services.gateway.executions.run_request_sql import RunInserts
 from services.gateway.keys import (
     API_KEYS,
     EVENT_HUB,
@@ -34,13 +31,7 @@ from services.gateway.keys import (
     SIGNATURE_INBOX,
     TASKS,
 )
-from services.gateway.middleware import observe, problems
-from services.gateway.outbox_publisher import OutboxPublisher
-from services.gateway.rate_limits import RATE_LIMITS, RateLimits, TokenBuckets, limit_by_address
-from services.gateway.request_metrics import MetricChildren
-from services.gateway.run_request_sql import RunInserts
-from services.gateway.signature_webhooks_pg import InboxWriter
-from services.gateway.tasks import BackgroundTasks
+from services.gateway.signatures.webhooks_pg import InboxWriter
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
 from shared.nodes.registry import build_config_registry
@@ -69,7 +60,6 @@ def create_app(resources: Resources) -> web.Application:
     app[SIGNATURE_INBOX] = InboxWriter(resources.engine)
     app[RUNS] = RunInserts(resources.engine)
     app[API_KEYS] = KeyCache(resources.sessions, resources.settings.auth_cache_seconds)
-    app[OPENAPI] = openapi.build_document(registry)
     app[EVENT_HUB] = EventHub(resources.broker)
     app[READINESS] = Readiness()
     settings = resources.settings
@@ -83,8 +73,11 @@ def create_app(resources: Resources) -> web.Application:
     app.on_cleanup.append(_drain_background_tasks)
     # After the drain: the publishes it let finish hand their rows to this last delete.
     app.on_cleanup.append(_close_outbox_publisher)
-    _add_routes(app.router, metrics=settings.metrics_on_api_port)
-    wait_event_api.add_routes(app)
+    wait_event_api.add_state(app)
+    table = routes.operations()
+    app[OPENAPI] = routes.document(table, registry)
+    served = settings.metrics_on_api_port
+    add_routes(app.router, [o for o in table if served or o.path not in routes.OPTIONAL_PATHS])
     return app
 
 
@@ -101,31 +94,3 @@ async def _drain_background_tasks(app: web.Application) -> None:
 
 async def _close_outbox_publisher(app: web.Application) -> None:
     await app[OUTBOX].close()
-
-
-def _add_routes(router: web.UrlDispatcher, *, metrics: bool) -> None:
-    router.add_get("/healthz", health.healthz)
-    router.add_get("/readyz", health.readyz)
-    if metrics:
-        router.add_get("/metrics", health.metrics)
-    api = API_PREFIX
-    router.add_get(f"{api}/openapi.json", openapi.serve)
-    router.add_get(f"{api}/workflows", workflows.list_all)
-    router.add_post(f"{api}/workflows", workflows.create)
-    router.add_get(f"{api}/workflows/{{workflow_id}}", workflows.read, name="workflow")
-    router.add_put(f"{api}/workflows/{{workflow_id}}", workflows.replace)
-    router.add_post(f"{api}/workflows/{{workflow_id}}/executions", executions.start)
-    router.add_get(f"{api}/executions", executions.list_page)
-    router.add_get(f"{api}/executions/{{execution_id}}", executions.read, name="execution")
-    router.add_post(f"{api}/executions/{{execution_id}}/cancel", executions.cancel)
-    router.add_post(f"{api}/executions/{{execution_id}}/retry", executions.retry)
-    connections.add_routes(router)
-    api_keys.add_routes(router)
-    templates.add_routes(router)
-    documents.add_routes(router)
-    hubspot_webhooks.add_routes(router)
-    hooks.add_routes(router)
-    approvals.add_routes(router)
-    streams.add_routes(router)
-    signature_webhooks.add_routes(router)
-    signature_requests.add_routes(router)

@@ -5,12 +5,12 @@ from typing import Any
 
 from aiohttp import web
 
-from services.gateway.event_hub import EventHub
-from services.gateway.outbox_publisher import OutboxPublisher
-from services.gateway.request_metrics import MetricChildren
-from services.gateway.run_request_sql import RunInserts
-from services.gateway.signature_webhooks_pg import InboxWriter
-from services.gateway.tasks import BackgroundTasks
+from services.gateway.common.outbox_publisher import OutboxPublisher
+from services.gateway.common.request_metrics import MetricChildren
+from services.gateway.common.tasks import BackgroundTasks
+from services.gateway.executions.event_hub import EventHub
+from services.gateway.executions.run_request_sql import RunInserts
+from services.gateway.signatures.webhooks_pg import InboxWriter
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
 from shared.nodes.registry import ConfigRegistry
@@ -20,7 +20,7 @@ RESOURCES = web.AppKey("resources", Resources)
 REGISTRY = web.AppKey("config_registry", ConfigRegistry)
 TASKS = web.AppKey("background_tasks", BackgroundTasks)
 OPENAPI = web.AppKey("openapi_document", dict[str, Any])
-#: Wakes live event streams (streams.py) when their execution publishes an event.
+#: Wakes live event streams (executions/streams.py) when their execution publishes an event.
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 #: Publishes what run, cancel and retry requests committed, and deletes their rows in batches.
 OUTBOX = web.AppKey("outbox_publisher", OutboxPublisher)

@@ -18,9 +18,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
-from services.gateway import approval_decisions as decisions
 from services.gateway.app import create_app
-from services.gateway.approval_decisions import Recorded, Refusal
+from services.gateway.approvals import decisions
+from services.gateway.approvals.decisions import Recorded, Refusal
 from shared.db.types import utcnow
 from shared.outbox import publish_staged
 from shared.runtime import Resources, open_resources

@@ -21,9 +21,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import delete, func, select, update
 
-from services.gateway import approval_decisions as decisions
 from services.gateway.app import create_app
-from services.gateway.approval_decisions import Recorded
+from services.gateway.approvals import decisions
+from services.gateway.approvals.decisions import Recorded
 from services.notifier.worker import Notifier
 from services.scheduler.worker import Scheduler
 from shared.broker.topology import RESUME

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
 from services.gateway.app import create_app
-from services.gateway.problems import CONTENT_TYPE
+from services.gateway.common.problems import CONTENT_TYPE
 from shared.api_keys import hash_key
 from shared.db.tables import ApiKey
 from shared.runtime import open_resources

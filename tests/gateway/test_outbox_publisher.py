@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from services.gateway.outbox_publisher import OutboxPublisher
+from services.gateway.common.outbox_publisher import OutboxPublisher
 from shared.broker import topology
 from shared.broker.base import Broker, EventHandler, GiveUp, Handler, Subscription
 from shared.db.tables import OutboxMessage

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.gateway.run_request_sql import (
+from services.gateway.executions.run_request_sql import (
     Inserted,
     RunInserts,
     in_one_statement,
     insert_run,
     statement_by_statement,
 )
-from services.gateway.workflow_store import create_workflow, update_workflow
+from services.gateway.workflows.store import create_workflow, update_workflow
 from shared.api_keys import create_api_key
 from shared.context import ExecutionContext, snapshot
 from shared.db.tables import Base, Execution, ExecutionTransition, OutboxMessage

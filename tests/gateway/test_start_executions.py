@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from services.gateway.executions import IDEMPOTENCY_HEADER
+from services.gateway.executions.api import IDEMPOTENCY_HEADER
 from services.gateway.keys import TASKS
 from shared.broker import topology
 from shared.broker.base import Broker, EventHandler, GiveUp, Handler, Subscription

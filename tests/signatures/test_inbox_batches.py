@@ -6,7 +6,7 @@ import json
 from sqlalchemy import func, select
 
 from services.gateway.keys import SIGNATURE_INBOX
-from services.gateway.signature_webhooks_pg import InboxWriter
+from services.gateway.signatures.webhooks_pg import InboxWriter
 from shared.db.tables import InboxEvent, OutboxMessage
 from shared.db.types import utcnow
 from shared.esign.webhooks import parse

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.gateway.app import create_app
-from services.gateway.hubspot_webhooks import CLOCK
+from services.gateway.hooks.hubspot import CLOCK
 from shared.api_keys import create_api_key
 from shared.connections.crypto import new_secret_key
 from shared.runtime import Resources, open_resources

@@ -1,0 +1,275 @@
+"""Recording an approver's decision: one compare-and-set, and the resume staged with it.
+
+The gateway records the fact and stages `ResumeExecution(reason="fact")` in the same
+transaction; the executor applies the rule. Of many concurrent POSTs on one approver, the
+compare-and-set `pending → approved|rejected` lets exactly one through.
+"""
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.gateway.approvals.decision_sql import record_in_one_statement
+from shared.approval_gates import GateView, load_gate
+from shared.approval_links import token_hash
+from shared.broker.topology import RESUME
+from shared.db.errors import retrying
+from shared.db.tables import Approval, ApprovalToken, Wait
+from shared.messages import ResumeExecution
+from shared.outbox import Staged, stage
+
+MAX_COMMENT_CHARS = 2000
+MAX_USER_AGENT_CHARS = 500
+
+
+class Refusal(enum.Enum):
+    #: No such link (mistyped, or never issued).
+    UNKNOWN = "unknown"
+    #: A newer link was sent (`resend`); this one was revoked.
+    REPLACED = "replaced"
+    #: This approver already decided.
+    USED = "used"
+    #: The gate's deadline passed.
+    EXPIRED = "expired"
+    #: The approver was replaced, or the execution was cancelled.
+    CLOSED = "closed"
+    #: Another request decided for this approver between our read and our write.
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class Found:
+    gate: GateView
+    refusal: Refusal | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    decision: str
+    late: bool
+    staged: Staged | None
+
+
+async def find(
+    sessions: async_sessionmaker[AsyncSession], token: str, now: datetime
+) -> Found | None:
+    """The gate a link points to and whether it could still decide; None for an unknown link.
+
+    Reads only: a page view (GET, HEAD, a mail scanner) never changes anything. Raises
+    `DatabaseUnavailable` when the database cannot be reached even after a few tries.
+    """
+    return await retrying(lambda: _find_once(sessions, token, now), what="approval page")
+
+
+async def _find_once(
+    sessions: async_sessionmaker[AsyncSession], token: str, now: datetime
+) -> Found | None:
+    async with sessions() as session:
+        link = (
+            await session.execute(
+                select(ApprovalToken.approval_id, ApprovalToken.revoked_at).where(
+                    ApprovalToken.token_hash == token_hash(token)
+                )
+            )
+        ).first()
+        if link is None:
+            return None
+        gate = await load_gate(session, link.approval_id)
+    if gate is None:
+        return None
+    return Found(gate, _refusal(gate, link.revoked_at, now))
+
+
+def _refusal(gate: GateView, revoked_at: datetime | None, now: datetime) -> Refusal | None:
+    """The same checks, in the same order, as `record` makes under its lock."""
+    if gate.status in ("approved", "rejected"):
+        return Refusal.USED
+    if gate.status != "pending" or gate.wait_status == "cancelled":
+        return Refusal.CLOSED
+    if revoked_at is not None:
+        return Refusal.REPLACED
+    if gate.expired(now):
+        return Refusal.EXPIRED
+    return None
+
+
+@dataclass(frozen=True)
+class _Decision:
+    status: str
+    comment: str | None
+    client_ip: str | None
+    user_agent: str | None
+    at: datetime
+
+
+async def record(
+    sessions: async_sessionmaker[AsyncSession],
+    token: str,
+    *,
+    decision: str,
+    comment: str | None,
+    client_ip: str | None,
+    user_agent: str | None,
+    now: datetime,
+) -> Recorded | Refusal:
+    """Record one decision; tried again while the database refuses or drops the connection
+    (an overloaded server, a burst beyond the pool), then `DatabaseUnavailable`.
+
+    Repeating is safe: a try that failed before its commit changed nothing, and one whose
+    commit went through but whose answer was lost is recognised by its `decided_at` (this
+    request's `now`) and answered as recorded; its resume waits in the outbox for the relay.
+    """
+    assert decision in ("approved", "rejected")
+    values = _Decision(
+        status=decision,
+        comment=(comment or None) and comment[:MAX_COMMENT_CHARS],
+        client_ip=client_ip,
+        user_agent=(user_agent or None) and user_agent[:MAX_USER_AGENT_CHARS],
+        at=now,
+    )
+    return await retrying(lambda: _record_once(sessions, token, values), what="approval decision")
+
+
+async def _record_once(
+    sessions: async_sessionmaker[AsyncSession], token: str, values: _Decision
+) -> Recorded | Refusal:
+    engine = sessions.kw["bind"]  # the engine the session factory was built on
+    if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
+        return await _in_one_statement(engine, token, values)
+    return await _statement_by_statement(sessions, token, values)
+
+
+def _settled(
+    values: _Decision,
+    *,
+    status: str,
+    late: bool,
+    decided_at: datetime | None,
+    wait_status: str,
+    revoked_at: datetime | None,
+    expires_at: datetime | None,
+) -> Recorded | Refusal | None:
+    """Why the approver's row as read does not take this decision; None when it may."""
+    if status == values.status and decided_at == values.at:
+        # Our own earlier try committed; only its answer was lost.
+        return Recorded(values.status, late, None)
+    if status in ("approved", "rejected"):
+        return Refusal.USED
+    if status != "pending" or wait_status == "cancelled":
+        return Refusal.CLOSED
+    if revoked_at is not None:
+        return Refusal.REPLACED
+    if expires_at is not None and expires_at <= values.at:
+        return Refusal.EXPIRED
+    return None
+
+
+def _resume(execution_id: uuid.UUID, wait_id: uuid.UUID, at: datetime) -> ResumeExecution:
+    return ResumeExecution(
+        execution_id=execution_id, wait_id=wait_id, reason="fact", requested_at=at
+    )
+
+
+async def _in_one_statement(
+    engine: AsyncEngine, token: str, values: _Decision
+) -> Recorded | Refusal:
+    nil = uuid.UUID(int=0)
+    row = await record_in_one_statement(
+        engine,
+        token_hash=token_hash(token),
+        decision=values.status,
+        comment=values.comment,
+        decided_at=values.at,
+        client_ip=values.client_ip,
+        user_agent=values.user_agent,
+        queue=RESUME,
+        template=_resume(nil, nil, values.at).model_dump(mode="json"),
+    )
+    if row is None:
+        return Refusal.UNKNOWN
+    if row.won_late is not None:
+        staged = None
+        if row.outbox_id is not None:
+            message = _resume(row.execution_id, row.wait_id, values.at)
+            staged = Staged(row.outbox_id, RESUME, message)
+        return Recorded(values.status, row.won_late, staged)
+    settled = _settled(
+        values,
+        status=row.status,
+        late=row.late,
+        decided_at=row.decided_at,
+        wait_status=row.wait_status,
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+    )
+    # Every check passed, yet the compare-and-set matched nothing: another request won.
+    return Refusal.CONFLICT if settled is None else settled
+
+
+async def _statement_by_statement(
+    sessions: async_sessionmaker[AsyncSession], token: str, values: _Decision
+) -> Recorded | Refusal:
+    async with sessions.begin() as session:
+        link = (
+            await session.execute(
+                select(
+                    ApprovalToken.revoked_at,
+                    Approval.id,
+                    Approval.status,
+                    Approval.late,
+                    Approval.decided_at,
+                    Approval.wait_id,
+                    Approval.execution_id,
+                )
+                .join(Approval, Approval.id == ApprovalToken.approval_id)
+                .where(ApprovalToken.token_hash == token_hash(token))
+            )
+        ).first()
+        if link is None:
+            return Refusal.UNKNOWN
+        # Shared with other deciders, exclusive against the executor deciding the wait (see
+        # claims.claim_resume): a decision is counted, or it is late, never in between.
+        wait = (
+            await session.execute(
+                select(Wait.status, Wait.expires_at)
+                .where(Wait.id == link.wait_id)
+                .with_for_update(read=True)
+            )
+        ).one()
+        settled = _settled(
+            values,
+            status=link.status,
+            late=link.late,
+            decided_at=link.decided_at,
+            wait_status=wait.status,
+            revoked_at=link.revoked_at,
+            expires_at=wait.expires_at,
+        )
+        if settled is not None:
+            return settled
+        late = wait.status != "open"
+        won = await session.scalar(
+            update(Approval)
+            .where(Approval.id == link.id, Approval.status == "pending")
+            .values(
+                status=values.status,
+                late=late,
+                comment=values.comment,
+                decided_at=values.at,
+                client_ip=values.client_ip,
+                user_agent=values.user_agent,
+                next_reminder_at=None,
+            )
+            .returning(Approval.id)
+        )
+        if won is None:
+            return Refusal.CONFLICT
+        staged = None
+        if not late:
+            message = _resume(link.execution_id, link.wait_id, values.at)
+            staged = await stage(session, RESUME, message)
+    return Recorded(values.status, late, staged)

@@ -1,0 +1,147 @@
+"""Approval gates: the approvers' public pages and the operators' API."""
+
+from typing import Annotated
+
+from aiohttp.typedefs import Handler
+from pydantic import Field
+
+from services.gateway.approvals import api, pages
+from services.gateway.approvals.api import (
+    MAX_LIMIT,
+    ExtendRequest,
+    ReassignRequest,
+    ResendRequest,
+)
+from services.gateway.approvals.schemas import (
+    ApprovalDecisionForm,
+    ApprovalGate,
+    ApprovalList,
+    ApproverStatus,
+)
+from services.gateway.common.operations import (
+    UNAUTHORIZED,
+    Answer,
+    Body,
+    Operation,
+    html,
+    json,
+    path,
+    problem,
+    query,
+)
+from services.gateway.common.routing import API_PREFIX
+
+#: Public: the token in the path is the credential. GET also answers HEAD.
+PAGE = "/approve/{token}"
+GATE = f"{API_PREFIX}/executions/{{execution_id}}/gates/{{node_id}}"
+
+
+def operations() -> list[Operation]:
+    return [*_pages(), *_api()]
+
+
+def _pages() -> list[Operation]:
+    token = path("token", str)
+    refused = {
+        404: html("Unknown link"),
+        410: html("Used, replaced, expired or withdrawn link"),
+        503: html("The database is unavailable; nothing was recorded, try after Retry-After"),
+    }
+    return [
+        Operation(
+            "GET",
+            PAGE,
+            pages.show,
+            operation_id="showApprovalPage",
+            summary="The approver's page; never decides (mail scanners fetch links)",
+            parameters=[token],
+            responses={200: html("The page with the Approve / Reject form"), **refused},
+        ),
+        Operation(
+            "POST",
+            PAGE,
+            pages.decide,
+            operation_id="decideApproval",
+            summary="Record the approver's decision (needs the page's CSRF value)",
+            parameters=[token],
+            body=Body(ApprovalDecisionForm, media_type="application/x-www-form-urlencoded"),
+            responses={
+                200: html("Recorded"),
+                400: html("No decision chosen"),
+                403: html("CSRF value missing or not matching"),
+                409: html("Another request decided for this link first"),
+                **refused,
+            },
+        ),
+    ]
+
+
+def _api() -> list[Operation]:
+    return [
+        Operation(
+            "GET",
+            f"{API_PREFIX}/approvals",
+            api.list_approvals,
+            operation_id="listApprovals",
+            summary="Approvers by status; `pending` lists who open gates wait on",
+            parameters=[
+                query("status", ApproverStatus),
+                query("limit", Annotated[int, Field(ge=1, le=MAX_LIMIT)]),
+            ],
+            responses={
+                200: json("Approvers, oldest request first", ApprovalList),
+                **UNAUTHORIZED,
+                422: problem("Bad query parameter"),
+            },
+        ),
+        _gate_operation(
+            "extend", api.extend, "extendGate", "Move an open gate's deadline", ExtendRequest, 200
+        ),
+        _gate_operation(
+            "resend",
+            api.resend,
+            "resendGate",
+            "E-mail pending approvers a new link; their old links stop working",
+            # No body resends to every pending approver.
+            ResendRequest,
+            202,
+            required=False,
+        ),
+        _gate_operation(
+            "reassign",
+            api.reassign,
+            "reassignGate",
+            "Replace one pending approver",
+            ReassignRequest,
+            202,
+        ),
+    ]
+
+
+def _gate_operation(
+    action: str,
+    handler: Handler,
+    operation_id: str,
+    summary: str,
+    body: type,
+    ok: int,
+    *,
+    required: bool = True,
+) -> Operation:
+    answers: dict[int, Answer] = {
+        ok: json("The gate after the change", ApprovalGate),
+        **UNAUTHORIZED,
+        404: problem("No such execution or gate in this workspace"),
+        409: problem("The gate is no longer open, or the approver does not fit"),
+        422: problem("Invalid body; `field` names what is wrong"),
+    }
+    return Operation(
+        "POST",
+        f"{GATE}/{action}",
+        handler,
+        operation_id=operation_id,
+        summary=summary,
+        parameters=[path("execution_id"), path("node_id", str)],
+        body=Body(body, required=required),
+        responses=answers,
+    )

@@ -1,0 +1,61 @@
+"""API-key authentication: every `/api/v1` route but the public ones needs `Bearer <key>`."""
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from services.gateway.common.problems import Problem
+from services.gateway.common.rate_limits import check_api_key
+from services.gateway.common.routing import API_PREFIX, route_template
+from services.gateway.keys import API_KEYS, WORKSPACE
+from shared.logging import log_context
+
+__all__ = ["API_PREFIX", "PUBLIC_ROUTES", "needs_key", "require_api_key"]
+#: Routes under the API prefix that anyone may read.
+PUBLIC_ROUTES = frozenset(
+    {
+        f"{API_PREFIX}/openapi.json",
+        # Signed by the provider (ClickSign) or carrying its configured secret (ZapSign).
+        f"{API_PREFIX}/webhooks/signature/{{provider}}",
+        f"{API_PREFIX}/webhooks/signature/{{provider}}/{{connection_id}}",
+        # Signed by the sender instead (HubSpot v3, Standard Webhooks).
+        f"{API_PREFIX}/webhooks/hubspot/{{workspace_id}}",
+        f"{API_PREFIX}/hooks/{{workflow_id}}",
+        # The resume token in the path is the credential.
+        f"{API_PREFIX}/resume/{{execution_id}}/{{node_id}}/{{token}}",
+    }
+)
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="docflow"'}
+
+
+def needs_key(template: str | None) -> bool:
+    # Unmatched paths need no key: they are answered with 404 or 405 alike.
+    return (
+        template is not None
+        and template.startswith(API_PREFIX + "/")
+        and template not in PUBLIC_ROUTES
+    )
+
+
+@web.middleware
+async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not needs_key(route_template(request)):
+        return await handler(request)
+    raw_key = _bearer_token(request.headers.get("Authorization", ""))
+    workspace_id = None
+    if raw_key:
+        workspace_id = await request.app[API_KEYS].workspace_of(raw_key)
+    if workspace_id is None or raw_key is None:
+        detail = "a valid API key is required: Authorization: Bearer <key>"
+        raise Problem(401, "unauthorized", detail, headers=_CHALLENGE)
+    check_api_key(request, raw_key)
+    request[WORKSPACE] = workspace_id
+    with log_context(workspace_id=str(workspace_id)):
+        return await handler(request)
+
+
+def _bearer_token(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,192 @@
+"""Recording an external event for an `event` node, and the resume staged with it.
+
+The gateway records the fact; the executor decides the wait. In one transaction:
+- a repeat (the same de-duplication key: an `Idempotency-Key`, or a resume token's hash) is
+  answered as the first delivery was, and records nothing;
+- the node's latest wait is share-locked (the executor locks it exclusively to decide it), so
+  an event is either seen by the deciding transaction or finds the wait decided — never lost;
+- the event is `accepted` while the node's wait is open (or not opened yet: an early event),
+  its deadline has not passed, the execution has not finished, and no other event was accepted
+  for the node (a partial unique index makes that last check hold under concurrency);
+  otherwise it is recorded `late` and changes nothing;
+- an accepted event stages the resume of its open wait, or `EventArrived` when no open wait
+  was visible yet.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.gateway.executions.event_targets import Target
+from services.gateway.executions.wait_event_sql import record_in_one_statement
+from shared.broker.topology import RESUME
+from shared.db.errors import retrying
+from shared.db.tables import Execution, Wait, WaitEvent
+from shared.messages import EventArrived, Message, ResumeExecution
+from shared.outbox import Staged, stage
+from shared.status import ExecutionStatus as S
+
+FINISHED = (S.COMPLETED.value, S.FAILED.value, S.CANCELLED.value)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    target: Target
+    payload: Any
+    dedup_key: str
+    #: api | url
+    via: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event_id: int
+    #: accepted | late
+    status: str
+    #: This delivery repeated an earlier one; the answer is the earlier one's.
+    repeat: bool
+    staged: Staged | None = None
+
+
+async def record(sessions: async_sessionmaker[AsyncSession], delivery: Delivery) -> Recorded:
+    """Tried again while the database refuses or drops the connection, then
+    `DatabaseUnavailable`. A try whose commit went through but whose answer was lost is
+    found again by its de-duplication key, as a repeat."""
+    engine = sessions.kw["bind"]
+    if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
+        return await retrying(lambda: _in_one_statement(engine, delivery), what="wait event")
+    return await retrying(lambda: _statement_by_statement(sessions, delivery), what="wait event")
+
+
+def resume_message(
+    execution_id: uuid.UUID, node_id: str, wait_id: uuid.UUID | None, at: datetime
+) -> Message:
+    if wait_id is None:
+        return EventArrived(execution_id=execution_id, node_id=node_id, requested_at=at)
+    return ResumeExecution(
+        execution_id=execution_id, wait_id=wait_id, reason="event", requested_at=at
+    )
+
+
+async def _in_one_statement(engine: AsyncEngine, delivery: Delivery) -> Recorded:
+    target = delivery.target
+    row = await record_in_one_statement(
+        engine,
+        execution_id=target.execution_id,
+        workspace_id=target.workspace_id,
+        node_id=target.node.node_id,
+        name=target.node.config.name,
+        dedup_key=delivery.dedup_key,
+        via=delivery.via,
+        payload=delivery.payload,
+        at=delivery.at,
+        queue=RESUME,
+        resume=resume_message(
+            target.execution_id, target.node.node_id, uuid.UUID(int=0), delivery.at
+        ).model_dump(mode="json"),
+        arrived=resume_message(
+            target.execution_id, target.node.node_id, None, delivery.at
+        ).model_dump(mode="json"),
+    )
+    staged = None
+    if row.outbox_id is not None:
+        message = resume_message(target.execution_id, target.node.node_id, row.wait_id, delivery.at)
+        staged = Staged(row.outbox_id, RESUME, message)
+    return Recorded(row.event_id, row.status, row.repeat, staged)
+
+
+async def _statement_by_statement(
+    sessions: async_sessionmaker[AsyncSession], delivery: Delivery
+) -> Recorded:
+    target = delivery.target
+    async with sessions.begin() as session:
+        prior = await _prior(session, delivery)
+        if prior is not None:
+            return prior
+        execution_status = await session.scalar(
+            select(Execution.status).where(Execution.id == target.execution_id)
+        )
+        wait = (
+            await session.execute(
+                select(Wait.id, Wait.status, Wait.expires_at)
+                .where(
+                    Wait.execution_id == target.execution_id,
+                    Wait.node_id == target.node.node_id,
+                    Wait.kind == "event",
+                )
+                .order_by(Wait.created_at.desc())
+                .limit(1)
+                .with_for_update(read=True)
+            )
+        ).first()
+        on_time = execution_status not in FINISHED and (
+            wait is None
+            or (
+                wait.status == "open" and (wait.expires_at is None or wait.expires_at > delivery.at)
+            )
+        )
+        wait_id = wait.id if wait is not None else None
+        event_id = None
+        if on_time:
+            event_id = await _insert(session, delivery, "accepted", wait_id)
+            if event_id is None:  # another event was accepted first, or this one repeats
+                prior = await _prior(session, delivery)
+                if prior is not None:
+                    return prior
+        if event_id is None:
+            event_id = await _insert(session, delivery, "late", wait_id)
+            if event_id is None:
+                prior = await _prior(session, delivery)
+                assert prior is not None, "a late insert conflicts only with a repeat"
+                return prior
+            return Recorded(event_id, "late", False)
+        message = resume_message(target.execution_id, target.node.node_id, wait_id, delivery.at)
+        staged = await stage(session, RESUME, message)
+    return Recorded(event_id, "accepted", False, staged)
+
+
+async def _prior(session: AsyncSession, delivery: Delivery) -> Recorded | None:
+    row = (
+        await session.execute(
+            select(WaitEvent.id, WaitEvent.status).where(
+                WaitEvent.execution_id == delivery.target.execution_id,
+                WaitEvent.node_id == delivery.target.node.node_id,
+                WaitEvent.dedup_key == delivery.dedup_key,
+            )
+        )
+    ).first()
+    return None if row is None else Recorded(row.id, row.status, True)
+
+
+async def _insert(
+    session: AsyncSession, delivery: Delivery, status: str, wait_id: uuid.UUID | None
+) -> int | None:
+    """The new event's id; None when a unique index refused it."""
+    target = delivery.target
+    try:
+        async with session.begin_nested():
+            event_id: int | None = await session.scalar(
+                insert(WaitEvent)
+                .values(
+                    workspace_id=target.workspace_id,
+                    execution_id=target.execution_id,
+                    node_id=target.node.node_id,
+                    name=target.node.config.name,
+                    dedup_key=delivery.dedup_key,
+                    via=delivery.via,
+                    status=status,
+                    payload=delivery.payload,
+                    wait_id=wait_id if status == "accepted" else None,
+                    received_at=delivery.at,
+                )
+                .returning(WaitEvent.id)
+            )
+    except IntegrityError:
+        return None
+    return event_id

@@ -1,0 +1,59 @@
+"""The gateway's route table: every resource's operations, which app.py registers and
+common/openapi.py describes, so a route cannot be served without being documented."""
+
+from typing import Any
+
+from services.gateway.api_keys import routes as api_keys
+from services.gateway.approvals import routes as approvals
+from services.gateway.common import openapi
+from services.gateway.common.auth import needs_key
+from services.gateway.common.operations import NO_SCHEMA, Answer, Operation
+from services.gateway.common.routing import API_PREFIX
+from services.gateway.connections import routes as connections
+from services.gateway.documents import routes as documents
+from services.gateway.executions import routes as executions
+from services.gateway.health import routes as health
+from services.gateway.hooks import routes as hooks
+from services.gateway.signatures import routes as signatures
+from services.gateway.workflows import routes as workflows
+from shared.nodes.registry import ConfigRegistry
+from shared.workflows import WorkflowDefinition
+
+#: Served only when the settings say so (`DOCFLOW_METRICS_ON_API_PORT`); always documented.
+OPTIONAL_PATHS = frozenset({health.METRICS_PATH})
+
+
+def operations() -> list[Operation]:
+    return [
+        *health.operations(),
+        Operation(
+            "GET",
+            f"{API_PREFIX}/openapi.json",
+            openapi.serve,
+            operation_id="openapi",
+            summary="This document",
+            responses={200: Answer("OpenAPI 3.1", {"application/json": NO_SCHEMA})},
+        ),
+        *workflows.operations(),
+        *executions.operations(),
+        *approvals.operations(),
+        *signatures.operations(),
+        *documents.operations(),
+        *hooks.operations(),
+        *connections.operations(),
+        *api_keys.operations(),
+    ]
+
+
+def document(table: list[Operation], registry: ConfigRegistry) -> dict[str, Any]:
+    """Node config schemas are listed too, so clients can see what each `type` accepts."""
+    node_types = ", ".join(f"`{name}` ({model.__name__})" for name, model in registry.items())
+    return openapi.build_document(
+        table,
+        models=[WorkflowDefinition, *registry.values()],
+        public=lambda template: not needs_key(template),
+        description=(
+            "Durable document workflows. Errors are RFC 9457 problem documents. "
+            f"Node types: {node_types}."
+        ),
+    )
