@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     #: Seconds one statement may take before the database counts as unavailable: a database
     #: that went silent answers nothing, and without a bound every caller would hang.
     db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Seconds all the database work of one HTTP request may take, however many statements
+    #: (and waits for a group commit) it makes, before the gateway answers 503: the promise
+    #: to clients is an answer within 2 s while the database is silent.
+    db_request_budget_seconds: float = Field(default=1.5, gt=0)
     #: Deliveries of one message before RabbitMQ dead-letters it.
     delivery_limit: int = Field(default=5, ge=1)
     #: Seconds to wait for a publisher confirm before giving up (the outbox keeps the message).

@@ -34,7 +34,7 @@ from services.gateway.keys import (
     SIGNATURE_INBOX,
     TASKS,
 )
-from services.gateway.middleware import observe, problems
+from services.gateway.middleware import database_budget, observe, problems
 from services.gateway.outbox_publisher import OutboxPublisher
 from services.gateway.rate_limits import RATE_LIMITS, RateLimits, TokenBuckets, limit_by_address
 from services.gateway.request_metrics import MetricChildren
@@ -56,7 +56,7 @@ def create_app(resources: Resources) -> web.Application:
     app = web.Application(
         # Outermost first: metrics see the final status of problem responses, and auth's 401
         # becomes a problem like any other error.
-        middlewares=[observe, problems, limit_by_address, require_api_key],
+        middlewares=[observe, problems, database_budget, limit_by_address, require_api_key],
         # Bodies are read through bodies.json_object, which enforces the same limit; this
         # covers any reader that bypasses it.
         client_max_size=resources.settings.max_body_bytes,
