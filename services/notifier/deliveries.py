@@ -182,6 +182,10 @@ async def record_cut_short(session: AsyncSession, delivery_id: uuid.UUID) -> Non
     )
 
 
+#: An outcome for good ends the claim, and the stored message is no longer needed.
+_OVER: dict[str, Any] = {"claim_id": None, "claimed_at": None, "request": None}
+
+
 async def record_sent(
     session: AsyncSession,
     attempt: Attempt,
@@ -223,10 +227,6 @@ async def record_deferred(
         session, attempt.delivery_id, last_error=_clip(reason), next_attempt_at=retry_at,
         request=request, transport=transport, claim_id=None, claimed_at=None,
     )  # fmt: skip
-
-
-#: An outcome for good ends the claim, and the stored message is no longer needed.
-_OVER: dict[str, Any] = {"claim_id": None, "claimed_at": None, "request": None}
 
 
 async def _set(session: AsyncSession, delivery_id: uuid.UUID, **values: object) -> None:
