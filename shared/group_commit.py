@@ -10,6 +10,11 @@ An idle process writes an item alone and at once: the flusher starts on the next
 event loop. A busy one writes in batches that grow with the load, since items queue up while
 earlier batches are on their way. A batch whose statement fails is written again item by item,
 so the item at fault fails alone and every other caller gets its own outcome.
+
+A caller with a database deadline (`shared.db.deadline`: a gateway request) waits no longer
+than it allows: an item still queued then is taken back and never written; one already on its
+way may still commit, as with any `503`. The flushers serve every caller, so they run without
+anyone's deadline, each statement under its own bound.
 """
 
 import asyncio
@@ -18,6 +23,7 @@ from typing import Generic, TypeVar
 
 import structlog
 
+from shared.db import deadline
 from shared.db.errors import is_transient
 
 log = structlog.get_logger(__name__)
@@ -53,20 +59,34 @@ class GroupCommit(Generic[Item, Result]):
         self.statements = 0
 
     async def submit(self, item: Item) -> Result:
-        """Write `item` with whatever else is queued; its result once that commit is done."""
+        """Write `item` with whatever else is queued; its result once that commit is done.
+        Raises `DeadlinePassed` when the caller's database deadline comes first."""
+        wait = deadline.bound(None)
         done: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queued.append((item, done))
+        entry = (item, done)
+        self._queued.append(entry)
         if self._flushing < self._flushers:
             # Counted here, not when the task ends: a flusher that found the queue empty must
             # not be taken for one still running (its item would wait for the next caller).
             self._flushing += 1
             # A task, not an inline write: it starts on the next loop turn, by when the other
             # callers of this turn have queued their items.
-            flusher = asyncio.create_task(self._flush())
+            flusher = asyncio.create_task(self._flush(), context=deadline.detached())
             # The loop keeps only a weak reference to a task.
             self._tasks.add(flusher)
             flusher.add_done_callback(self._tasks.discard)
-        return await done
+        if wait is None:
+            return await done
+        await asyncio.wait([done], timeout=wait)
+        if done.done():
+            return done.result()
+        if entry in self._queued:
+            self._queued.remove(entry)
+            done.cancel()
+        else:
+            # On its way: the outcome arrives after nobody waits for it any more.
+            done.add_done_callback(_consume)
+        raise deadline.DeadlinePassed(f"{self._name}: the database did not answer in time")
 
     async def _flush(self) -> None:
         try:
@@ -114,6 +134,11 @@ class GroupCommit(Generic[Item, Result]):
     async def _statement(self, items: list[Item]) -> Sequence[Result]:
         self.statements += 1
         return await self._write_all(items)
+
+
+def _consume(done: asyncio.Future[Result]) -> None:
+    if not done.cancelled():
+        done.exception()
 
 
 def _fail(done: asyncio.Future[Result], error: BaseException) -> None:

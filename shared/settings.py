@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     #: Seconds one statement may take before the database counts as unavailable: a database
     #: that went silent answers nothing, and without a bound every caller would hang.
     db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Seconds all the database work of one HTTP request may take, however many statements
+    #: (and waits for a group commit) it makes, before the gateway answers 503: the promise
+    #: to clients is an answer within 2 s while the database is silent.
+    db_request_budget_seconds: float = Field(default=1.5, gt=0)
     #: Deliveries of one message before RabbitMQ dead-letters it.
     delivery_limit: int = Field(default=5, ge=1)
     #: Seconds to wait for a publisher confirm before giving up (the outbox keeps the message).
@@ -98,6 +102,13 @@ class Settings(BaseSettings):
     #: and is never shorter than the server's `Retry-After`.
     email_retry_initial_seconds: float = Field(default=2.0, gt=0)
     email_retry_max_seconds: float = Field(default=300.0, gt=0)
+    #: A try whose claim is this old without an outcome, and whose row no live notifier holds,
+    #: was cut short and its message did not come back (dead-lettered, lost): the e-mail is
+    #: put back in the queue. Redelivery after a crash is the usual way back; this is the last.
+    email_stuck_after_seconds: float = Field(default=120.0, gt=0)
+    #: Tries of one e-mail cut short (a notifier killed or its database lost mid-send) before
+    #: it fails for good: an e-mail that kills every notifier must not do so for ever.
+    email_max_interruptions: int = Field(default=20, ge=1)
     #: Largest message Graph `sendMail` takes with attachments inline; bigger ones go through a
     #: draft and upload sessions.
     graph_inline_attachment_bytes: int = Field(default=3 * 1024 * 1024, ge=1)

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 
 import pytest
 
+from shared.db import deadline
+from shared.db.deadline import DeadlinePassed
 from shared.group_commit import GroupCommit
 
 
@@ -111,3 +113,39 @@ async def test_when_the_last_flusher_is_cancelled_every_waiting_caller_hears_of_
         asyncio.gather(in_flight, queued, return_exceptions=True), timeout=5
     )
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+
+
+async def test_a_caller_out_of_time_in_the_queue_is_refused_and_its_item_never_written() -> None:
+    writes = _Writes()
+    writes.release.clear()
+    group = GroupCommit(writes.write, name="numbers", flushers=1)
+    first = asyncio.ensure_future(group.submit(1))  # no deadline: waits for the statement
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    started = asyncio.get_running_loop().time()
+    with deadline.within(0.2), pytest.raises(DeadlinePassed):
+        await group.submit(2)  # queued behind the statement on its way
+    assert asyncio.get_running_loop().time() - started < 1.0
+    writes.release.set()
+    assert await first == 10
+    assert await group.submit(3) == 30
+    assert writes.batches == [[1], [3]]
+
+
+async def test_a_batch_runs_without_the_deadline_of_the_caller_who_started_it() -> None:
+    writes = _Writes()
+    writes.release.clear()
+    seen: list[float | None] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        seen.append(deadline.remaining())
+        return await writes.write(items)
+
+    group = GroupCommit(write, name="numbers", flushers=1)
+    with deadline.within(5.0):
+        first = asyncio.ensure_future(group.submit(1))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    writes.release.set()
+    assert await first == 10
+    assert seen == [None]

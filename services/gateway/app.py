@@ -4,7 +4,7 @@ from aiohttp import web
 
 from services.gateway import routes
 from services.gateway.common.auth import require_api_key
-from services.gateway.common.middleware import observe, problems
+from services.gateway.common.middleware import database_budget, observe, problems
 from services.gateway.common.operations import add_routes
 from services.gateway.common.outbox_publisher import OutboxPublisher
 from services.gateway.common.rate_limits import (
@@ -47,7 +47,7 @@ def create_app(resources: Resources) -> web.Application:
     app = web.Application(
         # Outermost first: metrics see the final status of problem responses, and auth's 401
         # becomes a problem like any other error.
-        middlewares=[observe, problems, limit_by_address, require_api_key],
+        middlewares=[observe, problems, database_budget, limit_by_address, require_api_key],
         # Bodies are read through bodies.json_object, which enforces the same limit; this
         # covers any reader that bypasses it.
         client_max_size=resources.settings.max_body_bytes,

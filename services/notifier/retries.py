@@ -13,6 +13,7 @@ import contextlib
 import structlog
 from sqlalchemy import select, update
 
+from services.notifier.interruptions import put_back_stuck
 from shared.broker.topology import EMAIL
 from shared.db.tables import EmailDelivery
 from shared.db.types import utcnow
@@ -69,7 +70,8 @@ async def republish_due(resources: Resources) -> int:
 
 
 class RetryTimer:
-    """Looks for due retries every DOCFLOW_SCHEDULER_INTERVAL_SECONDS while the notifier runs."""
+    """Looks for due retries, and for tries cut short whose message never came back
+    (interruptions.py), every DOCFLOW_SCHEDULER_INTERVAL_SECONDS while the notifier runs."""
 
     def __init__(self, resources: Resources) -> None:
         self._resources = resources
@@ -97,6 +99,7 @@ class RetryTimer:
         while True:
             try:
                 await republish_due(self._resources)
+                await put_back_stuck(self._resources)
             except asyncio.CancelledError:
                 if not stray_cancellation():
                     raise

@@ -1,10 +1,12 @@
 """The notifier: consumes `notifications.email`, sends each key once, records every try.
 
 Ack policy (carried out by the broker's `deliver`): every e-mail that was handled is
-acknowledged — sent, duplicate, failed for good, or deferred (its next try is scheduled on the
-delivery row and published again by the retry timer). Only a crash leaves a message
-unacknowledged: the broker then redelivers it, the row lock of the attempt was released by the
-rollback, and it is tried again with the same Message-ID.
+acknowledged — sent, duplicate, failed for good, deferred (its next try is scheduled on the
+delivery row and published again by the retry timer), or put back in the queue as a fresh
+message after a try of it was cut short. Only a crash leaves a message unacknowledged: the
+broker redelivers it, its handler finds the claim the dead try left on the delivery row and
+puts the e-mail back as a fresh message (interruptions.py), which is then tried again with the
+same Message-ID. So crashes never add up against the queue's delivery limit.
 
 An e-mail sent for a waiting node names its wait: its final outcome (sent, or failed for good)
 is recorded with a `ResumeExecution(reason="fact")` staged in the same transaction. The
@@ -21,28 +23,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier import deliveries
 from services.notifier.approval_mail import ApprovalMailer, Prepare
-from services.notifier.deliveries import Attempt, Skipped
+from services.notifier.deliveries import Attempt, CutShort, Skipped
 from services.notifier.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from services.notifier.interruptions import after_cut_short, resume_waiting
 from services.notifier.message import message_id_for
 from services.notifier.retries import RetryTimer, retry_delay
 from services.notifier.transport import Transport, Transports
 from shared.broker.base import Subscription
-from shared.broker.topology import EMAIL, RESUME
+from shared.broker.topology import EMAIL
 from shared.db.errors import through_outages
 from shared.db.types import utcnow
 from shared.logging import log_context
-from shared.messages import ApprovalEmail, Message, ResumeExecution, SendEmail
-from shared.outbox import Staged, publish_staged, stage
+from shared.messages import ApprovalEmail, Message, SendEmail
+from shared.outbox import Staged, publish_staged
 from shared.runtime import Resources
 
 log = structlog.get_logger(__name__)
 
 #: How long stop() waits for e-mails being sent to finish.
 STOP_GRACE_SECONDS = 30.0
+
+#: How often a copy of an e-mail whose try is under way elsewhere looks again.
+UNDER_WAY_POLL_SECONDS = 0.2
 
 #: The broker message being handled: what a deferred e-mail stores to be published again. For
 #: an approval e-mail that is the token-less envelope, never the e-mail with its fresh link.
@@ -125,29 +131,51 @@ class Notifier:
 
     async def send(self, message: SendEmail, prepare: Prepare | None = None) -> str:
         """Deliver `message` unless its key was sent or waits for a later try; returns the
-        outcome for the metrics (sent/printed, duplicate, scheduled, deferred, failed).
+        outcome for the metrics (sent/printed, duplicate, scheduled, deferred, failed,
+        requeued, superseded).
 
-        `prepare` completes the message inside the delivery's transaction once the key is
-        known to be unsent (an approval e-mail mints its link there).
+        The try is claimed and committed first, then sent under the row's lock (deliveries.py).
+        `prepare` completes the message inside the second transaction once the key is known to
+        be unsent (an approval e-mail mints its link there).
         """
         message_id = message_id_for(message.idempotency_key)
+        original = _HANDLING.get() or message
         staged: list[Staged] = []
-        async with self._resources.sessions.begin() as session:
-            begun = await deliveries.begin_attempt(
-                session, message, message_id=message_id, now=utcnow()
-            )
-            if begun is Skipped.SCHEDULED:
-                log.info("email_waits_for_its_retry")
-                return "scheduled"
-            if begun is Skipped.SENT:
-                log.info("email_duplicate")
-                # The wait of a re-run node learns the outcome too (its earlier wait decided).
-                staged = await _resume(session, message)
-                outcome = "duplicate"
-            else:
-                if prepare is not None:
-                    message = await prepare(session)
-                outcome, staged = await self._attempt(session, begun, message, message_id)
+        async with self._resources.sessions() as session:
+            while True:
+                async with session.begin():
+                    begun = await deliveries.claim(
+                        session,
+                        message,
+                        request=original.model_dump(mode="json"),
+                        message_id=message_id,
+                        now=utcnow(),
+                    )
+                    if begun is Skipped.SCHEDULED:
+                        log.info("email_waits_for_its_retry")
+                        return "scheduled"
+                    if begun is Skipped.SENT:
+                        log.info("email_duplicate")
+                        # The wait of a re-run node learns the outcome too (its earlier wait
+                        # decided).
+                        staged = await resume_waiting(session, message)
+                        outcome = "duplicate"
+                    elif isinstance(begun, CutShort):
+                        outcome, staged = await after_cut_short(
+                            session, self._resources.settings, begun, original
+                        )
+                if begun is not Skipped.UNDER_WAY:
+                    break
+                # Another copy's try is between its two transactions, or died a moment ago.
+                await asyncio.sleep(UNDER_WAY_POLL_SECONDS)
+            if isinstance(begun, Attempt):
+                async with session.begin():
+                    if not await deliveries.hold(session, begun):
+                        log.info("email_try_taken_over", attempt=begun.number)
+                        return "superseded"
+                    if prepare is not None:
+                        message = await prepare(session)
+                    outcome, staged = await self._attempt(session, begun, message, message_id)
         if staged:
             await publish_staged(self._resources.sessions, self._resources.broker, staged)
         return outcome
@@ -163,15 +191,19 @@ class Notifier:
             transport_name = getattr(transport, "name", type(transport).__name__)
             receipt = await transport.send(outgoing)
         except PermanentDeliveryError as e:
-            await deliveries.record_failed(session, attempt, str(e), transport=transport_name)
+            await deliveries.record_failed(
+                session, attempt.delivery_id, str(e), transport=transport_name
+            )
             log.warning("email_failed", reason=str(e), attempt=attempt.number)
-            return "failed", await _resume(session, message)
+            return "failed", await resume_waiting(session, message)
         except TransientDeliveryError as e:
             if attempt.number >= settings.email_max_attempts:
                 reason = f"gave up after {attempt.number} tries: {e}"
-                await deliveries.record_failed(session, attempt, reason, transport=transport_name)
+                await deliveries.record_failed(
+                    session, attempt.delivery_id, reason, transport=transport_name
+                )
                 log.warning("email_failed", reason=reason, attempt=attempt.number)
-                return "failed", await _resume(session, message)
+                return "failed", await resume_waiting(session, message)
             delay = retry_delay(settings, attempt.number, e.retry_after)
             original = _HANDLING.get() or message
             await deliveries.record_deferred(
@@ -193,14 +225,4 @@ class Notifier:
             note=receipt.note,
         )
         log.info("email_sent", attempt=attempt.number, message_id=message_id, via=transport_name)
-        return transport.delivered_outcome, await _resume(session, message)
-
-
-async def _resume(session: AsyncSession, message: SendEmail) -> list[Staged]:
-    """Stage the fact for the waiting node, if one waits on this e-mail."""
-    if message.wait_id is None or message.execution_id is None:
-        return []
-    resume = ResumeExecution(
-        execution_id=message.execution_id, wait_id=message.wait_id, reason="fact"
-    )
-    return [await stage(session, RESUME, resume)]
+        return transport.delivered_outcome, await resume_waiting(session, message)

@@ -12,14 +12,21 @@ from typing import Any
 import pydantic_core
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import deadline
+
 
 async def fetch(engine: AsyncEngine, sql: str, *args: Any) -> list[Any]:
-    """The statement's rows (asyncpg records)."""
+    """The statement's rows (asyncpg records), within the request's deadline if one is set
+    (`shared.db.deadline`)."""
+    deadline.bound(None)
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
+        # The connection's own bound (command_timeout), shortened to what the deadline left
+        # after the checkout; asyncpg keeps that bound in its private configuration only.
+        timeout = deadline.bound(driver._config.command_timeout)
         try:
-            rows: list[Any] = await driver.fetch(sql, *args)
+            rows: list[Any] = await driver.fetch(sql, *args, timeout=timeout)
         except BaseException as e:
             # Closed under the statement, or timed out on a link that may be dead: either
             # way not a connection to hand to the next caller.

@@ -16,6 +16,7 @@ import asyncpg
 import sqlalchemy.exc
 import structlog
 
+from shared.db import deadline
 from shared.errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -102,8 +103,12 @@ async def retrying(
     budget: float = RETRY_BUDGET_SECONDS,
 ) -> T:
     """Run `attempt` (one whole transaction) again while it fails transiently; then raise
-    `DatabaseUnavailable`. Only for transactions that are safe to repeat."""
+    `DatabaseUnavailable`. Only for transactions that are safe to repeat. No try starts after
+    the request's database deadline (`shared.db.deadline`)."""
     started = time.monotonic()
+    left = deadline.remaining()
+    if left is not None:
+        budget = min(budget, left)
     for delay in (*delays, None):
         try:
             return await attempt()

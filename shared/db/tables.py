@@ -254,6 +254,7 @@ class EmailDelivery(Base):
     subject: Mapped[str] = mapped_column(Text)
     #: sending | sent | failed
     status: Mapped[str] = mapped_column(String(16), default="sending")
+    #: Tries on the e-mail's own account, the one under way included (not those cut short).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     #: RFC 5322 Message-ID, derived from the key so every attempt carries the same one.
@@ -269,6 +270,15 @@ class EmailDelivery(Base):
     transport: Mapped[str | None] = mapped_column(String(16))
     #: What the server answered when it took the e-mail (`250 …`, `202 Accepted`).
     server_reply: Mapped[str | None] = mapped_column(Text)
+    # Added for crash-proof e-mail (migration 0014, ADR 020).
+    #: The try under way: committed before the server is spoken to and cleared by its outcome,
+    #: so a claim that outlives its try marks a try cut short (a crash, a lost database).
+    claim_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    #: When the try under way began; a claim older than DOCFLOW_EMAIL_STUCK_AFTER_SECONDS with
+    #: nobody holding the row is put back in the queue.
+    claimed_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Tries cut short without an outcome: counted apart from `attempts` (the e-mail's own).
+    interruptions: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class InboxEvent(Base):

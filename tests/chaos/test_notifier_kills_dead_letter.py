@@ -59,12 +59,6 @@ def mailbox() -> Iterator[tuple[HangingMailbox, int]]:
         controller.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: crashes of the notifier count against the e-mail queue's delivery "
-    "limit, and a dead-lettered e-mail is never sent again",
-)
 async def test_an_email_outlives_more_notifier_crashes_than_the_delivery_limit(
     pg_settings: Settings, mailbox: tuple[HangingMailbox, int]
 ) -> None:

@@ -1,8 +1,9 @@
 import asyncio
+import uuid
 
 import pytest
 from alembic import command
-from sqlalchemy import insert, inspect
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -10,6 +11,7 @@ from shared.db.engine import create_engine
 from shared.db.migrate import alembic_config
 from shared.db.tables import EmailDelivery
 from shared.settings import Settings
+from tests.migrations import schema_state
 
 
 async def tables(url: str) -> set[str]:
@@ -50,5 +52,58 @@ async def test_migration_0002_adds_email_deliveries_and_removes_it_again(
         with pytest.raises(IntegrityError):
             async with engine.begin() as connection:
                 await insert_delivery(connection, "exec-1:mail")
+    finally:
+        await engine.dispose()
+
+
+async def _columns(url: str) -> set[str]:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("email_deliveries")}
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0014_adds_the_claim_columns_as_the_models_say_and_removes_them_again(
+    settings: Settings,
+) -> None:
+    url = settings.database_url  # at head, on either backend
+    claim = {"claim_id", "claimed_at", "interruptions"}
+    _, diffs = await schema_state(url, {"email_deliveries"})
+    assert diffs == []
+    assert claim <= await _columns(url)
+
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0013")
+    assert not claim & await _columns(url)
+    # Rows written before the migration count no interruptions.
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO email_deliveries (id, idempotency_key, recipients, subject,"
+                    " status, attempts, message_id, created_at) VALUES ('"
+                    + uuid.uuid4().hex
+                    + "', 'old:mail', '{}', 'Old', 'sent', 1, '<old@docflow>', '2026-01-01')"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0014")
+    _, diffs = await schema_state(url, {"email_deliveries"})
+    assert diffs == []
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            old = await connection.scalar(
+                text(
+                    "SELECT interruptions FROM email_deliveries WHERE idempotency_key = 'old:mail'"
+                )
+            )
+        assert old == 0
     finally:
         await engine.dispose()

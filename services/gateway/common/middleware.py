@@ -9,7 +9,8 @@ from aiohttp.typedefs import Handler
 from services.gateway.common.problems import from_exception, internal_error, render
 from services.gateway.common.routing import logged_path_params, route_template
 from services.gateway.common.webhook_metrics import webhook_outcome, webhook_provider
-from services.gateway.keys import METRIC_CHILDREN
+from services.gateway.keys import METRIC_CHILDREN, RESOURCES
+from shared.db import deadline
 from shared.logging import log_context
 
 log = structlog.get_logger(__name__)
@@ -42,6 +43,14 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             provider = webhook_provider(request, template)
             if provider is not None:
                 children.webhook(provider, webhook_outcome(request, status)).inc()
+
+
+@web.middleware
+async def database_budget(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """All the request's database work shares one deadline, so a silent database gets a `503`
+    within the budget however many statements the request makes (shared/db/deadline.py)."""
+    with deadline.within(request.app[RESOURCES].settings.db_request_budget_seconds):
+        return await handler(request)
 
 
 @web.middleware
