@@ -101,3 +101,13 @@ class DocumentStatus(StrEnum):
     #: A copy exists at the provider; its bytes not yet here.
     PENDING = "pending"
     READY = "ready"
+
+
+class DeliveryStatus(StrEnum):
+    """An e-mail the notifier was asked to send (`email_deliveries.status`)."""
+
+    #: Not sent yet: being tried, or waiting for its next try.
+    SENDING = "sending"
+    SENT = "sent"
+    #: Failed for good (its own failures, or cut short too often).
+    FAILED = "failed"

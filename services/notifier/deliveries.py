@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.tables import EmailDelivery
 from shared.db.types import utcnow
 from shared.messages import SendEmail
+from shared.status import DeliveryStatus
 
 #: Long enough for a server's reason, short enough for a row.
 MAX_ERROR_CHARS = 2000
@@ -104,7 +105,7 @@ async def claim(
             execution_id=message.execution_id,
             recipients=recipients,
             subject=message.subject,
-            status="sending",
+            status=DeliveryStatus.SENDING,
             attempts=0,
             interruptions=0,
             message_id=message_id,
@@ -128,11 +129,11 @@ async def claim(
             .with_for_update()
         )
     ).one()
-    if row.status == "sent":
+    if row.status == DeliveryStatus.SENT:
         return Skipped.SENT
     if not row.due:
         return Skipped.SCHEDULED
-    if row.status == "sending" and row.claim_id is not None:
+    if row.status == DeliveryStatus.SENDING and row.claim_id is not None:
         if row.recent:
             return Skipped.UNDER_WAY
         # We hold the row, and its claim is not new: nobody is sending under it any more.
@@ -143,7 +144,7 @@ async def claim(
             update(EmailDelivery)
             .where(EmailDelivery.id == row.id)
             .values(
-                status="sending",
+                status=DeliveryStatus.SENDING,
                 attempts=EmailDelivery.attempts + 1,
                 recipients=recipients,
                 subject=message.subject,
@@ -197,8 +198,11 @@ async def record_sent(
 ) -> None:
     """`last_error` keeps the error of an earlier try unless this one has something to say."""
     values: dict[str, Any] = {
-        "status": "sent", "sent_at": at, "transport": transport, "server_reply": _clip(reply)
-    }  # fmt: skip
+        "status": DeliveryStatus.SENT,
+        "sent_at": at,
+        "transport": transport,
+        "server_reply": _clip(reply),
+    }
     if note is not None:
         values["last_error"] = _clip(note)
     await _set(session, attempt.delivery_id, **values, **_OVER)
@@ -208,9 +212,13 @@ async def record_failed(
     session: AsyncSession, delivery_id: uuid.UUID, reason: str, *, transport: str | None = None
 ) -> None:
     await _set(
-        session, delivery_id, status="failed", last_error=_clip(reason), transport=transport,
+        session,
+        delivery_id,
+        status=DeliveryStatus.FAILED,
+        last_error=_clip(reason),
+        transport=transport,
         **_OVER,
-    )  # fmt: skip
+    )
 
 
 async def record_deferred(

@@ -31,6 +31,7 @@ from shared.messages import Message, ResumeExecution, SendEmail, decode
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
 from shared.settings import Settings
+from shared.status import DeliveryStatus
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +79,7 @@ async def put_back_stuck(resources: Resources) -> int:
             await session.execute(
                 select(EmailDelivery.id, EmailDelivery.request, EmailDelivery.interruptions)
                 .where(
-                    EmailDelivery.status == "sending",
+                    EmailDelivery.status == DeliveryStatus.SENDING,
                     EmailDelivery.claim_id.is_not(None),
                     EmailDelivery.claimed_at < before,
                 )

@@ -23,6 +23,7 @@ from shared.messages import decode
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
 from shared.settings import Settings
+from shared.status import DeliveryStatus
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ async def republish_due(resources: Resources) -> int:
             await session.execute(
                 select(EmailDelivery.id, EmailDelivery.request)
                 .where(
-                    EmailDelivery.status == "sending",
+                    EmailDelivery.status == DeliveryStatus.SENDING,
                     EmailDelivery.next_attempt_at <= utcnow(),
                     EmailDelivery.request.is_not(None),
                 )
@@ -59,7 +60,9 @@ async def republish_due(resources: Resources) -> int:
             try:
                 staged.append(await stage(session, EMAIL, decode(row.request)))
             except UndecodableMessage as e:
-                values.update(status="failed", last_error=f"stored retry is unreadable: {e}")
+                values.update(
+                    status=DeliveryStatus.FAILED, last_error=f"stored retry is unreadable: {e}"
+                )
             await session.execute(
                 update(EmailDelivery).where(EmailDelivery.id == row.id).values(**values)
             )

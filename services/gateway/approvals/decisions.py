@@ -21,6 +21,7 @@ from shared.db.errors import retrying
 from shared.db.tables import Approval, ApprovalToken, Wait
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, stage
+from shared.status import ApprovalStatus
 
 MAX_COMMENT_CHARS = 2000
 MAX_USER_AGENT_CHARS = 500
@@ -254,7 +255,7 @@ async def _statement_by_statement(
         late = wait.status != "open"
         won = await session.scalar(
             update(Approval)
-            .where(Approval.id == link.id, Approval.status == "pending")
+            .where(Approval.id == link.id, Approval.status == ApprovalStatus.PENDING)
             .values(
                 status=values.status,
                 late=late,

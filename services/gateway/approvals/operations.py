@@ -18,6 +18,7 @@ from shared.db.tables import Approval, ApprovalToken, Execution, Wait
 from shared.errors import DocflowError, NotFound
 from shared.messages import ApprovalEmail
 from shared.outbox import Staged, stage
+from shared.status import ApprovalStatus, WaitStatus
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -49,7 +50,7 @@ async def list_approvals(
         .limit(limit)
     )
     if status == "pending":
-        query = query.where(Wait.status == "open")
+        query = query.where(Wait.status == WaitStatus.OPEN)
     async with sessions() as session:
         return [(a, w, wf) for a, w, wf in (await session.execute(query)).all()]
 
@@ -174,7 +175,7 @@ async def reassign(
                 position=old.position,
                 email=to_email,
                 name=to_name,
-                status="pending",
+                status=ApprovalStatus.PENDING,
                 late=False,
                 created_at=now,
                 notified_at=now,
@@ -184,8 +185,13 @@ async def reassign(
         )
         await session.execute(
             update(Approval)
-            .where(Approval.id == old.id, Approval.status == "pending")
-            .values(status="replaced", replaced_by=new_id, decided_at=now, next_reminder_at=None)
+            .where(Approval.id == old.id, Approval.status == ApprovalStatus.PENDING)
+            .values(
+                status=ApprovalStatus.REPLACED,
+                replaced_by=new_id,
+                decided_at=now,
+                next_reminder_at=None,
+            )
         )
         await session.execute(
             update(ApprovalToken)

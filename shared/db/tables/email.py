@@ -15,7 +15,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.tables.base import Base
-from shared.db.types import utcnow
+from shared.db.types import StatusColumn, utcnow
+from shared.status import DeliveryStatus
 
 
 class EmailDelivery(Base):
@@ -36,7 +37,9 @@ class EmailDelivery(Base):
     recipients: Mapped[dict[str, Any]]
     subject: Mapped[str] = mapped_column(Text)
     #: sending | sent | failed
-    status: Mapped[str] = mapped_column(String(16), default="sending")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StatusColumn(DeliveryStatus), default=DeliveryStatus.SENDING
+    )
     #: Tries on the e-mail's own account, the one under way included (not those cut short).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
