@@ -1,5 +1,12 @@
-"""The execution context: what a run knows, stored whole at every checkpoint."""
+"""The execution context: what a run knows.
 
+It is stored in two parts: each node's output in a row of its own (`execution_outputs`), and
+the rest in `executions.context`. A checkpoint writes the outputs its node added and the rest
+only when it changed (`added`), so what it writes does not grow with the run.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,11 +64,71 @@ class ExecutionContext(BaseModel):
         }
 
 
+#: Every part of a context but the node outputs: what `executions.context` holds.
+_REST = (
+    "source_data",
+    "generated_documents",
+    "signature_requests",
+    "approvals",
+    "metadata",
+    "errors",
+    "skipped",
+)
+
+
 def snapshot(context: ExecutionContext) -> JsonObject:
     """The JSON form stored at a checkpoint."""
     return context.model_dump(mode="json")
 
 
-def restore(stored: JsonObject | None) -> ExecutionContext:
-    """The one way back from a checkpoint; `restore(snapshot(c)) == c`."""
-    return ExecutionContext.model_validate(stored or {})
+def restore(
+    stored: JsonObject | None, outputs: Mapping[str, Any] | None = None
+) -> ExecutionContext:
+    """The one way back from a checkpoint: `executions.context` with the execution's rows of
+    `execution_outputs`; `restore(snapshot(c)) == c`."""
+    return ExecutionContext.model_validate(whole(stored, outputs))
+
+
+def whole(stored: JsonObject | None, outputs: Mapping[str, Any] | None) -> JsonObject:
+    """The context as JSON, from its two stored parts (the node outputs a row each)."""
+    if not outputs:
+        return stored or {}
+    earlier = (stored or {}).get("node_outputs") or {}
+    return {**(stored or {}), "node_outputs": {**earlier, **outputs}}
+
+
+def stored_rest(context: ExecutionContext) -> JsonObject:
+    """What `executions.context` holds of `context`: everything but the node outputs."""
+    rest = {name: getattr(context, name) for name in _REST}
+    for name in ("errors", "skipped"):
+        if _empty(rest[name]):
+            del rest[name]  # as in a snapshot: see `_empty`
+    return rest
+
+
+@dataclass(frozen=True)
+class Added:
+    """What a checkpoint writes of a context."""
+
+    #: Node outputs new or changed since the last checkpoint, by node id.
+    outputs: dict[str, Any]
+    #: The rest (`stored_rest`) when it changed; None leaves `executions.context` as it is.
+    rest: JsonObject | None
+
+
+def added(before: ExecutionContext, after: ExecutionContext) -> Added:
+    """What `after` adds to `before`, the context last checkpointed. Nodes make contexts by
+    copying with changes (`with_output`…), so the parts they left alone are the same objects:
+    the identity test answers almost every comparison without looking inside."""
+    old = before.node_outputs
+    outputs = {
+        node_id: output
+        for node_id, output in after.node_outputs.items()
+        if node_id not in old or (old[node_id] is not output and old[node_id] != output)
+    }
+    changed = any(
+        getattr(before, name) is not getattr(after, name)
+        and getattr(before, name) != getattr(after, name)
+        for name in _REST
+    )
+    return Added(outputs, stored_rest(after) if changed else None)

@@ -12,9 +12,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from shared.broker.topology import RUN
-from shared.context import ExecutionContext, snapshot
+from shared.context import ExecutionContext, snapshot, whole
 from shared.db.tables import (
     Execution,
+    ExecutionOutput,
     ExecutionStep,
     ExecutionTransition,
     Wait,
@@ -139,10 +140,20 @@ async def start_execution(
 
 
 async def execution_row(resources: Resources, execution_id: uuid.UUID) -> Execution:
+    """The execution, its `context` whole: with the node outputs stored a row each."""
     async with resources.sessions() as session:
         row = await session.get(Execution, execution_id, populate_existing=True)
         assert row is not None
-        return row
+        outputs = (
+            await session.execute(
+                select(ExecutionOutput.node_id, ExecutionOutput.output)
+                .where(ExecutionOutput.execution_id == execution_id)
+                .order_by(ExecutionOutput.at, ExecutionOutput.node_id)
+            )
+        ).all()
+        session.expunge(row)
+    row.context = whole(row.context, {node_id: output for node_id, output in outputs})
+    return row
 
 
 async def wait_for_status(

@@ -1,10 +1,11 @@
 """Column types that behave the same on PostgreSQL and SQLite."""
 
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -63,3 +64,22 @@ class StatusColumn(TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
         return None if value is None else self.enum(value)
+
+
+class _JsonText(TypeDecorator[Any]):
+    """JSON as TEXT on SQLite: a column declared JSON there has NUMERIC affinity, so a value
+    that is a bare number (`3.5e16`) would come back as an integer."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str:
+        return json.dumps(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+#: Any JSON value, numbers included: json (not jsonb, which reads 2.5e16 back as an integer)
+#: on PostgreSQL, TEXT on SQLite.
+JsonValue = JSON().with_variant(_JsonText(), "sqlite")

@@ -13,15 +13,16 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.context import ExecutionContext, snapshot
+from shared.context import ExecutionContext, added
 from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
 from shared.errors import StaleVersion
 from shared.messages import Message
 from shared.outbox import Staged, stage
 from shared.state_machine.checkpoint_pg import CheckpointRow, CheckpointWriter, write_checkpoints
-from shared.state_machine.claimed import Held
+from shared.state_machine.claimed import HeldRun
 from shared.state_machine.moves import CHECKPOINT
+from shared.state_machine.outputs import write_outputs
 from shared.state_machine.transitions import record_transition
 from shared.state_machine.waits import CheckpointWrites, WaitSpec
 from shared.status import FINAL_STATUSES, StepStatus, WaitStatus
@@ -68,7 +69,7 @@ class Committed:
 
 async def commit(
     engine: AsyncEngine,
-    held: Held,
+    held: HeldRun,
     checkpoint: Checkpoint,
     *,
     owner: str,
@@ -80,6 +81,7 @@ async def commit(
     `writer`, a checkpoint that fits one statement is group-committed with other runs' ones.
     """
     now = utcnow()
+    change = added(held.context, checkpoint.context)
     values: dict[str, Any] = {"current_node_id": checkpoint.current_node_id}
     # A run that goes on keeps its lease as it is: the heartbeat extends it. Leaving the lease
     # column alone lets PostgreSQL update the row in place (HOT), with no index entries.
@@ -95,7 +97,8 @@ async def commit(
         row = CheckpointRow(
             execution_id=held.execution_id,
             expected_version=held.version,
-            context=checkpoint.context,
+            rest=change.rest,
+            outputs=change.outputs or None,
             current_node_id=checkpoint.current_node_id,
             status=checkpoint.status.value,
             finished_at=values.get("finished_at"),
@@ -122,7 +125,8 @@ async def commit(
         if version is None:
             raise StaleVersion(f"execution {held.execution_id} moved past version {held.version}")
         return Committed(version, [])
-    values["context"] = snapshot(checkpoint.context)
+    if change.rest is not None:
+        values["context"] = change.rest
     values["version"] = Execution.version + 1
     async with engine.begin() as conn:
         version = await conn.scalar(
@@ -137,6 +141,7 @@ async def commit(
         )
         if version is None:
             raise StaleVersion(f"execution {held.execution_id} moved past version {held.version}")
+        await write_outputs(conn, held.execution_id, change.outputs, now)
         step = checkpoint.step
         step_values = {
             "status": step.status,

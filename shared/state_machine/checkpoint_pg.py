@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.context import ExecutionContext
 from shared.db import driver
 from shared.group_commit import GroupCommit
 from shared.state_machine.moves import CHECKPOINT
@@ -37,7 +36,8 @@ _LOG_MOVES_OFF_RUNNING = transition_sql(
 CHECKPOINTS_SQL = f"""
 WITH input AS (
     SELECT * FROM json_to_recordset($1::json) AS i(
-        execution_id uuid, expected_version int, context json, current_node_id text, status text,
+        execution_id uuid, expected_version int, rest json, outputs json, current_node_id text,
+        status text,
         finished_at timestamptz, execution_time_ms int, error text, node_id text,
         node_type text, attempt int, step_status text, started_at timestamptz,
         completed_at timestamptz, duration_ms int, step_error text, output_summary json,
@@ -45,7 +45,7 @@ WITH input AS (
     )
 ), moved AS (
     UPDATE executions AS e
-    SET context = i.context,
+    SET context = coalesce(i.rest, e.context),
         current_node_id = i.current_node_id,
         version = e.version + 1,
         status = i.status,
@@ -57,6 +57,11 @@ WITH input AS (
     FROM input AS i
     WHERE e.id = i.execution_id AND e.version = i.expected_version AND {CHECKPOINT.sql_guard()}
     RETURNING e.id, e.version
+), outputs AS (
+    INSERT INTO execution_outputs (execution_id, node_id, output, at)
+    SELECT i.execution_id, o.key, o.value, i.at
+    FROM input AS i JOIN moved AS m ON m.id = i.execution_id, json_each(i.outputs) AS o
+    ON CONFLICT (execution_id, node_id) DO UPDATE SET output = excluded.output, at = excluded.at
 ), new_step AS (
     INSERT INTO execution_steps (execution_id, node_id, node_type, attempt, status,
                                  started_at, completed_at, duration_ms, error, output_summary,
@@ -85,8 +90,11 @@ class CheckpointRow:
 
     execution_id: uuid.UUID
     expected_version: int
+    #: The context but its node outputs, when it changed (None keeps what is stored).
     #: Encoded to JSON with the rest of the batch, in one pass (driver.as_json).
-    context: ExecutionContext
+    rest: dict[str, Any] | None
+    #: The node outputs the checkpoint adds, by node id (`execution_outputs` rows).
+    outputs: dict[str, Any] | None
     current_node_id: str | None
     status: str
     finished_at: datetime | None
@@ -131,7 +139,8 @@ def _object(row: CheckpointRow) -> dict[str, Any]:
     return {
         "execution_id": row.execution_id,
         "expected_version": row.expected_version,
-        "context": row.context,
+        "rest": row.rest,
+        "outputs": row.outputs,
         "current_node_id": row.current_node_id,
         "status": row.status,
         "finished_at": row.finished_at,

@@ -25,6 +25,7 @@ from shared.db.types import utcnow
 from shared.state_machine.claim_pg import QueuedClaims
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.moves import CLAIM, RECLAIM, RETRY
+from shared.state_machine.outputs import outputs_column
 from shared.state_machine.transitions import record_transition
 from shared.state_machine.waits import WaitRecord
 from shared.status import ExecutionStatus as S
@@ -39,8 +40,13 @@ class Conflict(Exception):
 
 
 async def load(conn: AsyncConnection, execution_id: uuid.UUID) -> Row[Any] | None:
+    """The execution's row, with its node outputs (`outputs`)."""
     return (
-        await conn.execute(select(Execution.__table__).where(Execution.id == execution_id))
+        await conn.execute(
+            select(Execution.__table__, outputs_column(conn.dialect.name)).where(
+                Execution.id == execution_id
+            )
+        )
     ).first()
 
 
@@ -64,7 +70,7 @@ def claimed_from(
         workflow_version=row.workflow_version,
         version=version,
         current_node_id=current_node_id,
-        context=restore(row.context),
+        context=restore(row.context, row.outputs),
         trigger_data=row.trigger_data or {},
         started_at=more.pop("started_at", None) or row.started_at or utcnow(),
         **more,

@@ -24,6 +24,7 @@ from shared.db import driver
 from shared.group_commit import GroupCommit
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.moves import CLAIM
+from shared.state_machine.outputs import OUTPUTS_SQL
 from shared.state_machine.transitions import transition_sql
 
 CLAIM_QUEUED_SQL = f"""
@@ -47,12 +48,13 @@ WITH input AS (
     FROM input AS i
     WHERE e.id = i.id AND {CLAIM.sql_guard()}
     RETURNING e.id, e.workspace_id, e.workflow_id, e.workflow_version, e.version,
-              e.current_node_id, e.context, e.trigger_data, e.started_at, i.owner, i.at
+              e.current_node_id, e.context, {OUTPUTS_SQL} AS outputs, e.trigger_data,
+              e.started_at, i.owner, i.at
 ), moved AS (
     {transition_sql("SELECT id, 'queued', 'running', 'claimed', owner, at FROM claimed")}
 )
 SELECT id, workspace_id, workflow_id, workflow_version, version, current_node_id, context,
-       trigger_data, started_at
+       outputs, trigger_data, started_at
 FROM claimed
 """
 
@@ -112,7 +114,7 @@ def _claimed(row: Any) -> Claimed:
         workflow_version=row["workflow_version"],
         version=row["version"],
         current_node_id=row["current_node_id"],
-        context=restore(row["context"]),
+        context=restore(row["context"], row["outputs"]),
         trigger_data=row["trigger_data"] or {},
         started_at=row["started_at"],
         first_claim=True,

@@ -44,5 +44,13 @@ class Held(Protocol):
     @property
     def version(self) -> int: ...
 
+
+class HeldRun(Held, Protocol):
+    """A held run as its checkpoint needs it."""
+
     @property
     def started_at(self) -> datetime: ...
+
+    #: The context as last checkpointed: a checkpoint writes what it adds to it.
+    @property
+    def context(self) -> ExecutionContext: ...

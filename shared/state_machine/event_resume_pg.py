@@ -34,6 +34,7 @@ from shared.db import driver
 from shared.group_commit import GroupCommit
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.moves import RESUME
+from shared.state_machine.outputs import OUTPUTS_SQL
 from shared.state_machine.transitions import transition_sql
 from shared.state_machine.waits import WaitRecord
 from shared.step_summary import MAX_SUMMARY_BYTES
@@ -76,15 +77,20 @@ WITH input AS (
     UPDATE executions AS e
     SET status = 'running', version = e.version + 1,
         lease_owner = w.owner, lease_expires_at = w.lease_expires_at,
-        context = CASE WHEN x.node_id IS NULL THEN e.context
-                  ELSE jsonb_set(e.context::jsonb, ARRAY['node_outputs', w.node_id],
-                                 coalesce(ev.payload, 'null'::jsonb))::json END,
         current_node_id = coalesce(x.node_id, e.current_node_id)
     FROM w JOIN ev ON ev.wait_id = w.id JOIN next AS x ON x.wait_id = w.id
     WHERE e.id = w.execution_id AND {RESUME.sql_guard()} AND e.current_node_id = w.node_id
     RETURNING e.id, e.workspace_id, e.workflow_id, e.workflow_version, e.version, e.context,
-              e.trigger_data, e.started_at, w.id AS wait_id, w.node_id, w.rule, w.expires_at,
-              w.owner, w.at, ev.event_id, ev.payload, x.node_id AS next_node_id
+              {OUTPUTS_SQL} AS outputs, e.trigger_data, e.started_at, w.id AS wait_id,
+              w.node_id, w.rule, w.expires_at, w.owner, w.at, ev.event_id, ev.payload,
+              x.node_id AS next_node_id
+), output AS (
+    -- When a node follows the event node, the payload is the event node's output.
+    INSERT INTO execution_outputs (execution_id, node_id, output, at)
+    SELECT c.id, c.node_id, coalesce(c.payload, 'null'::jsonb)::json, c.at
+    FROM claimed AS c
+    WHERE c.next_node_id IS NOT NULL
+    ON CONFLICT (execution_id, node_id) DO UPDATE SET output = excluded.output, at = excluded.at
 ), step AS (
     SELECT DISTINCT ON (c.id) c.id AS execution_id, s.id, s.attempt
     FROM claimed AS c
@@ -198,12 +204,16 @@ def _claim(row: Any) -> Resumed:
         "workflow_id": row["workflow_id"],
         "workflow_version": row["workflow_version"],
         "version": row["version"],
-        "context": restore(row["context"]),
+        "context": restore(row["context"], row["outputs"]),
         "trigger_data": row["trigger_data"] or {},
         "started_at": row["started_at"] or row["at"],
     }
     attempt = row["step_attempt"] or 1
     if row["next_node_id"] is not None:
+        # The statement stored the payload as the event node's output after reading the
+        # outputs (a statement sees the database as it was when it began).
+        outputs = {**(row["outputs"] or {}), row["node_id"]: row["payload"]}
+        fields["context"] = restore(row["context"], outputs)
         claimed = Claimed(current_node_id=row["next_node_id"], **fields)
         return Resumed(claimed, row["node_id"], wait, attempt)
     step = {"open_step_id": row["step_id"], "attempt": attempt} if row["step_id"] else {}

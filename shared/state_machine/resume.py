@@ -42,6 +42,7 @@ from shared.state_machine.claim import (
 )
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.moves import RESUME
+from shared.state_machine.outputs import outputs_column
 from shared.state_machine.transitions import record_transition, transition_sql
 from shared.state_machine.waits import WaitRecord
 from shared.status import ExecutionStatus as S
@@ -214,6 +215,7 @@ async def _load_for_resume(
                 Wait.facts,
                 Wait.status.label("wait_status"),
                 Wait.expires_at,
+                outputs_column(conn.dialect.name),
             )
             .join(Wait, Wait.execution_id == Execution.id)
             .where(Execution.id == execution_id, Wait.id == wait_id)

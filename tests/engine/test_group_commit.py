@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shared.context import ExecutionContext, snapshot
+from shared.context import ExecutionContext, stored_rest
 from shared.db.tables import ExecutionStep
 from shared.db.types import utcnow
 from shared.runtime import Resources
@@ -62,7 +62,8 @@ def _row(execution_id: uuid.UUID, version: int, now: datetime, **changes: object
     values: dict[str, object] = {
         "execution_id": execution_id,
         "expected_version": version,
-        "context": ExecutionContext(node_outputs={"a": {"x": 1}}),
+        "rest": stored_rest(ExecutionContext()),
+        "outputs": {"a": {"x": 1}},
         "current_node_id": "a",
         "status": "completed",
         "finished_at": now,
@@ -191,4 +192,5 @@ def test_each_checkpoint_row_goes_to_the_statement_with_every_field() -> None:
     row = _row(uuid.uuid4(), 1, utcnow())
     sent = pg_checkpoint._object(row)
     assert set(sent) == {f.name for f in dataclasses.fields(CheckpointRow)}
-    assert json.loads(pg_checkpoint._as_json([row]))[0]["context"] == snapshot(row.context)
+    encoded = json.loads(pg_checkpoint._as_json([row]))[0]
+    assert (encoded["rest"], encoded["outputs"]) == (row.rest, row.outputs)

@@ -5,7 +5,7 @@ declares — from every other status it writes nothing. Run against the statemen
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +56,7 @@ class _Held:
     execution_id: uuid.UUID
     version: int
     started_at: datetime
+    context: ExecutionContext = field(default_factory=ExecutionContext)
 
 
 async def _claim_queued(resources: Resources, held: _Held) -> bool:

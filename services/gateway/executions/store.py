@@ -7,7 +7,7 @@ executor, staged in the outbox in the same transaction that read the status.
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, or_, select
@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.gateway.common.paging import Cursor
 from services.gateway.signatures.requests import signature_requests_of
 from shared.broker import topology
-from shared.db.tables import Approval, Base, Execution, ExecutionStep, Wait, WaitEvent
+from shared.db.tables import (
+    Approval,
+    Base,
+    Execution,
+    ExecutionOutput,
+    ExecutionStep,
+    Wait,
+    WaitEvent,
+)
 from shared.errors import NotFound
 from shared.messages import CancelExecution, Message, RetryExecution
 from shared.outbox import Staged, stage
@@ -36,6 +44,8 @@ class ExecutionDetail:
     signature_requests: Sequence[dict[str, Any]] = ()
     #: Events delivered to its `event` nodes, accepted or late.
     events: Sequence[WaitEvent] = ()
+    #: Its node outputs by node id (stored a row each, out of `execution.context`).
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 async def get_execution(
@@ -52,7 +62,11 @@ async def get_execution(
         )
         signatures = await signature_requests_of(session, execution_id)
         events = await _rows_of(session, WaitEvent, execution_id, WaitEvent.id)
-    return ExecutionDetail(execution, steps, waits, approvals, signatures, events)
+        outputs = await _rows_of(
+            session, ExecutionOutput, execution_id, ExecutionOutput.at, ExecutionOutput.node_id
+        )
+    by_node = {row.node_id: row.output for row in outputs}
+    return ExecutionDetail(execution, steps, waits, approvals, signatures, events, by_node)
 
 
 T = TypeVar("T", bound=Base)

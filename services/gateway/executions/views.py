@@ -5,6 +5,7 @@ from typing import Any
 
 from services.gateway.common.iso import iso
 from services.gateway.executions.store import ExecutionDetail
+from shared.context import whole
 from shared.db.tables import Approval, Execution, ExecutionStep, Wait, WaitEvent
 from shared.resume_urls import resume_url
 
@@ -32,7 +33,7 @@ def execution_detail(
     execution = detail.execution
     return {
         **execution_summary(execution),
-        "context": execution.context,
+        "context": whole(execution.context, detail.outputs),
         "trigger_data": execution.trigger_data,
         "steps": [step(s) for s in detail.steps],
         "waits": [

@@ -11,6 +11,7 @@ from shared.db.tables.documents import Document, Template, TemplateVersion
 from shared.db.tables.email import EmailDelivery
 from shared.db.tables.executions import (
     Execution,
+    ExecutionOutput,
     ExecutionStep,
     ExecutionTransition,
     Wait,
@@ -31,6 +32,7 @@ __all__ = [
     "Document",
     "EmailDelivery",
     "Execution",
+    "ExecutionOutput",
     "ExecutionStep",
     "ExecutionTransition",
     "InboxEvent",

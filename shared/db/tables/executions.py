@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.tables.base import Base, BigId
-from shared.db.types import JsonColumn, StatusColumn, utcnow
+from shared.db.types import JsonColumn, JsonValue, StatusColumn, utcnow
 from shared.status import (
     ExecutionStatus,
     StepStatus,
@@ -71,6 +71,23 @@ class ExecutionTransition(Base):
     to_status: Mapped[ExecutionStatus] = mapped_column(StatusColumn(ExecutionStatus))
     reason: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExecutionOutput(Base):
+    """A node's output: one row per node of an execution, written by that node's checkpoint.
+
+    The outputs are the part of a context that grows with every node; kept here, a checkpoint
+    writes what its node added instead of the whole context again (`executions.context` holds
+    the rest, rewritten only when it changes). Readers put the two together
+    (`shared.context.restore`).
+    """
+
+    __tablename__ = "execution_outputs"
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    output: Mapped[Any] = mapped_column(JsonValue, nullable=True)
+    #: When it was written: the order outputs are read back in.
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
