@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from shared.approval_links import token_hash
 from shared.db.tables import Approval, ApprovalToken, Execution
 from shared.runtime import Resources
-from tests.support import eventually, seed_workflow, start_execution
+from tests.support import eventually, execution_row, seed_workflow, start_execution
 
 LINK = re.compile(r"https?://[^\s\"'<>]+/approve/(?P<token>[A-Za-z0-9_-]+)")
 CSRF = re.compile(r'name="csrf" value="(?P<csrf>[^"]+)"')
@@ -166,9 +166,8 @@ async def approvals_of(resources: Resources, execution_id: uuid.UUID) -> list[Ap
 
 async def paused_context(resources: Resources, execution_id: uuid.UUID) -> dict[str, Any]:
     async def paused() -> Execution | None:
-        async with resources.sessions() as session:
-            row = await session.get(Execution, execution_id, populate_existing=True)
-            return row if row is not None and row.status == "paused" else None
+        row = await execution_row(resources, execution_id)
+        return row if row.status == "paused" else None
 
     row = await eventually(paused)
     assert row is not None
