@@ -1,4 +1,4 @@
-"""Migration 0015: node outputs move out of `executions.context` into a row each, and back."""
+"""Migration 0017: node outputs move out of `executions.context` into a row each, and back."""
 
 import asyncio
 import json
@@ -16,20 +16,20 @@ from tests.migrations import assert_tables_round_trip
 OUTPUTS = {"fetch": {"status": 200, "big": 2.5e16}, "name": "Acme", "nothing": None}
 
 
-async def test_migration_0015_creates_execution_outputs_as_the_models_say_and_drops_it(
+async def test_migration_0017_creates_execution_outputs_as_the_models_say_and_drops_it(
     settings: Settings,
 ) -> None:
     await assert_tables_round_trip(
-        settings.database_url, {"execution_outputs"}, revision="0015", before="0014"
+        settings.database_url, {"execution_outputs"}, revision="0017", before="0016"
     )
 
 
 async def test_outputs_stored_inline_move_to_rows_and_back(settings: Settings) -> None:
     url = settings.database_url
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "0014")
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0016")
     execution_id = await _execution_with_inline_outputs(url)
 
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "0015")
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0017")
     context = await _context(url, execution_id)
     rows = await _fetch(
         url,
@@ -40,7 +40,7 @@ async def test_outputs_stored_inline_move_to_rows_and_back(settings: Settings) -
     assert context["source_data"] == {"deal": 7}
     assert {row[0]: _json(url, row[1]) for row in rows} == OUTPUTS
 
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "0014")
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0016")
     assert (await _context(url, execution_id))["node_outputs"] == OUTPUTS
 
 
