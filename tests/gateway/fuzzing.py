@@ -88,8 +88,8 @@ def run(document: dict[str, Any], settings: schemathesis.Config, own_key_id: uui
     """`own_key_id` is the fuzzer's API key: a revocation of it (its id is in `listApiKeys`,
     which responses feed to later cases) is sent for another id, or every later case is 401."""
 
-    def spare_own_key(context: Any, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
-        if str(case.path_parameters.get("key_id")) == str(own_key_id):
+    def spare_own_key(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, Any]) -> None:
+        if str((case.path_parameters or {}).get("key_id")) == str(own_key_id):
             case.path_parameters["key_id"] = str(uuid.UUID(int=0))
 
     schema = schemathesis.openapi.from_dict(document, config=settings)
