@@ -220,6 +220,7 @@ async def test_an_unexpected_error_is_a_500_problem_without_its_details(
         pytest.param("limit=", "limit", id="empty-limit"),
         pytest.param("limit=5_0", "limit", id="underscore-digits"),
         pytest.param("limit=%D9%A5", "limit", id="arabic-digit"),
+        pytest.param("limit=" + "9" * 5000, "limit", id="beyond-any-int"),
         pytest.param("cursor=", "cursor", id="empty-cursor"),
     ],
 )
