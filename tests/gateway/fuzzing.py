@@ -15,8 +15,9 @@ from schemathesis.engine import events, from_schema
 
 #: What the `positive_data_acceptance` check accepts by default.
 ACCEPTED = ["2xx", "3xx", 401, 403, 404, 409, 429, "5xx"]
-#: Statuses that say only that the request never got to the operation's real work.
-_TURNED_AWAY = frozenset({401, 404, 429})
+#: Statuses that say only that the request never got to the operation's real work (405: the
+#: checks that try other methods).
+_TURNED_AWAY = frozenset({401, 404, 405, 429})
 
 
 @dataclass
@@ -34,7 +35,8 @@ class Summary:
 
     @property
     def unreached(self) -> list[str]:
-        """Operations that never answered past authentication, a lookup or a rate limit."""
+        """Operations that never answered past authentication, a lookup, a method or a rate
+        limit (a 401 of a webhook that checks a signature is as far as a fuzzer gets)."""
         return sorted(
             label for label, seen in self.statuses.items() if not set(seen) - _TURNED_AWAY
         )
@@ -47,7 +49,7 @@ class Summary:
             *(f"  {name}: {count}" for name, count in sorted(self.failures.items())),
             *(f"  finding: {finding}\n    {example}" for finding, example in self.findings.items()),
             *(f"  error: {error}" for error in self.errors),
-            f"  operations never past 401/404/429: {len(self.unreached)} {self.unreached}",
+            f"  operations never past 401/404/405/429: {len(self.unreached)} {self.unreached}",
         ]
         return "\n".join(lines)
 

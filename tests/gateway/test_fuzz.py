@@ -85,3 +85,5 @@ async def test_no_input_gets_a_server_error_and_every_answer_is_documented(
     print(statuses(summary))
     assert not summary.errors, summary.render()
     assert not summary.failures, summary.render()
+    # The links took the stateful phase somewhere.
+    assert summary.phases["stateful"] > 0, summary.render()
