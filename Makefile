@@ -10,7 +10,7 @@ ARGS ?=
 # mypy refuses a folder without Python files; bench/ is checked once it has some.
 TYPED := shared services tests $(if $(wildcard bench/*.py),bench)
 
-.PHONY: install dev test lint format bench migrate clean
+.PHONY: install dev test fuzz lint format bench migrate clean
 
 install: $(STAMP)
 
@@ -27,6 +27,15 @@ dev: install
 
 test: install
 	$(BIN)/pytest $(ARGS)
+
+# Schemathesis over every operation of the gateway's OpenAPI document with many more examples
+# than the reduced, derandomized run in `make test`; a new seed each time unless given
+# (`make fuzz FUZZ_EXAMPLES=500 FUZZ_SEED=7` repeats a run). Needs PostgreSQL and RabbitMQ.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: install
+	DOCFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DOCFLOW_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/pytest tests/gateway/test_fuzz.py -s $(ARGS)
 
 # Runs all three checks even when one fails, so one run shows every problem.
 lint: install

@@ -210,3 +210,23 @@ async def test_an_unexpected_error_is_a_500_problem_without_its_details(
             body = await _problem(response, 500)
     assert "hunter2" not in json.dumps(body)
     assert "secret" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        pytest.param("workflow_id=", "workflow_id", id="empty-uuid"),
+        pytest.param("status=", "status", id="empty-status"),
+        pytest.param("limit=", "limit", id="empty-limit"),
+        pytest.param("limit=5_0", "limit", id="underscore-digits"),
+        pytest.param("limit=%D9%A5", "limit", id="arabic-digit"),
+        pytest.param("limit=" + "9" * 5000, "limit", id="beyond-any-int"),
+        pytest.param("cursor=", "cursor", id="empty-cursor"),
+    ],
+)
+async def test_an_empty_or_oddly_spelled_query_value_is_a_422_naming_it(
+    pg_gateway: Gateway, query: str, field: str
+) -> None:
+    response = await pg_gateway.client.get(f"/api/v1/executions?{query}", headers=pg_gateway.auth)
+    body = await _problem(response, 422)
+    assert body["field"] == field

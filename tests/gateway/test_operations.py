@@ -152,3 +152,42 @@ async def test_the_openapi_document_describes_exactly_the_registered_routes(
         "$ref": prefix + "NodeDefinition"
     }
     assert {"TriggerConfig", "SetConfig", "WebhookConfig", "DelayConfig"} <= set(schemas)
+
+
+#: Ids no API answer holds: an approval page's token is mailed, a document and a signature
+#: request are made by the executor, a workspace's id is the HubSpot app's configuration.
+NOT_LINKED = {
+    "showApprovalPage",
+    "decideApproval",
+    "postToResumeUrl",
+    "getSignatureRequest",
+    "getSignedDocument",
+    "receiveSignatureEvent",
+    "receiveHubSpotEvents",
+}
+
+
+async def test_every_operation_with_an_id_in_its_path_is_reached_by_an_openapi_link(
+    gateway: Gateway,
+) -> None:
+    document = await (await gateway.client.get("/api/v1/openapi.json")).json()
+    operations = {
+        operation["operationId"]: operation
+        for described in document["paths"].values()
+        for operation in described.values()
+    }
+    links = [
+        link
+        for operation in operations.values()
+        for answer in operation["responses"].values()
+        for link in answer.get("links", {}).values()
+    ]
+    for link in links:
+        target = operations[link["operationId"]]
+        assert set(link["parameters"]) <= {p["name"] for p in target.get("parameters", [])}
+    with_ids = {
+        operation_id
+        for operation_id, operation in operations.items()
+        if any(p["in"] == "path" for p in operation.get("parameters", []))
+    }
+    assert with_ids - NOT_LINKED == {link["operationId"] for link in links} & with_ids

@@ -3,7 +3,16 @@
 from services.gateway.api_keys import api
 from services.gateway.api_keys.api import NewKey
 from services.gateway.api_keys.schemas import ApiKey, ApiKeyList
-from services.gateway.common.operations import UNAUTHORIZED, Body, Operation, json, path, problem
+from services.gateway.common.operations import (
+    BODY_ERRORS,
+    UNAUTHORIZED,
+    Body,
+    Operation,
+    json,
+    links_to,
+    path,
+    problem,
+)
 
 ERRORS = {**UNAUTHORIZED, 422: problem("Invalid; `field` names it")}
 
@@ -25,7 +34,11 @@ def operations() -> list[Operation]:
             operation_id="createApiKey",
             summary="A new key; `key` is shown in this answer only",
             body=Body(NewKey, required=False),
-            responses={201: json("Created", ApiKey), **ERRORS},
+            responses={
+                201: json("Created", ApiKey, links_to(["revokeApiKey"], "key_id")),
+                **ERRORS,
+                **BODY_ERRORS,
+            },
         ),
         Operation(
             "DELETE",

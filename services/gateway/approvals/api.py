@@ -93,7 +93,7 @@ def _translate(error: Exception) -> Problem:
 
 
 async def list_approvals(request: web.Request) -> web.Response:
-    status = request.query.get("status") or "pending"
+    status = request.query.get("status", "pending")
     if status not in STATUSES:
         raise invalid("status", f"must be one of {', '.join(STATUSES)}")
     limit = query_int(request, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)

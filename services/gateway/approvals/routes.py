@@ -19,6 +19,7 @@ from services.gateway.approvals.schemas import (
     ApproverStatus,
 )
 from services.gateway.common.operations import (
+    BODY_ERRORS,
     UNAUTHORIZED,
     Answer,
     Body,
@@ -133,7 +134,7 @@ def _gate_operation(
         **UNAUTHORIZED,
         404: problem("No such execution or gate in this workspace"),
         409: problem("The gate is no longer open, or the approver does not fit"),
-        422: problem("Invalid body; `field` names what is wrong"),
+        **BODY_ERRORS,
     }
     return Operation(
         "POST",

@@ -55,6 +55,20 @@ def _models(operations: Iterable[Operation]) -> list[type[BaseModel]]:
     return [s for s in dict.fromkeys(shapes) if isinstance(s, type) and issubclass(s, BaseModel)]
 
 
+def _check_links(operations: Sequence[Operation]) -> None:
+    """A link names an operation of the table and parameters that operation has."""
+    parameters = {
+        o.operation_id: {p.name for p in o.parameters} | ({"body"} if o.body else set())
+        for o in operations
+    }
+    for operation in operations:
+        for answer in operation.responses.values():
+            for name, link in answer.links.items():
+                known = parameters.get(link.operation_id)
+                if known is None or not set(link.parameters) <= known:
+                    raise ValueError(f"{operation.operation_id} links to {name}: no such target")
+
+
 def _parameter(parameter: Parameter, components: _Components) -> Schema:
     described: Schema = {
         "name": parameter.name,
@@ -81,6 +95,11 @@ def _answer(answer: Answer, components: _Components) -> Schema:
         described["content"] = {
             media_type: {} if shape is NO_SCHEMA else {"schema": components.schema_of(shape)}
             for media_type, shape in answer.content.items()
+        }
+    if answer.links:
+        described["links"] = {
+            name: {"operationId": link.operation_id, "parameters": dict(link.parameters)}
+            for name, link in answer.links.items()
         }
     return described
 
@@ -109,6 +128,7 @@ def build_document(
 ) -> dict[str, Any]:
     """`models` are listed even when no operation names them (node configs, say); `public`
     says whether a route template needs no API key."""
+    _check_links(operations)
     components = _Components(list(dict.fromkeys([*models, *_models(operations)])))
     paths: dict[str, dict[str, Any]] = {}
     for operation in operations:

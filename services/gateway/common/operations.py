@@ -22,11 +22,23 @@ NO_SCHEMA = None
 
 
 @dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: an operation this answer's values feed, parameter by parameter
+    (`{"workflow_id": "$response.body#/id"}`), so a client (or a fuzzer's stateful phase)
+    can follow a created id to the operations that use it."""
+
+    operation_id: str
+    parameters: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Answer:
-    """One documented response: its description and its content by media type."""
+    """One documented response: its description, its content by media type and its links
+    by name."""
 
     description: str
     content: Mapping[str, Any] = field(default_factory=dict)
+    links: Mapping[str, Link] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,20 @@ class Operation:
     name: str | None = None
 
 
-def json(description: str, shape: Any) -> Answer:
-    return Answer(description, {JSON: shape})
+def json(description: str, shape: Any, links: Mapping[str, Link] | None = None) -> Answer:
+    return Answer(description, {JSON: shape}, links or {})
+
+
+#: The first item's id of a list answer (absent from an empty list: nothing to follow).
+FIRST_ID = "$response.body#/items/0/id"
+
+
+def links_to(
+    operation_ids: Iterable[str], parameter: str, value: str = "$response.body#/id"
+) -> dict[str, Link]:
+    """The same value, from this answer, for one parameter of each operation; each link is
+    named after the operation it leads to."""
+    return {target: Link(target, {parameter: value}) for target in operation_ids}
 
 
 def problem(description: str) -> Answer:
@@ -90,6 +114,8 @@ def header(
 
 #: What any route behind an API key may answer.
 UNAUTHORIZED = {401: problem("Missing or invalid API key")}
+#: What a route that stores something encrypted answers when the key is not configured.
+NOT_CONFIGURED = {503: problem("DOCFLOW_SECRET_KEY not set")}
 #: What any route reading a JSON body may answer.
 BODY_ERRORS = {
     400: problem("Malformed JSON"),

@@ -1,11 +1,15 @@
 """/api/v1/connections: provider credentials of the workspace. Values go in, never come out."""
 
 from services.gateway.common.operations import (
+    BODY_ERRORS,
+    FIRST_ID,
+    NOT_CONFIGURED,
     UNAUTHORIZED,
     Answer,
     Body,
     Operation,
     json,
+    links_to,
     path,
     problem,
 )
@@ -15,6 +19,13 @@ from services.gateway.connections.schemas import Connection, ConnectionList
 
 ERRORS = {**UNAUTHORIZED, 422: problem("Invalid; `field` names it")}
 NOT_FOUND = {404: problem("Not found")}
+#: The operations a connection's id leads to.
+USE_CONNECTION = [
+    "getConnection",
+    "replaceConnection",
+    "deleteConnection",
+    "receiveConnectionSignatureEvent",
+]
 
 
 def operations() -> list[Operation]:
@@ -27,7 +38,14 @@ def operations() -> list[Operation]:
             api.list_all,
             operation_id="listConnections",
             summary="Connections (no values)",
-            responses={200: json("Connections", ConnectionList), **ERRORS},
+            responses={
+                200: json(
+                    "Connections",
+                    ConnectionList,
+                    links_to(USE_CONNECTION, "connection_id", FIRST_ID),
+                ),
+                **ERRORS,
+            },
         ),
         Operation(
             "POST",
@@ -37,10 +55,15 @@ def operations() -> list[Operation]:
             summary="Store provider credentials, encrypted; values are never returned",
             body=Body(NewConnection),
             responses={
-                201: json("Created", Connection),
+                201: json(
+                    "Created",
+                    Connection,
+                    links_to(USE_CONNECTION, "connection_id"),
+                ),
                 409: problem("Name taken"),
-                503: problem("DOCFLOW_SECRET_KEY not set"),
+                **NOT_CONFIGURED,
                 **ERRORS,
+                **BODY_ERRORS,
             },
         ),
         Operation(
@@ -60,7 +83,13 @@ def operations() -> list[Operation]:
             summary="Replace its config",
             parameters=[connection_id],
             body=Body(ReplacedConnection),
-            responses={200: json("Replaced", Connection), **NOT_FOUND, **ERRORS},
+            responses={
+                200: json("Replaced", Connection),
+                **NOT_FOUND,
+                **NOT_CONFIGURED,
+                **ERRORS,
+                **BODY_ERRORS,
+            },
         ),
         Operation(
             "DELETE",

@@ -3,11 +3,13 @@
 import uuid
 
 from services.gateway.common.operations import (
+    FIRST_ID,
     UNAUTHORIZED,
     Answer,
     Body,
     Operation,
     json,
+    links_to,
     path,
     problem,
     query,
@@ -37,7 +39,12 @@ def _templates() -> list[Operation]:
             templates.list_all,
             operation_id="listTemplates",
             summary="Templates, newest version each",
-            responses={200: json("Templates", TemplateList), **UNAUTHORIZED},
+            responses={
+                200: json(
+                    "Templates", TemplateList, links_to(["getTemplate"], "template_id", FIRST_ID)
+                ),
+                **UNAUTHORIZED,
+            },
         ),
         Operation(
             "POST",
@@ -47,7 +54,12 @@ def _templates() -> list[Operation]:
             summary="Upload a .docx/.pptx; an existing name gets a new version",
             body=Body(TemplateUpload, media_type="multipart/form-data"),
             responses={
-                201: json("The template with the new version", Template),
+                201: json(
+                    "The template with the new version",
+                    Template,
+                    links_to(["getTemplate"], "template_id"),
+                ),
+                400: problem("A malformed multipart body"),
                 413: problem("Larger than DOCFLOW_TEMPLATE_MAX_BYTES"),
                 415: problem("Not multipart/form-data"),
                 422: problem(
@@ -81,7 +93,11 @@ def _documents() -> list[Operation]:
             summary="The documents of an execution",
             parameters=[query("execution_id", uuid.UUID, required=True)],
             responses={
-                200: json("Documents", DocumentList),
+                200: json(
+                    "Documents",
+                    DocumentList,
+                    links_to(["getDocument", "getDocumentContent"], "document_id", FIRST_ID),
+                ),
                 **UNAUTHORIZED,
                 422: problem("execution_id missing"),
             },

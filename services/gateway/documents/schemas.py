@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from services.gateway.documents.templates import MAX_NAME
@@ -67,7 +67,9 @@ class TemplateList(BaseModel):
 
 
 class TemplateUpload(BaseModel):
-    """A multipart/form-data body."""
+    """A multipart/form-data body; any other part is refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     file: bytes = Field(description=".docx or .pptx")
     name: str | None = Field(

@@ -103,7 +103,7 @@ async def list_page(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", default=DEFAULT_PAGE, minimum=1, maximum=MAX_PAGE)
     assert limit is not None
     cursor_token = request.query.get("cursor")
-    after = decode_cursor(cursor_token) if cursor_token else None
+    after = decode_cursor(cursor_token) if cursor_token is not None else None
     rows, next_cursor = await list_executions(
         request.app[RESOURCES].sessions,
         workspace_of(request),
@@ -121,7 +121,7 @@ async def list_page(request: web.Request) -> web.Response:
 
 
 def _status_filter(raw: str | None) -> ExecutionStatus | None:
-    if not raw:
+    if raw is None:
         return None
     try:
         return ExecutionStatus(raw)

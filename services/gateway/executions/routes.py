@@ -8,12 +8,14 @@ from pydantic import Field
 
 from services.gateway.common.operations import (
     BODY_ERRORS,
+    FIRST_ID,
     UNAUTHORIZED,
     Answer,
     Body,
     Operation,
     header,
     json,
+    links_to,
     path,
     problem,
     query,
@@ -53,6 +55,21 @@ EVENT_PAYLOAD = Body(
 )
 
 
+#: The operations a new execution's id leads to.
+USE_EXECUTION = [
+    "getExecution",
+    "cancelExecution",
+    "retryExecution",
+    "listSteps",
+    "streamExecutionEvents",
+    "postWaitEvent",
+    "listDocuments",
+    "extendGate",
+    "resendGate",
+    "reassignGate",
+]
+
+
 def operations() -> list[Operation]:
     return [*_runs(), *_steps(), *_events()]
 
@@ -76,7 +93,11 @@ def _runs() -> list[Operation]:
             ],
             body=Body(RunRequest, required=False),
             responses={
-                202: json("Queued; Location names the execution", ExecutionAccepted),
+                202: json(
+                    "Queued; Location names the execution",
+                    ExecutionAccepted,
+                    links_to(USE_EXECUTION, "execution_id", "$response.body#/execution_id"),
+                ),
                 **UNAUTHORIZED,
                 **NOT_FOUND,
                 **BODY_ERRORS,
@@ -95,7 +116,9 @@ def _runs() -> list[Operation]:
                 query("cursor", str, "`next_cursor` of the previous page"),
             ],
             responses={
-                200: json("A page", ExecutionPage),
+                200: json(
+                    "A page", ExecutionPage, links_to(USE_EXECUTION, "execution_id", FIRST_ID)
+                ),
                 **UNAUTHORIZED,
                 422: problem("Bad query parameter; `field` names it"),
             },

@@ -10,6 +10,7 @@ from services.gateway.common.operations import (
     Operation,
     header,
     json,
+    links_to,
     path,
     problem,
 )
@@ -75,7 +76,11 @@ def _hooks() -> list[Operation]:
             ],
             body=Body(Any),
             responses={
-                202: json("Queued", HookRun),
+                202: json(
+                    "Queued",
+                    HookRun,
+                    links_to(["getExecution"], "execution_id", "$response.body#/execution_id"),
+                ),
                 200: json("A repeated webhook-id: the first run", HookRun),
                 400: problem("Not JSON"),
                 401: problem("Missing, stale or forged signature"),

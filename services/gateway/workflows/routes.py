@@ -8,8 +8,10 @@ from services.gateway.common.operations import (
     BODY_ERRORS,
     UNAUTHORIZED,
     Body,
+    Link,
     Operation,
     json,
+    links_to,
     path,
     problem,
     query,
@@ -22,6 +24,17 @@ from shared.workflows import WorkflowDefinition
 WORKFLOWS = f"{API_PREFIX}/workflows"
 WORKFLOW = f"{WORKFLOWS}/{{workflow_id}}"
 NOT_FOUND = {404: problem("No such object in this workspace")}
+#: The operations a workflow's id leads to.
+USE_WORKFLOW = [
+    "getWorkflow",
+    "updateWorkflow",
+    "startExecution",
+    "listExecutions",
+    "createHookSecret",
+    "getHookSecret",
+    "deleteHookSecret",
+    "receiveHook",
+]
 
 
 def operations() -> list[Operation]:
@@ -33,7 +46,10 @@ def operations() -> list[Operation]:
             api.list_all,
             operation_id="listWorkflows",
             summary="The workspace's workflows, newest first",
-            responses={200: json("Workflows", WorkflowList), **UNAUTHORIZED},
+            responses={
+                200: json("Workflows", WorkflowList, _links("$response.body#/items/0")),
+                **UNAUTHORIZED,
+            },
         ),
         Operation(
             "POST",
@@ -43,9 +59,14 @@ def operations() -> list[Operation]:
             summary="Save a new workflow as version 1",
             body=Body(WorkflowDefinition),
             responses={
-                201: json("Created; Location names it", Workflow),
+                201: json(
+                    "Created; Location names it",
+                    Workflow,
+                    _links("$response.body#"),
+                ),
                 **UNAUTHORIZED,
                 **BODY_ERRORS,
+                503: problem("DOCFLOW_SECRET_KEY not set; node secrets are stored encrypted"),
             },
         ),
         Operation(
@@ -57,7 +78,9 @@ def operations() -> list[Operation]:
             summary="The current version, or the one asked for",
             parameters=[
                 workflow_id,
-                query("version", Annotated[int, Field(ge=1)], "An older version"),
+                query(
+                    "version", Annotated[int, Field(ge=1, le=api.MAX_VERSION)], "An older version"
+                ),
             ],
             responses={
                 200: json("The workflow", Workflow),
@@ -79,6 +102,17 @@ def operations() -> list[Operation]:
                 **UNAUTHORIZED,
                 **NOT_FOUND,
                 **BODY_ERRORS,
+                503: problem("DOCFLOW_SECRET_KEY not set; node secrets are stored encrypted"),
             },
         ),
     ]
+
+
+def _links(workflow: str) -> dict[str, Link]:
+    """Links from the workflow at this JSON pointer; a read asks for the version it has (a
+    version drawn at random would only ever be 404)."""
+    links = links_to(USE_WORKFLOW, "workflow_id", f"{workflow}/id")
+    links["getWorkflow"] = Link(
+        "getWorkflow", {"workflow_id": f"{workflow}/id", "version": f"{workflow}/version"}
+    )
+    return links

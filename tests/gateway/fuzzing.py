@@ -1,0 +1,165 @@
+"""Schemathesis against a running gateway: every phase (examples, coverage, fuzzing and the
+stateful phase that follows the document's links), every check, and a summary of what it saw.
+
+`run` is synchronous (Schemathesis sends its requests with `requests`): the test calls it in a
+thread while the gateway serves on the test's event loop.
+"""
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from schemathesis.engine import events, from_schema
+
+#: What the `positive_data_acceptance` check accepts by default.
+ACCEPTED = ["2xx", "3xx", 401, 403, 404, 409, 429, "5xx"]
+#: Operations whose 422 can name a rule JSON Schema cannot say, so schema-valid data may be
+#: refused: a workflow's node ids are unique, its templates parse and its config fits the
+#: node's type; a key's expiry is in the future; a cursor is one this API returned; an upload
+#: is a .docx or .pptx; a connection's config fits its kind; a gate's deadline is exactly one
+#: of two fields and an approver's address is an address. Anywhere else it is a finding.
+RULES_BEYOND_SCHEMA = frozenset(
+    {
+        "createWorkflow",
+        "updateWorkflow",
+        "startExecution",
+        "createApiKey",
+        "listExecutions",
+        "uploadTemplate",
+        "createConnection",
+        "replaceConnection",
+        "extendGate",
+        "reassignGate",
+        "resendGate",
+    }
+)
+#: Statuses that say only that the request never got to the operation's real work (405: the
+#: checks that try other methods).
+_TURNED_AWAY = frozenset({401, 404, 405, 429})
+
+
+@dataclass
+class Summary:
+    operations: int = 0
+    cases: int = 0
+    #: Cases by phase (examples, coverage, fuzzing, stateful).
+    phases: Counter[str] = field(default_factory=Counter)
+    #: Failures by check name: one per (check, operation, title), as the CLI counts them.
+    failures: Counter[str] = field(default_factory=Counter)
+    #: What each failure was: "check: METHOD /path: title" and an example of the request.
+    findings: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def unreached(self) -> list[str]:
+        """Operations that never answered past authentication, a lookup, a method or a rate
+        limit (a 401 of a webhook that checks a signature is as far as a fuzzer gets)."""
+        return sorted(
+            label for label, seen in self.statuses.items() if not set(seen) - _TURNED_AWAY
+        )
+
+    def render(self) -> str:
+        lines = [
+            f"Schemathesis {schemathesis.__version__}: {self.operations} operations, "
+            f"{self.cases} cases, {sum(self.failures.values())} failures",
+            "  cases by phase: " + ", ".join(f"{k} {v}" for k, v in sorted(self.phases.items())),
+            *(f"  {name}: {count}" for name, count in sorted(self.failures.items())),
+            *(f"  finding: {finding}\n    {example}" for finding, example in self.findings.items()),
+            *(f"  error: {error}" for error in self.errors),
+            f"  operations never past 401/404/405/429: {len(self.unreached)} {self.unreached}",
+        ]
+        return "\n".join(lines)
+
+
+def config(base_url: str, key: str, *, examples: int, seed: int | None) -> schemathesis.Config:
+    """`seed=None` derandomizes: the same cases every run, so CI is not flaky."""
+    generation: dict[str, Any] = {
+        "max-examples": examples,
+        "deterministic": seed is None,
+        # Nothing kept between runs: each run is decided by its seed alone.
+        "database": "none",
+    }
+    values: dict[str, Any] = {
+        "base-url": base_url,
+        "headers": {"Authorization": f"Bearer {key}"},
+        "generation": generation,
+        "checks": {"enabled": True},
+        "operations": [
+            {
+                "include-operation-id": sorted(RULES_BEYOND_SCHEMA),
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, 422]}},
+            }
+        ],
+        "phases": {"stateful": {"max-steps": max(6, examples // 2)}},
+        # Nothing learnt by an earlier run (kept under .schemathesis/) changes this one.
+        "cache": {"enabled": False},
+        "workers": 1,
+        # A live event stream of an execution no executor runs never ends by itself.
+        "request-timeout": 5,
+        "output": {"sanitization": {"enabled": False}},
+    }
+    if seed is not None:
+        values["seed"] = seed
+    return schemathesis.Config.from_dict(values)
+
+
+def run(document: dict[str, Any], settings: schemathesis.Config, own_key_id: uuid.UUID) -> Summary:
+    """`own_key_id` is the fuzzer's API key: a revocation of it (its id is in `listApiKeys`,
+    which responses feed to later cases) is sent for another id, or every later case is 401."""
+
+    def spare_own_key(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, Any]) -> None:
+        if str((case.path_parameters or {}).get("key_id")) == str(own_key_id):
+            case.path_parameters["key_id"] = str(uuid.UUID(int=0))
+
+    schema = schemathesis.openapi.from_dict(document, config=settings)
+    summary = Summary(operations=len(list(schema.get_all_operations())))
+    seen: set[tuple[str, str, str]] = set()
+    # before_call is a global hook only: registered for this run, and removed after it.
+    schemathesis.hook("before_call")(spare_own_key)
+    try:
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished):
+                _count(summary, event, seen)
+            elif isinstance(event, events.NonFatalError):
+                summary.errors.append(f"{event.label}: {event.info.title}: {event.info.message}")
+            elif isinstance(event, events.FatalError):
+                raise event.exception
+    finally:
+        schemathesis.hooks.unregister(spare_own_key)
+    return summary
+
+
+def _count(
+    summary: Summary, event: events.ScenarioFinished, seen: set[tuple[str, str, str]]
+) -> None:
+    recorder = event.recorder
+    summary.cases += len(recorder.cases)
+    summary.phases[event.phase.value] += len(recorder.cases)
+    for case_id, interaction in recorder.interactions.items():
+        if interaction.response is None:
+            continue
+        node = recorder.cases.get(case_id)
+        label = node.value.operation.label if node is not None else recorder.label
+        summary.statuses.setdefault(label, Counter())[interaction.response.status_code] += 1
+    for case_id, checks in recorder.checks.items():
+        for check in checks:
+            if check.failure_info is None:
+                continue
+            node = recorder.cases.get(case_id)
+            label = node.value.operation.label if node is not None else recorder.label
+            failure = check.failure_info.failure
+            key = (check.name, label, failure.title)
+            if key in seen:
+                continue
+            seen.add(key)
+            summary.failures[check.name] += 1
+            summary.findings[f"{check.name}: {label}: {failure.title}"] = (
+                f"{failure.message[:300]!r} -- {check.failure_info.code_sample[:600]}"
+            )
+
+
+def statuses(summary: Summary) -> str:
+    return "\n".join(f"  {label}: {dict(seen)}" for label, seen in sorted(summary.statuses.items()))
