@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     max_context_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     #: Whether the gateway serves `/metrics` on its HTTP (API) port.
     metrics_on_api_port: bool = True
+    #: How long an operator console sign-in lasts; signing out, or revoking the API key it
+    #: was made with, ends it sooner.
+    console_session_seconds: float = Field(default=8 * 3600.0, gt=0)
 
     @field_validator("egress_allow")
     @classmethod
