@@ -94,6 +94,8 @@ async def _detail(request: web.Request) -> dict[str, Any]:
             execution, detail.steps, detail.waits, detail.approvals, utcnow()
         ),
         "outputs": {node: _pretty(value) for node, value in outputs.items()},
+        # The context holds a node's output once: that of its last attempt.
+        "last_attempt": {step.node_id: step.id for step in detail.steps},
         "context": _pretty(context),
         "trigger_data": _pretty(execution.trigger_data),
         "approvals": detail.approvals,
