@@ -4,7 +4,7 @@ a failed run, extend and reassign a gate, sign out. Screenshots go to test-artif
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -22,12 +22,15 @@ from tests.approvals.test_browser import ARTIFACTS, CHROMIUM_ARGS, chromium
 from tests.notifier.support import free_port
 from tests.support import Receiver, eventually, wait_for_status, waits_of
 
+if TYPE_CHECKING:
+    from playwright.async_api import ViewportSize
+
 __all__ = ["chromium"]
 
 pytestmark = pytest.mark.slow
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: "ViewportSize" = {"width": 1280, "height": 900}
+PHONE: "ViewportSize" = {"width": 390, "height": 844}
 
 
 @dataclass
