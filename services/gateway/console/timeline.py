@@ -71,7 +71,8 @@ def build(
             wait_end = min(wait.decided_at or finished, finished)
             segments.append(_segment(at(wait.created_at), at(wait_end), "wait", label))
             cursor = wait_end
-        segments.append(_segment(at(cursor), at(finished), "run", ""))
+        if finished > cursor or not segments:
+            segments.append(_segment(at(cursor), at(finished), "run", ""))
         bars.append(Bar(step, [s for s in segments if s.width > 0], labels))
     return Timeline(start, end, bars)
 
