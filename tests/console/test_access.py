@@ -149,6 +149,17 @@ async def test_another_workspaces_ids_are_404_on_every_console_route(gateway: Ga
         assert theirs["workflow_id"] not in body and theirs["execution_id"][:8] not in body
 
 
+async def test_a_ready_document_downloads_with_the_session(gateway: Gateway) -> None:
+    ids = await _ids_of(gateway)
+    await sign_in(gateway)
+    page = await (await gateway.client.get(f"/console/executions/{ids['execution_id']}")).text()
+    assert f'href="/console/documents/{ids["document_id"]}" download>contract.docx' in page
+    response = await gateway.client.get(f"/console/documents/{ids['document_id']}")
+    assert response.status == 200
+    assert await response.read() == b"hello"
+    assert "contract.docx" in response.headers["Content-Disposition"]
+
+
 @pytest.mark.parametrize("path", ["/console/static/console.js", "/console/static/console.css"])
 async def test_the_static_files_are_served_without_a_session(gateway: Gateway, path: str) -> None:
     response = await gateway.client.get(path)

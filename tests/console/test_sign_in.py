@@ -1,7 +1,9 @@
 """Signing in with an API key, the session cookie, signing out, and revoking the key."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shared.api_keys import revoke_key
 from shared.db.tables import ApiKey, ConsoleSession
@@ -138,3 +140,19 @@ async def test_the_event_stream_takes_the_session_cookie_of_its_own_workspace_on
     response.close()
     response = await gateway.client.get(f"/api/v1/executions/{theirs['execution_id']}/events")
     assert response.status == 404
+
+
+async def test_an_expired_session_is_refused_and_swept_at_the_next_sign_in(
+    gateway: Gateway,
+) -> None:
+    await sign_in(gateway)
+    async with gateway.resources.sessions.begin() as session:
+        await session.execute(
+            update(ConsoleSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    page = await gateway.client.get("/console/executions", allow_redirects=False)
+    assert page.status == 303
+    await sign_in(gateway)
+    async with gateway.resources.sessions() as session:
+        rows = (await session.scalars(select(ConsoleSession))).all()
+    assert len(rows) == 1 and rows[0].expires_at > datetime.now(UTC)

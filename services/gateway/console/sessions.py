@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.api_keys import hash_key
@@ -62,6 +62,12 @@ async def sign_in(
         ).one_or_none()
         if key is None:
             return None
+        # Sessions past their end are of no use to anyone; each sign-in sweeps them.
+        await session.execute(
+            delete(ConsoleSession).where(
+                or_(ConsoleSession.expires_at <= now, ConsoleSession.ended_at.is_not(None))
+            )
+        )
         session.add(
             ConsoleSession(
                 id=uuid.uuid4(),

@@ -21,8 +21,15 @@
 
   function swap(target, html) {
     if (target.innerHTML.trim() === html.trim()) { return false; }
+    // What the reader opened and where the keyboard was stay as they were.
     var focusedId = document.activeElement && document.activeElement.id;
+    var opened = Array.prototype.map.call(
+      target.querySelectorAll("details[id]"), function (d) { return d.open ? d.id : ""; });
     target.innerHTML = html;
+    opened.forEach(function (id) {
+      var details = id && document.getElementById(id);
+      if (details) { details.open = true; }
+    });
     if (focusedId) {
       var again = document.getElementById(focusedId);
       if (again) { again.focus(); }
