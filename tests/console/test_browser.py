@@ -29,6 +29,12 @@ __all__ = ["chromium"]
 
 pytestmark = pytest.mark.slow
 
+#: Form fields no label names, by id (or tag).
+UNLABELLED = """
+    Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+        .filter((field) => field.labels.length === 0)
+        .map((field) => field.id || field.tagName)
+"""
 DESKTOP: "ViewportSize" = {"width": 1280, "height": 900}
 PHONE: "ViewportSize" = {"width": 390, "height": 844}
 
@@ -153,7 +159,14 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
             await page.get_by_role("heading", name="Workflows").wait_for()
             assert page.url.endswith("/console/workflows")
 
+            # The keyboard starts at the skip link; every field has a label.
+            await page.keyboard.press("Tab")
+            assert await page.evaluate("document.activeElement.textContent") == ("Skip to content")
+            await page.get_by_role("link", name="Approvals").click()
+            assert await page.evaluate(UNLABELLED) == []
+
             # Run with bad trigger data: the 422 problem is shown inline, nothing starts.
+            await page.get_by_role("link", name="Workflows").click()
             await page.get_by_role("link", name="quote", exact=True).click()
             await page.get_by_label("Trigger data").fill("[1, 2]")
             await page.get_by_role("button", name="Run v1").click()
@@ -179,6 +192,7 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
             await page.get_by_role("link", name="Executions").first.click()
             await page.get_by_label("Status").select_option("failed")
             await page.get_by_role("button", name="Filter").click()
+            assert await page.evaluate(UNLABELLED) == []
             await page.get_by_role("link", name=str(failed_id)[:8]).click()
             await expect(status).to_have_text("failed")
             await expect(page.get_by_role("alert")).to_contain_text("answered 400")
@@ -197,6 +211,7 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
             await page.get_by_role("link", name="Approvals").click()
             await page.get_by_role("heading", name="Open approvals").wait_for()
             await expect(page.get_by_text("approver0@example.com").first).to_be_visible()
+            assert await page.evaluate(UNLABELLED) == []
             for viewport, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
                 await page.set_viewport_size(viewport)
                 await page.screenshot(
