@@ -157,7 +157,7 @@ class Settings(BaseSettings):
 
     #: Requests a second one API key may make (a burst of twice that passes); 0 turns it off.
     rate_limit_api_per_second: float = Field(default=1000.0, ge=0)
-    #: Approval page requests a second from one client address; 0 turns it off.
+    #: Approval page and console sign-in requests a second from one client address; 0 = off.
     rate_limit_pages_per_second: float = Field(default=100.0, ge=0)
     #: Webhook requests a second from one client address; 0 turns it off.
     rate_limit_webhooks_per_second: float = Field(default=1000.0, ge=0)
