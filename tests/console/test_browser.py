@@ -238,6 +238,9 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
             # The paused run's page shows whom it waits on.
             await page.goto(f"{site.url}/console/executions/{paused_id}")
             await expect(page.get_by_text("Waiting on approval from").first).to_be_visible()
+            await page.screenshot(
+                path=str(ARTIFACTS / "console-execution-paused-desktop.png"), full_page=True
+            )
 
             # Sign out: the old cookie opens neither the console nor the event stream.
             old = next(c["value"] for c in await context.cookies() if c["name"] == COOKIE)

@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.gateway.console.timeline import build
+from services.gateway.console.timeline import build, waits_on
 from shared.db.tables import Approval, Execution, ExecutionStep, Wait
 
 T0 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
@@ -29,11 +29,14 @@ def test_a_gate_is_a_gap_inside_its_bar_naming_the_approvers_still_pending() -> 
         id=uuid.uuid4(), node_id="gate", kind="approval", rule={},
         created_at=_at(20), decided_at=_at(90), status="decided",
     )  # fmt: skip
+    still_open = Wait(id=uuid.uuid4(), node_id="gate", kind="approval", status="open")
     approvals = [
         Approval(wait_id=wait.id, email="a@example.com", status="approved"),
         Approval(wait_id=wait.id, email="b@example.com", status="pending"),
     ]
     line = build(execution, steps, [wait], approvals, now=_at(500))
+    pending = Approval(wait_id=still_open.id, email="c@example.com", status="pending")
+    assert waits_on(still_open, [*approvals, pending]) == "approval from c@example.com"
 
     assert (line.start, line.end, line.span_ms) == (T0, _at(100), 100_000)
     first, gate = line.bars
@@ -45,7 +48,8 @@ def test_a_gate_is_a_gap_inside_its_bar_naming_the_approvers_still_pending() -> 
         ("wait", 0.2, 0.7),
         ("run", 0.9, 0.1),
     ]
-    assert gate.waits == ["approval from b@example.com"]
+    assert gate.waits == ["approval (decided), 1 min 10 s"]
+    assert (first.elapsed_ms, gate.elapsed_ms) == (10_000, 90_000)
 
 
 def test_a_run_in_progress_ends_its_axis_now_and_an_instant_step_stays_visible() -> None:
@@ -71,4 +75,5 @@ def test_a_run_in_progress_ends_its_axis_now_and_an_instant_step_stays_visible()
     assert instant.segments[0].width > 0
     assert [s.kind for s in waiting.segments] == ["run", "wait"]
     assert round(waiting.segments[1].start + waiting.segments[1].width, 3) == 1.0
-    assert waiting.waits == ["event “signed”"]
+    assert waiting.waits == ["event “signed”, 8.0 s so far"]
+    assert waiting.elapsed_ms == 9_000

@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from services.gateway.common.iso import iso
+from services.gateway.console.timeline import duration
 from services.gateway.keys import SIGNED_IN
 
 CSP = (
@@ -47,21 +48,6 @@ def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def duration(ms: int | float | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{int(ms)} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
 
 
 def page(request: web.Request, template: str, *, status: int = 200, **values: Any) -> web.Response:

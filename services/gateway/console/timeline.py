@@ -7,7 +7,7 @@ attributes a strict CSP allows where inline styles would not be.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.db.tables import Approval, Execution, ExecutionStep, Wait
 
@@ -28,8 +28,10 @@ class Segment:
 class Bar:
     step: ExecutionStep
     segments: list[Segment]
-    #: What the attempt's waits waited on, for the text beside the drawing.
+    #: What the attempt's waits waited on and for how long, for the text beside the drawing.
     waits: list[str]
+    #: How long the attempt took, or has taken so far.
+    elapsed_ms: int
 
 
 @dataclass(frozen=True)
@@ -66,15 +68,39 @@ def build(
         cursor = step.started_at
         for wait in _waits_of(step, waits, finished):
             label = waits_on(wait, approvals)
-            labels.append(label)
             segments.append(_segment(at(cursor), at(wait.created_at), "run", ""))
             wait_end = min(wait.decided_at or finished, finished)
             segments.append(_segment(at(wait.created_at), at(wait_end), "wait", label))
+            waited = duration(_ms(wait_end - wait.created_at))
+            labels.append(f"{label}, {waited}" + (" so far" if wait.decided_at is None else ""))
             cursor = wait_end
         if finished > cursor or not segments:
             segments.append(_segment(at(cursor), at(finished), "run", ""))
-        bars.append(Bar(step, [s for s in segments if s.width > 0], labels))
+        kept = [s for s in segments if s.width > 0]
+        bars.append(Bar(step, kept, labels, _ms(finished - step.started_at)))
     return Timeline(start, end, bars)
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+def duration(ms: int | float | None) -> str:
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{int(ms)} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
 
 
 def _segment(start: float, stop: float, kind: str, label: str) -> Segment:
@@ -94,8 +120,9 @@ def waits_on(wait: Wait, approvals: Sequence[Approval]) -> str:
     rule = wait.rule or {}
     if wait.kind == "approval":
         pending = [a.email for a in approvals if a.wait_id == wait.id and a.status == "pending"]
-        who = ", ".join(pending) if pending else "no one (decided)"
-        return f"approval from {who}"
+        if wait.status != "open" or not pending:
+            return f"approval ({wait.status})"
+        return f"approval from {', '.join(pending)}"
     if wait.kind == "event":
         return f"event “{rule.get('name', '?')}”"
     if wait.kind == "timer":
