@@ -115,7 +115,7 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
-    await site.api("POST", "/api/v1/workflows", webhook_workflow("quote", site.slow.url))
+    quote = await site.api("POST", "/api/v1/workflows", webhook_workflow("quote", site.slow.url))
     flaky = await site.api("POST", "/api/v1/workflows", webhook_workflow("invoice", site.flaky.url))
     gate = await site.api(
         "POST", "/api/v1/workflows", gate_workflow(approvers=approvers(2), expires_in="2h")
@@ -241,6 +241,19 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
             await page.screenshot(
                 path=str(ARTIFACTS / "console-execution-paused-desktop.png"), full_page=True
             )
+
+            # The list follows statuses by itself: a run started elsewhere shows up, then
+            # completes, without a reload.
+            await page.get_by_role("link", name="Executions").first.click()
+            await page.evaluate("window.notReloaded = true")
+            started = await site.api(
+                "POST", f"/api/v1/workflows/{quote['id']}/executions", {"trigger_data": DEAL}
+            )
+            row = page.get_by_role("row").filter(
+                has=page.get_by_role("link", name=started["execution_id"][:8])
+            )
+            await expect(row).to_contain_text("completed", timeout=20_000)
+            assert await page.evaluate("window.notReloaded === true")
 
             # Sign out: the old cookie opens neither the console nor the event stream.
             old = next(c["value"] for c in await context.cookies() if c["name"] == COOKIE)
