@@ -157,7 +157,9 @@ async def test_a_ready_document_downloads_with_the_session(gateway: Gateway) -> 
     response = await gateway.client.get(f"/console/documents/{ids['document_id']}")
     assert response.status == 200
     assert await response.read() == b"hello"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
     assert "contract.docx" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
 @pytest.mark.parametrize("path", ["/console/static/console.js", "/console/static/console.css"])

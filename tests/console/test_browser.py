@@ -225,6 +225,9 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
             after = (await waits_of(site.resources, paused_id))[0].expires_at
             assert before is not None and after is not None and after > before
 
+            await page.get_by_role("button", name="Resend links").click()
+            await page.get_by_text("New links sent on gate gate.").wait_for()
+
             await page.get_by_label("Reassign").select_option("approver0@example.com")
             await page.get_by_label("to e-mail").fill("deputy@example.com")
             await page.get_by_label("name (optional)").fill("Deputy")

@@ -2,7 +2,6 @@
 Cancel requests (the same store functions the API's handlers call)."""
 
 import json
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +10,8 @@ from sqlalchemy import select
 from services.gateway.common.bodies import path_id
 from services.gateway.console import listing, timeline
 from services.gateway.console.guard import PREFIX
-from services.gateway.console.render import page, see_other
+from services.gateway.console.render import SECURITY_HEADERS, page, see_other
+from services.gateway.documents import api as documents
 from services.gateway.executions.api import publish_later
 from services.gateway.executions.store import (
     RequestRefused,
@@ -150,5 +150,9 @@ async def change(request: web.Request) -> web.Response:
     return see_other(f"{PREFIX}/executions/{execution_id}?done={what}")
 
 
-def execution_url(execution_id: uuid.UUID) -> str:
-    return f"{PREFIX}/executions/{execution_id}"
+async def download(request: web.Request) -> web.Response:
+    """The API's document download, under the console's headers: whatever the file's type, a
+    browser saves it (Content-Disposition: attachment) and runs nothing in it (the CSP)."""
+    response = await documents.content(request)
+    response.headers.update(SECURITY_HEADERS)
+    return response

@@ -9,7 +9,6 @@ from aiohttp.typedefs import Handler
 from services.gateway.common.operations import Answer, Operation, html, path
 from services.gateway.console import executions, inbox, signin, static_files, workflows
 from services.gateway.console.guard import PREFIX, SIGN_IN, signed_in
-from services.gateway.documents import api as documents
 
 EXECUTION = f"{PREFIX}/executions/{{execution_id}}"
 CHANGE = f"{EXECUTION}/{{change:retry|cancel}}"
@@ -51,11 +50,7 @@ def operations() -> list[Operation]:
         get(f"{EXECUTION}/live", executions.live, "The changing part of an execution's page"),
         get(CHANGE, executions.confirm, "Confirm a retry or cancel"),
         post(CHANGE, executions.change, "Retry or cancel"),
-        get(
-            f"{PREFIX}/documents/{{document_id}}",
-            documents.content,
-            "Download a document",
-        ),
+        get(f"{PREFIX}/documents/{{document_id}}", executions.download, "Download a document"),
         get(f"{PREFIX}/workflows", workflows.list_page, "Workflows"),
         get(WORKFLOW, workflows.show, "A workflow, its current version and the Run form"),
         get(f"{WORKFLOW}/versions/{{version:\\d+}}", workflows.show, "A version's definition"),
