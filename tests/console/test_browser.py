@@ -257,6 +257,10 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
             )
             await expect(row).to_contain_text("completed", timeout=20_000)
             assert await page.evaluate("window.notReloaded === true")
+            for viewport, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
+                await page.set_viewport_size(viewport)
+                await page.screenshot(path=str(ARTIFACTS / f"console-executions-{name}.png"))
+            await page.set_viewport_size(DESKTOP)
 
             # Sign out: the old cookie opens neither the console nor the event stream.
             old = next(c["value"] for c in await context.cookies() if c["name"] == COOKIE)
