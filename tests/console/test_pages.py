@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from services.gateway.console.listing import PAGE_SIZE
 from shared.broker import topology
-from shared.db.tables import Execution, Wait
+from shared.db.tables import Execution, Wait, WorkflowVersion
 from shared.messages import CancelExecution, RunExecution
 from shared.status import ExecutionStatus, WaitStatus
 from tests.console.support import post, sign_in
@@ -177,3 +177,25 @@ async def test_the_inbox_says_why_a_gate_could_not_change(gateway: Gateway) -> N
     assert status == 422 and "not valid" in body
     inbox = await _page(gateway, "/console/approvals")
     assert "No gate is waiting on anyone." in inbox
+
+
+async def test_a_definition_no_longer_valid_is_a_422_on_the_run_form_naming_the_field(
+    gateway: Gateway,
+) -> None:
+    csrf = await sign_in(gateway)
+    created = await gateway.create_workflow()
+    broken = definition()
+    broken["nodes"][1]["config"] = {"values": {}, "surprise": True}
+    async with gateway.resources.sessions.begin() as session:
+        await session.execute(
+            update(WorkflowVersion)
+            .where(WorkflowVersion.workflow_id == uuid.UUID(created["id"]))
+            .values(definition=broken)
+        )
+    status, body, _ = await post(
+        gateway, f"/console/workflows/{created['id']}/run", {"csrf": csrf, "trigger_data": "{}"}
+    )
+    assert status == 422
+    assert "<code>nodes[1].config.surprise</code>" in body
+    async with gateway.resources.sessions() as session:
+        assert (await session.scalars(Execution.__table__.select())).first() is None
