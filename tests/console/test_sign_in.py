@@ -7,8 +7,10 @@ from sqlalchemy import select, update
 
 from shared.api_keys import revoke_key
 from shared.db.tables import ApiKey, ConsoleSession
+from shared.runtime import open_resources
+from shared.settings import Settings
 from tests.console.support import COOKIE, csrf_in, post, sign_in
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, running_gateway
 
 
 async def test_a_pasted_api_key_becomes_an_httponly_strict_session_stored_as_a_hash(
@@ -156,3 +158,16 @@ async def test_an_expired_session_is_refused_and_swept_at_the_next_sign_in(
     async with gateway.resources.sessions() as session:
         rows = (await session.scalars(select(ConsoleSession))).all()
     assert len(rows) == 1 and rows[0].expires_at > datetime.now(UTC)
+
+
+async def test_sign_in_attempts_are_limited_per_address_like_the_approval_pages(
+    embedded_settings: Settings,
+) -> None:
+    changed = embedded_settings.model_copy(update={"rate_limit_pages_per_second": 1.0})
+    async with open_resources(changed) as resources, running_gateway(resources) as gateway:
+        # One a second: a burst of two passes, the third is refused.
+        statuses = [
+            (await gateway.client.post("/console/sign-in", data={"api_key": "guess"})).status
+            for _ in range(3)
+        ]
+    assert statuses == [403, 403, 429]
