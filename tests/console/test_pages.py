@@ -9,7 +9,14 @@ from sqlalchemy import update
 
 from services.gateway.console.listing import PAGE_SIZE
 from shared.broker import topology
-from shared.db.tables import Execution, Wait, WorkflowVersion
+from shared.db.tables import (
+    Approval,
+    Execution,
+    SignatureRequest,
+    Signer,
+    Wait,
+    WorkflowVersion,
+)
 from shared.messages import CancelExecution, RunExecution
 from shared.status import ExecutionStatus, WaitStatus
 from tests.console.support import post, sign_in
@@ -199,3 +206,51 @@ async def test_a_definition_no_longer_valid_is_a_422_on_the_run_form_naming_the_
     assert "<code>nodes[1].config.surprise</code>" in body
     async with gateway.resources.sessions() as session:
         assert (await session.scalars(Execution.__table__.select())).first() is None
+
+
+async def test_a_run_page_lists_its_signers_and_approvers_with_status_and_time(
+    gateway: Gateway,
+) -> None:
+    await sign_in(gateway)
+    accepted = await gateway.start((await gateway.create_workflow())["id"])
+    execution_id = uuid.UUID(accepted["execution_id"])
+    signed_at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    async with gateway.resources.sessions.begin() as session:
+        wait = Wait(
+            id=uuid.uuid4(), execution_id=execution_id, node_id="gate", kind="approval",
+            rule={}, facts={}, status=WaitStatus.OPEN, created_at=signed_at,
+        )  # fmt: skip
+        session.add(wait)
+        request = SignatureRequest(
+            id=uuid.uuid4(), workspace_id=gateway.workspace_id, execution_id=execution_id,
+            node_id="sign", idempotency_key=f"{execution_id}:sign", provider="clicksign",
+            wait_id=uuid.uuid4(), status="pending", rule={"strategy": "all"},
+            title="Contract ACME", progress={},
+        )  # fmt: skip
+        session.add(request)
+        await session.flush()
+        session.add_all(
+            [
+                Signer(
+                    request_id=request.id, position=0, name="Ada", email="ada@example.com",
+                    auth="email", status="signed", acted_at=signed_at,
+                ),
+                Signer(
+                    request_id=request.id, position=1, name="Bob", email="bob@example.com",
+                    auth="email", status="pending",
+                ),
+                Approval(
+                    wait_id=wait.id, execution_id=execution_id,
+                    workspace_id=gateway.workspace_id, node_id="gate", position=0,
+                    email="carol@example.com", name="Carol", status="pending",
+                    late=False, created_at=signed_at, notified_at=signed_at, reminders_sent=0,
+                ),
+            ]
+        )  # fmt: skip
+    page = await _page(gateway, f"/console/executions/{execution_id}")
+    assert "Contract ACME" in page and "clicksign" in page
+    assert 'Ada &lt;ada@example.com&gt; <span class="status s-signed">signed</span>' in page
+    assert "2026-12-01T09:30:00+00:00" in page
+    assert 'Bob &lt;bob@example.com&gt; <span class="status s-pending">pending</span>' in page
+    assert "Carol &lt;carol@example.com&gt;" in page
+    assert "Waiting on approval from carol@example.com at node <strong>gate</strong>" in page
