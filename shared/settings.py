@@ -157,7 +157,7 @@ class Settings(BaseSettings):
 
     #: Requests a second one API key may make (a burst of twice that passes); 0 turns it off.
     rate_limit_api_per_second: float = Field(default=1000.0, ge=0)
-    #: Approval page requests a second from one client address; 0 turns it off.
+    #: Approval page and console sign-in requests a second from one client address; 0 = off.
     rate_limit_pages_per_second: float = Field(default=100.0, ge=0)
     #: Webhook requests a second from one client address; 0 turns it off.
     rate_limit_webhooks_per_second: float = Field(default=1000.0, ge=0)
@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     max_context_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     #: Whether the gateway serves `/metrics` on its HTTP (API) port.
     metrics_on_api_port: bool = True
+    #: How long an operator console sign-in lasts; signing out, or revoking the API key it
+    #: was made with, ends it sooner.
+    console_session_seconds: float = Field(default=8 * 3600.0, gt=0)
 
     @field_validator("egress_allow")
     @classmethod

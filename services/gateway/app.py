@@ -78,6 +78,7 @@ def create_app(resources: Resources) -> web.Application:
     app[OPENAPI] = routes.document(table, registry)
     served = settings.metrics_on_api_port
     add_routes(app.router, [o for o in table if served or o.path not in routes.OPTIONAL_PATHS])
+    add_routes(app.router, routes.pages())
     return app
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from services.gateway.common.outbox_publisher import OutboxPublisher
 from services.gateway.common.request_metrics import MetricChildren
 from services.gateway.common.tasks import BackgroundTasks
+from services.gateway.console.sessions import SignedIn
 from services.gateway.executions.event_hub import EventHub
 from services.gateway.executions.run_request_sql import RunInserts
 from services.gateway.signatures.webhooks_pg import InboxWriter
@@ -37,6 +38,8 @@ READINESS = web.AppKey("readiness", Readiness)
 
 #: The workspace the request's API key belongs to; set by the auth middleware.
 WORKSPACE = web.RequestKey("workspace_id", uuid.UUID)
+#: The console session of a console request; set by console/guard.py.
+SIGNED_IN = web.RequestKey("console_session", SignedIn)
 
 
 def workspace_of(request: web.Request) -> uuid.UUID:

@@ -1,5 +1,8 @@
 """The gateway's route table: every resource's operations, which app.py registers and
-common/openapi.py describes, so a route cannot be served without being documented."""
+common/openapi.py describes, so a route cannot be served without being documented.
+
+The operator console's pages (`pages()`) are registered beside them but not described: they
+are HTML for people, not an API (docs/decisions/022)."""
 
 from typing import Any
 
@@ -10,6 +13,7 @@ from services.gateway.common.auth import needs_key
 from services.gateway.common.operations import NO_SCHEMA, Answer, Operation
 from services.gateway.common.routing import API_PREFIX
 from services.gateway.connections import routes as connections
+from services.gateway.console import routes as console
 from services.gateway.documents import routes as documents
 from services.gateway.executions import routes as executions
 from services.gateway.health import routes as health
@@ -43,6 +47,11 @@ def operations() -> list[Operation]:
         *connections.operations(),
         *api_keys.operations(),
     ]
+
+
+def pages() -> list[Operation]:
+    """Served, not in the OpenAPI document."""
+    return console.operations()
 
 
 def document(table: list[Operation], registry: ConfigRegistry) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""API-key authentication: every `/api/v1` route but the public ones needs `Bearer <key>`."""
+"""API-key authentication: every `/api/v1` route but the public ones needs `Bearer <key>`.
+
+The execution event stream also takes the operator console's session cookie instead: a
+browser's EventSource cannot send an Authorization header. (Console pages check their session
+themselves, in console/guard.py.)"""
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -6,7 +10,9 @@ from aiohttp.typedefs import Handler
 from services.gateway.common.problems import Problem
 from services.gateway.common.rate_limits import check_api_key
 from services.gateway.common.routing import API_PREFIX, route_template
-from services.gateway.keys import API_KEYS, WORKSPACE
+from services.gateway.console.sessions import COOKIE, workspace_of_cookie
+from services.gateway.keys import API_KEYS, RESOURCES, WORKSPACE
+from shared.db.types import utcnow
 from shared.logging import log_context
 
 __all__ = ["API_PREFIX", "PUBLIC_ROUTES", "needs_key", "require_api_key"]
@@ -25,6 +31,10 @@ PUBLIC_ROUTES = frozenset(
     }
 )
 
+#: Routes a console session may read without a key: GET only, so no CSRF value is needed
+#: (the cookie is SameSite=Strict besides).
+SESSION_ROUTES = frozenset({f"{API_PREFIX}/executions/{{execution_id}}/events"})
+
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="docflow"'}
 
 
@@ -39,12 +49,21 @@ def needs_key(template: str | None) -> bool:
 
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not needs_key(route_template(request)):
+    template = route_template(request)
+    if not needs_key(template):
         return await handler(request)
     raw_key = _bearer_token(request.headers.get("Authorization", ""))
     workspace_id = None
     if raw_key:
         workspace_id = await request.app[API_KEYS].workspace_of(raw_key)
+    elif template in SESSION_ROUTES and request.method in ("GET", "HEAD"):
+        workspace_id = await workspace_of_cookie(
+            request.app[RESOURCES].sessions, request.cookies.get(COOKIE), now=utcnow()
+        )
+        if workspace_id is not None:
+            request[WORKSPACE] = workspace_id
+            with log_context(workspace_id=str(workspace_id)):
+                return await handler(request)
     if workspace_id is None or raw_key is None:
         detail = "a valid API key is required: Authorization: Bearer <key>"
         raise Problem(401, "unauthorized", detail, headers=_CHALLENGE)

@@ -19,8 +19,8 @@ from services.gateway.common.webhook_metrics import WEBHOOK_PREFIXES
 
 #: A bucket holds this many seconds of its rate: short bursts pass, floods do not.
 BURST_SECONDS = 2.0
-#: Approval pages: what a person opens and clicks.
-PAGE_ROUTES = frozenset({"/approve/{token}"})
+#: Approval pages, and the console's sign-in form: what a person opens and clicks.
+PAGE_ROUTES = frozenset({"/approve/{token}", "/console/sign-in"})
 
 
 @dataclass

@@ -32,7 +32,7 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 200
 
 
-def _publish_later(request: web.Request, staged: Staged) -> None:
+def publish_later(request: web.Request, staged: Staged) -> None:
     request.app[TASKS].spawn(
         request.app[OUTBOX].publish([staged]), name=f"publish-{type(staged.message).__name__}"
     )
@@ -64,7 +64,7 @@ async def start(request: web.Request) -> web.Response:
             errors=[{"field": IDEMPOTENCY_HEADER, "message": "was used with another body"}],
         ) from e
     if queued.staged is not None:
-        _publish_later(request, queued.staged)
+        publish_later(request, queued.staged)
     return web.json_response(
         {
             "execution_id": str(queued.execution_id),
@@ -160,7 +160,7 @@ async def _request_change(
     except RequestRefused as e:
         detail = f"execution {execution_id} " + refusal.format(status=e.status)
         raise Problem(409, "conflict", detail) from e
-    _publish_later(request, staged)
+    publish_later(request, staged)
     return web.json_response(
         {"execution_id": str(execution_id), "status": status.value, flag: True},
         status=202,

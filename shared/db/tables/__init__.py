@@ -7,6 +7,7 @@ from shared.db.tables.accounts import ApiKey, Workspace
 from shared.db.tables.approvals import Approval, ApprovalToken
 from shared.db.tables.base import NAMING, Base, BigId
 from shared.db.tables.connections import Connection, WebhookSecret
+from shared.db.tables.console import ConsoleSession
 from shared.db.tables.documents import Document, Template, TemplateVersion
 from shared.db.tables.email import EmailDelivery
 from shared.db.tables.executions import (
@@ -29,6 +30,7 @@ __all__ = [
     "Base",
     "BigId",
     "Connection",
+    "ConsoleSession",
     "Document",
     "EmailDelivery",
     "Execution",
