@@ -117,7 +117,9 @@ async def test_another_workspaces_key_cannot_decide(harness: Harness, api: Api) 
     other = Api(harness.client, other_key)
 
     status, body = await other.call(
-        "POST", decisions(execution_id), {"approver": "approver0@example.com", "decision": "approve"}
+        "POST",
+        decisions(execution_id),
+        {"approver": "approver0@example.com", "decision": "approve"},
     )
 
     assert status == 404, body

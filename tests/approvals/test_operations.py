@@ -152,7 +152,7 @@ async def test_cancelling_a_paused_execution_closes_its_gate_and_links(
 
     status, _ = await api.call("POST", f"/executions/{execution_id}/cancel")
 
-    assert status == 200
+    assert status == 202
     await wait_for_status(harness.resources, execution_id, "cancelled")
     [wait] = await waits_of(harness.resources, execution_id)
     assert wait.status == "cancelled"

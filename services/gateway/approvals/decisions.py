@@ -13,7 +13,6 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import Select, func, null, select, update
