@@ -177,9 +177,7 @@ class Notifier:
                         message = await prepare(session)
                     # An approval e-mail learns its execution only once prepared.
                     with log_context(execution_id=_id_or_none(message.execution_id)):
-                        outcome, staged = await self._attempt(
-                            session, begun, message, message_id
-                        )
+                        outcome, staged = await self._attempt(session, begun, message, message_id)
         if staged:
             await publish_staged(self._resources.sessions, self._resources.broker, staged)
         return outcome
