@@ -116,6 +116,8 @@ def _refusal(gate: GateView, revoked_at: datetime | None, now: datetime) -> Refu
     """The same checks, in the same order, as `record` makes under its lock."""
     if gate.status in ("approved", "rejected"):
         return Refusal.USED
+    if gate.status == ApprovalStatus.EXPIRED:
+        return Refusal.EXPIRED
     if gate.status != "pending" or gate.wait_status == "cancelled":
         return Refusal.CLOSED
     if revoked_at is not None:
@@ -187,6 +189,8 @@ def _settled(
         return Recorded(values.status, late, None)
     if status in ("approved", "rejected"):
         return Refusal.USED
+    if status == ApprovalStatus.EXPIRED:
+        return Refusal.EXPIRED
     if status != "pending" or wait_status == "cancelled":
         return Refusal.CLOSED
     if revoked_at is not None:
