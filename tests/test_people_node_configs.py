@@ -104,6 +104,7 @@ def test_plain_addresses_in_an_approvers_list_are_approvers_as_objects_are() -> 
     )
 
     config = ApprovalConfig.model_validate(definition.nodes[1].config)
+    assert not isinstance(config.approvers, str)
     assert [(a.email, a.name) for a in config.approvers] == [
         ("ana@example.com", None),
         ("bo@example.com", "Bo"),

@@ -32,7 +32,7 @@ _COLUMNS = (
 )
 
 
-def _select(*extra: Any) -> Select[Any]:
+def _select(*extra: Any) -> Select[*tuple[Any, ...]]:
     return select(*_COLUMNS, *extra).join(
         SignatureRequest, SignatureRequest.id == SignedDocument.request_id
     )

@@ -224,7 +224,7 @@ async def test_the_email_sent_line_of_an_approval_email_names_its_execution(
         execution_id = await harness.start(gate_workflow(approvers=approvers(1)))
         await harness.links(1)
 
-        async def logged() -> list[dict[str, object]]:
+        async def logged() -> list[Any]:
             return [line for line in lines if line["event"] == "email_sent"]
 
         [sent] = await eventually(logged)

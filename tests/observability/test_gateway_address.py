@@ -40,8 +40,10 @@ async def test_the_gateway_logs_the_address_it_listens_on(pg_settings: Settings)
                     return dict(json.loads(line))
 
         logged = await asyncio.wait_for(started(), 30)
-        [url] = logged["listening"]  # type: ignore[misc]  # a list of URLs, as logged
-        assert isinstance(url, str) and url.startswith("http://127.0.0.1:")
+        listening = logged["listening"]
+        assert isinstance(listening, list) and len(listening) == 1
+        url = str(listening[0])
+        assert url.startswith("http://127.0.0.1:")
         assert not url.endswith(":0") and logged["public_url"] == pg_settings.public_url
         async with aiohttp.ClientSession() as session, session.get(f"{url}/healthz") as answer:
             assert answer.status == 200

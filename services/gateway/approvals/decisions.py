@@ -13,7 +13,7 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -208,6 +208,8 @@ def _resume(execution_id: uuid.UUID, wait_id: uuid.UUID, at: datetime) -> Resume
 
 async def _in_one_statement(engine: AsyncEngine, who: Who, values: _Decision) -> Recorded | Refusal:
     nil = uuid.UUID(int=0)
+    link: Literal["token", "approver"]
+    link_values: list[object]
     if isinstance(who, ByLink):
         link, link_values, key = "token", [token_hash(who.token)], None
     else:
@@ -248,7 +250,7 @@ async def _in_one_statement(engine: AsyncEngine, who: Who, values: _Decision) ->
     return Refusal.CONFLICT if settled is None else settled
 
 
-def _link_query(who: Who) -> Select[Any]:
+def _link_query(who: Who) -> Select[*tuple[Any, ...]]:
     columns = (
         Approval.id,
         Approval.status,
