@@ -4,12 +4,27 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
+
+from services.executor.worker import ExecutorWorker
+from services.gateway.app import create_app
+from services.notifier.worker import Notifier
+from shared.runtime import open_resources
+from shared.settings import Settings
 
 from shared.api_keys import create_api_key, hash_key
 from shared.db.tables import ApiKey
-from tests.approvals.support import Api, Harness, approvals_of, approvers, gate_workflow
+from tests.approvals.support import (
+    Api,
+    Harness,
+    RecordingTransport,
+    approvals_of,
+    approvers,
+    gate_workflow,
+)
 from tests.approvals.test_concurrency import resumes
 from tests.support import wait_for_status
 
@@ -130,3 +145,42 @@ async def test_another_workspaces_key_cannot_decide(harness: Harness, api: Api) 
         json={"approver": "approver0@example.com", "decision": "approve"},
     )
     assert unauthenticated.status == 401
+
+
+@pytest.fixture
+async def embedded(embedded_settings: Settings) -> AsyncIterator[Harness]:
+    """The same stack on SQLite and the in-process broker (the statement-by-statement path)."""
+    async with open_resources(embedded_settings) as resources:
+        transport = RecordingTransport()
+        executor, notifier = ExecutorWorker(resources), Notifier(resources, transport=transport)
+        await executor.start()
+        await notifier.start()
+        try:
+            async with (
+                TestClient(TestServer(create_app(resources))) as client,
+                aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser,
+            ):
+                yield Harness(resources, client, transport, browser)
+        finally:
+            await notifier.stop()
+            await executor.stop()
+
+
+async def test_on_the_embedded_backend_a_decision_is_recorded_once_naming_the_key(
+    embedded: Harness,
+) -> None:
+    _, key = await create_api_key(embedded.resources.sessions, "operators")
+    api = Api(embedded.client, key)
+    execution_id = await api.start(gate_workflow(approvers=approvers(1)))
+    await embedded.links(1)
+    body = {"approver": "approver0@example.com", "decision": "approve"}
+
+    first = await api.call("POST", decisions(execution_id), body)
+    second = await api.call("POST", decisions(execution_id), {**body, "decision": "reject"})
+
+    assert first[0] == 200 and first[1]["decision"] == "approved", first
+    assert second[0] == 409, second
+    [approval] = await approvals_of(embedded.resources, execution_id)
+    assert approval.decided_by_key == await key_id(embedded, key)
+    done = await wait_for_status(embedded.resources, execution_id, "completed", "failed")
+    assert done.status == "completed", done.error
