@@ -12,11 +12,10 @@ from sqlalchemy import select
 from services.executor.worker import ExecutorWorker
 from services.gateway.app import create_app
 from services.notifier.worker import Notifier
-from shared.runtime import open_resources
-from shared.settings import Settings
-
 from shared.api_keys import create_api_key, hash_key
 from shared.db.tables import ApiKey
+from shared.runtime import open_resources
+from shared.settings import Settings
 from tests.approvals.support import (
     Api,
     Harness,
