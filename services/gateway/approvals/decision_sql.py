@@ -53,6 +53,8 @@ BY_APPROVER = """
           WHERE execution_id = $10 AND node_id = $11 AND kind = 'approval'
           ORDER BY created_at DESC LIMIT 1
       )
+    -- One address is on a gate once (the node and reassign refuse a second): one row.
+    ORDER BY a.created_at DESC LIMIT 1
     FOR SHARE OF w
 """
 
