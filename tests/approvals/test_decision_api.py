@@ -80,6 +80,8 @@ async def test_fifty_concurrent_decisions_for_one_approver_record_one_naming_the
     assert refused["type"].endswith("conflict") and refused["status"] == 409
     _, gate = await api.call("GET", "/approvals?status=" + approval.status)
     assert gate["items"][0]["decided_by_key"] == str(approval.decided_by_key)
+    _, detail = await api.call("GET", f"/executions/{execution_id}")
+    assert detail["approvals"][0]["decided_by_key"] == str(approval.decided_by_key)
 
 
 async def test_a_decision_through_the_link_and_one_through_the_api_count_once(
