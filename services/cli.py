@@ -11,6 +11,7 @@ from services.client.main import CLIENT_COMMANDS, add_client_commands, run_clien
 from services.lifecycle import (
     Readiness,
     freeze_startup_objects,
+    listening_urls,
     serving,
     wait_for_stop,
     worker_side_app,
@@ -54,9 +55,14 @@ async def run_gateway(settings: Settings) -> int:
         app = create_app(resources)
         async with serving(
             app, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port
-        ):
+        ) as runner:
             freeze_startup_objects()
-            log.info("service_started", service="gateway")
+            log.info(
+                "service_started",
+                service="gateway",
+                listening=listening_urls(runner),
+                public_url=settings.public_url,
+            )
             died = await wait_for_stop(resources)
             # Readiness first; leaving `serving` then ends live streams and lets open
             # requests finish.

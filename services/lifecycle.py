@@ -73,6 +73,15 @@ async def serving(
         await runner.cleanup()
 
 
+def listening_urls(runner: web.AppRunner) -> list[str]:
+    """Where the runner's sites actually listen (port 0 asks the system for a free one)."""
+    urls = []
+    for address in runner.addresses:
+        host, port = address[0], address[1]
+        urls.append(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    return urls
+
+
 def worker_side_app(resources: Resources, readiness: Readiness | None = None) -> web.Application:
     """`/metrics`, `/healthz` and `/readyz` for processes that serve no other HTTP."""
     state = readiness or Readiness()

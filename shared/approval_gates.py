@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.tables import Approval, Execution, Wait, Workflow
 
 #: Approver statuses shown among "who else approves".
-LISTED = ("pending", "approved", "rejected")
+LISTED = ("pending", "approved", "rejected", "expired")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class GateView:
     approval_id: uuid.UUID
     email: str
     name: str | None
-    #: This approver's status: pending | approved | rejected | replaced | cancelled.
+    #: This approver's status: pending | approved | rejected | replaced | cancelled | expired.
     status: str
     comment: str | None
     decided_at: datetime | None

@@ -125,3 +125,25 @@ def opened(
             plain = sealer().open(value.removeprefix(SEALED_PREFIX))["value"]
             result = {**result, field: str(plain)}
     return result
+
+
+def same_definition(
+    stored: dict[str, Any],
+    previous: dict[str, Any],
+    models: Models,
+    sealer: Callable[[], Sealer],
+) -> bool:
+    """Whether `stored` (about to be saved) says what `previous` says. Sealing the same secret
+    twice gives two different tokens, so secrets are compared opened."""
+    return _comparable(stored, models, sealer) == _comparable(previous, models, sealer)
+
+
+def _comparable(
+    definition: dict[str, Any], models: Models, sealer: Callable[[], Sealer]
+) -> dict[str, Any]:
+    nodes = list(definition.get("nodes") or [])
+    for index, _, _ in _configs(definition, models):
+        node = dict(nodes[index])
+        node["config"] = opened(node["config"], models[str(node.get("type"))], sealer)
+        nodes[index] = node
+    return {**definition, "nodes": nodes}

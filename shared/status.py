@@ -95,6 +95,8 @@ class ApprovalStatus(StrEnum):
     REPLACED = "replaced"
     #: The gate or its run ended first.
     CANCELLED = "cancelled"
+    #: Still undecided when the gate's deadline decided it.
+    EXPIRED = "expired"
 
 
 class DocumentStatus(StrEnum):

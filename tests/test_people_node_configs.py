@@ -7,10 +7,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shared.errors import InvalidDefinition
 from shared.nodes.approval import ApprovalConfig
 from shared.nodes.base import NodeConfig
 from shared.nodes.fields import duration_seconds
+from shared.nodes.registry import build_config_registry
 from shared.nodes.signature import SignatureConfig
+from shared.workflows import validate_definition
 
 PEOPLE = [{"name": "Ana", "email": "ana@example.com"}, {"name": "Bo", "email": "bo@example.com"}]
 
@@ -76,4 +79,45 @@ def test_durations_read_units() -> None:
         172_800,
         259_200,
         1_209_600,
+    ]
+
+
+def _gate(approvers: Any) -> dict[str, Any]:
+    return {
+        "name": "gate",
+        "nodes": [
+            {"id": "start", "type": "trigger", "position": 0, "config": {}},
+            {
+                "id": "ok",
+                "type": "human-in-loop",
+                "position": 1,
+                "config": {"approvers": approvers},
+            },
+        ],
+    }
+
+
+def test_plain_addresses_in_an_approvers_list_are_approvers_as_objects_are() -> None:
+    definition = validate_definition(
+        _gate(["ana@example.com", {"email": "bo@example.com", "name": "Bo"}]),
+        build_config_registry(),
+    )
+
+    config = ApprovalConfig.model_validate(definition.nodes[1].config)
+    assert not isinstance(config.approvers, str)
+    assert [(a.email, a.name) for a in config.approvers] == [
+        ("ana@example.com", None),
+        ("bo@example.com", "Bo"),
+    ]
+
+
+def test_a_bad_address_in_an_approvers_list_is_named_by_its_place_not_by_types() -> None:
+    with pytest.raises(InvalidDefinition) as refused:
+        validate_definition(_gate(["ana@example.com", "not an address"]), build_config_registry())
+
+    assert refused.value.errors == [
+        {
+            "field": "nodes[1].config.approvers[1].email",
+            "message": "Value error, 'not an address' is not an e-mail address",
+        }
     ]

@@ -1,6 +1,7 @@
 """The client sub-commands. Each returns the process exit code and prints for people."""
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import yaml
 
 from services.client.api import Api, ApiError
 from services.client.watch import Print, watch
+from services.client.whom import waiting_in
 
 
 def load_document(path: str) -> Any:
@@ -31,13 +33,25 @@ async def apply_workflow(api: Api, path: str, say: Print) -> int:
         raise ApiError(f"several workflows are named {definition['name']!r}; apply by id")
     if existing:
         saved = await api.request("PUT", f"/workflows/{existing[0]['id']}", body=definition)
-        verb = "updated"
+        verb = "updated" if saved.get("changed", True) else "unchanged"
     else:
         saved = await api.request("POST", "/workflows", body=definition)
         verb = "created"
-    say(f"workflow {saved['name']!r} {verb}: id {saved['id']}, version {saved['version']}")
+    if verb == "unchanged":
+        say(
+            f"workflow {saved['name']!r} unchanged: id {saved['id']}, still version "
+            f"{saved['version']}; nothing saved"
+        )
+    else:
+        say(f"workflow {saved['name']!r} {verb}: id {saved['id']}, version {saved['version']}")
     for warning in saved.get("warnings", []):
         say(f"warning: {warning['field']}: {warning['message']}")
+    return 0
+
+
+async def list_workflows(api: Api, say: Print) -> int:
+    rows = [[w["id"], w["name"], str(w["version"]), w["updated_at"]] for w in await _workflows(api)]
+    say(table(["WORKFLOW", "NAME", "VERSION", "UPDATED"], rows))
     return 0
 
 
@@ -101,20 +115,39 @@ async def show_execution(api: Api, execution_id: str, say: Print) -> int:
     say(f"created   {e['created_at']}   finished {e.get('finished_at') or '-'}")
     if e.get("error"):
         say(f"error     {e['error']}")
+    waited = {w["node_id"] for w in e.get("waits", [])}
     steps = [
-        [s["node_id"], s["node_type"], str(s["attempt"]), s["status"], _ms(s["duration_ms"]),
+        [s["node_id"], s["node_type"], str(s["attempt"]), s["status"], _took(s, waited),
          s.get("error") or ""]
         for s in e.get("steps", [])
     ]  # fmt: skip
     say(table(["NODE", "TYPE", "ATTEMPT", "STATUS", "DURATION", "ERROR"], steps))
     for wait in e.get("waits", []):
         if wait["status"] == "open":
-            until = f" until {wait['expires_at']}" if wait.get("expires_at") else ""
-            what = f"event {wait['name']!r}" if wait["kind"] == "event" else wait["kind"]
-            say(f"waiting   {wait['node_id']} on {what}{until}")
+            say(f"waiting   {wait['node_id']} on {waiting_in(e, wait)}")
             if wait.get("resume_url"):
                 say(f"resume    POST {wait['resume_url']}")
     return 0
+
+
+def _took(step: dict[str, Any], waited: set[str]) -> str:
+    """A node that waited took as long as its wait, not the moment its resume ran."""
+    if step["status"] == "waiting":
+        return "waiting"
+    if step["node_id"] in waited and step.get("started_at") and step.get("completed_at"):
+        took = datetime.fromisoformat(step["completed_at"]) - datetime.fromisoformat(
+            step["started_at"]
+        )
+        return f"waited {_seconds(took.total_seconds())}"
+    return _ms(step["duration_ms"])
+
+
+def _seconds(value: float) -> str:
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    return f"{value / 3600:.1f} h"
 
 
 async def send_event(

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ def add_client_commands(commands_parser: "argparse._SubParsersAction[Any]") -> N
     workflow_commands = workflows.add_subparsers(dest="workflows_command", required=True)
     apply = workflow_commands.add_parser("apply", help="create or update a workflow from a file")
     apply.add_argument("file", help="YAML or JSON workflow definition")
+    workflow_commands.add_parser("list", help="the workspace's workflows and their versions")
 
     run = commands_parser.add_parser("run", help="start a workflow" + help_env)
     run.add_argument("workflow", help="workflow id or name")
@@ -61,6 +63,11 @@ def run_client_command(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing left to say to it. Point stdout at
+        # /dev/null so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
 
 
 async def _with_api(work: Callable[[Api], Awaitable[int]]) -> int:
@@ -69,6 +76,8 @@ async def _with_api(work: Callable[[Api], Awaitable[int]]) -> int:
 
 
 def _dispatch(api: Api, args: argparse.Namespace, say: Print) -> Awaitable[int]:
+    if args.command == "workflows" and args.workflows_command == "list":
+        return commands.list_workflows(api, say)
     if args.command == "workflows":
         return commands.apply_workflow(api, args.file, say)
     if args.command == "run":

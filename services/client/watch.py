@@ -5,6 +5,7 @@ or printed twice. The exit code says how the execution ended: 0 completed, 1 oth
 """
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,8 @@ Print = Callable[[str], None]
 async def watch(api: Api, execution_id: str, say: Print) -> int:
     last_id: str | None = None
     failures = 0
+    #: When each node was seen to start waiting: its wait, not its resume, is its time.
+    waiting: dict[str, float] = {}
     while True:
         try:
             async with api.stream(f"/executions/{execution_id}/events", last_id) as response:
@@ -33,7 +36,7 @@ async def watch(api: Api, execution_id: str, say: Print) -> int:
                 async for event in read_events(response):
                     failures = 0
                     last_id = event.id or last_id
-                    await _show(api, event, say)
+                    await _show(api, event, say, waiting)
                     if event.name in FINAL:
                         return FINAL[event.name]
         except ApiError as e:
@@ -52,11 +55,11 @@ async def watch(api: Api, execution_id: str, say: Print) -> int:
 async def _ended(api: Api, execution_id: str, say: Print) -> int:
     execution = await api.request("GET", f"/executions/{execution_id}")
     name = f"execution.{execution['status']}"
-    await _show(api, ServerEvent(None, name, execution), say)
+    await _show(api, ServerEvent(None, name, execution), say, {})
     return FINAL.get(name, 1)
 
 
-async def _show(api: Api, event: ServerEvent, say: Print) -> None:
+async def _show(api: Api, event: ServerEvent, say: Print, waiting: dict[str, float]) -> None:
     data = event.data
     node = data.get("node_id", "")
     attempt = data.get("attempt") or 1
@@ -64,6 +67,9 @@ async def _show(api: Api, event: ServerEvent, say: Print) -> None:
     name = event.name
     if name == "node.started":
         say(f"  {node} ({data.get('node_type')}) started{again}")
+    elif name == "node.completed" and node in waiting:
+        waited = round((time.monotonic() - waiting.pop(node)) * 1000)
+        say(f"  {node} completed after waiting {_ms(waited)}{again}")
     elif name == "node.completed":
         say(f"  {node} completed in {_ms(data.get('duration_ms'))}{again}")
     elif name == "node.failed":
@@ -72,6 +78,7 @@ async def _show(api: Api, event: ServerEvent, say: Print) -> None:
         condition = data.get("condition") or {}
         say(f"  {node} skipped: {condition.get('when')} was {condition.get('value')!r}")
     elif name == "node.waiting":
+        waiting.setdefault(node, time.monotonic())
         say(f"  {node} waiting on {await waiting_on(api, data)}")
     elif name in ("node.interrupted", "node.cancelled"):
         say(f"  {node} {name.split('.')[1]}{again}: {data.get('error')}")

@@ -1,4 +1,4 @@
-"""Who or what a waiting node waits on, in words, for `--watch`."""
+"""Who or what a waiting node waits on, in words, for `--watch` and `executions show`."""
 
 from typing import Any
 
@@ -49,6 +49,33 @@ async def _pending_signers(api: Api, data: dict[str, Any]) -> list[str]:
         for signer in request.get("signers") or []
         if signer.get("status") == "pending"
     ]
+
+
+def waiting_in(execution: dict[str, Any], wait: dict[str, Any]) -> str:
+    """`waiting_on` for `executions show`, from the execution's own detail (which lists its
+    approvers and signers): no further request."""
+    kind = wait["kind"]
+    until = f" until {wait['expires_at']}" if wait.get("expires_at") else ""
+    if kind == "event":
+        return f"event {wait.get('name')!r}{until}"
+    if kind == "approval":
+        people = [
+            _person(a)
+            for a in execution.get("approvals") or []
+            if a.get("wait_id") == wait["id"] and a.get("status") == "pending"
+        ]
+    elif kind == "signature":
+        people = [
+            _person(signer)
+            for request in execution.get("signature_requests") or []
+            if request.get("node_id") in (None, wait["node_id"])
+            for signer in request.get("signers") or []
+            if signer.get("status") == "pending"
+        ]
+    else:
+        return f"{'a timer' if kind == 'timer' else kind}{until}"
+    whom = f" by {', '.join(people)}" if people else ""
+    return f"{kind}{whom}{until}"
 
 
 def _person(item: dict[str, Any]) -> str:

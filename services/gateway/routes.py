@@ -20,6 +20,7 @@ from services.gateway.health import routes as health
 from services.gateway.hooks import routes as hooks
 from services.gateway.signatures import routes as signatures
 from services.gateway.workflows import routes as workflows
+from services.gateway.workspace import routes as workspace
 from shared.nodes.registry import ConfigRegistry
 from shared.workflows import WorkflowDefinition
 
@@ -46,6 +47,7 @@ def operations() -> list[Operation]:
         *hooks.operations(),
         *connections.operations(),
         *api_keys.operations(),
+        *workspace.operations(),
     ]
 
 

@@ -116,7 +116,7 @@ class Notifier:
         try:
             with log_context(
                 idempotency_key=message.idempotency_key,
-                execution_id=str(getattr(message, "execution_id", None) or "") or None,
+                execution_id=_id_or_none(getattr(message, "execution_id", None)),
             ):
                 if isinstance(message, ApprovalEmail):
                     outcome = await self._approvals.send(message)
@@ -175,7 +175,9 @@ class Notifier:
                         return "superseded"
                     if prepare is not None:
                         message = await prepare(session)
-                    outcome, staged = await self._attempt(session, begun, message, message_id)
+                    # An approval e-mail learns its execution only once prepared.
+                    with log_context(execution_id=_id_or_none(message.execution_id)):
+                        outcome, staged = await self._attempt(session, begun, message, message_id)
         if staged:
             await publish_staged(self._resources.sessions, self._resources.broker, staged)
         return outcome
@@ -226,3 +228,7 @@ class Notifier:
         )
         log.info("email_sent", attempt=attempt.number, message_id=message_id, via=transport_name)
         return transport.delivered_outcome, await resume_waiting(session, message)
+
+
+def _id_or_none(value: object) -> str | None:
+    return str(value) if value else None

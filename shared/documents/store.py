@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.db.tables import Document
 from shared.db.types import utcnow
+from shared.documents import signed
 from shared.documents.hashing import sha256_hex
 from shared.documents.templates import ResolvedTemplate
 from shared.errors import DocflowError, NotFound
@@ -37,7 +38,7 @@ class DocumentMeta:
     workspace_id: uuid.UUID
     execution_id: uuid.UUID
     node_id: str
-    #: document | pdf
+    #: document | pdf | signed (a signature request's signed file)
     variant: str
     #: pending | ready
     status: str
@@ -179,14 +180,18 @@ async def add_provider_copy(
 
 
 async def read_document(db: Db, workspace_id: uuid.UUID, document_id: uuid.UUID) -> DocumentMeta:
+    """A generated document of the workspace, or a signed file (variant `signed`)."""
     row = (
         await db.execute(
             select(*_META).where(Document.id == document_id, Document.workspace_id == workspace_id)
         )
     ).first()
-    if row is None:
+    if row is not None:
+        return _meta(row)
+    found = await signed.signed_row(db, workspace_id, document_id)
+    if found is None:
         raise NotFound("document", document_id)
-    return _meta(row)
+    return DocumentMeta(**signed.meta_fields(found))
 
 
 async def load_document(
@@ -201,7 +206,10 @@ async def load_document(
         )
     ).first()
     if row is None:
-        raise NotFound("document", document_id)
+        found = await signed.signed_row(db, workspace_id, document_id, content=True)
+        if found is None:
+            raise NotFound("document", document_id)
+        return DocumentMeta(**signed.meta_fields(found)), bytes(found.content)
     if row.content is None:
         raise DocumentNotReady(f"document {document_id} has no content yet")
     return _meta(row), bytes(row.content)
@@ -210,13 +218,19 @@ async def load_document(
 async def documents_of_execution(
     db: Db, workspace_id: uuid.UUID, execution_id: uuid.UUID
 ) -> list[DocumentMeta]:
-    """The execution's documents in the order they were made (pending ones included)."""
+    """The execution's documents in the order they were made (pending ones included), its
+    signed files among them."""
     rows = await db.execute(
         select(*_META)
         .where(Document.execution_id == execution_id, Document.workspace_id == workspace_id)
         .order_by(Document.created_at, Document.id)
     )
-    return [_meta(row) for row in rows]
+    generated = [_meta(row) for row in rows]
+    signed_files = [
+        DocumentMeta(**signed.meta_fields(row))
+        for row in await signed.signed_of_execution(db, workspace_id, execution_id)
+    ]
+    return sorted([*generated, *signed_files], key=lambda d: (d.created_at, str(d.id)))
 
 
 async def _by_id(db: Db, document_id: uuid.UUID) -> DocumentMeta:

@@ -32,8 +32,12 @@ _ENDED = {
     "refused": RequestStatus.REFUSED,
     "cancelled": RequestStatus.CANCELLED,
     "expired": RequestStatus.EXPIRED,
-    # The provider closed the document: it is finished with the signatures it has.
-    "closed": RequestStatus.SIGNED,
+    # Someone closed it by hand before the rule was met (when the rule is met, the request is
+    # signed before this is looked at): a contract missing a signature never passes as signed.
+    "closed": RequestStatus.CLOSED,
+    # A polled envelope found closed: ClickSign closes ours by itself after the last signature
+    # (`auto_close`), and a poll shows no more than that it is closed.
+    "finished": RequestStatus.SIGNED,
 }
 
 
@@ -92,7 +96,10 @@ async def apply_facts(
             await conn.execute(_set_signer(one))
     updated = replace(request, signers=tuple(signers))
     values: dict[str, Any] = {"last_activity_at": now, "updated_at": now}
-    if all(s.status == SignerStatus.SIGNED for s in signers) or facts.ended == "closed":
+    if all(s.status == SignerStatus.SIGNED for s in signers) or facts.ended in (
+        "closed",
+        "finished",
+    ):
         values["provider_done"] = True
     if updated.status not in FINAL_REQUEST_STATUSES:
         status, reason = _status(updated, facts)

@@ -35,7 +35,10 @@ def clicksign_event(payload: dict[str, Any]) -> Facts:
         # ClickSign closes a document by itself only after its last signature.
         return Facts(all_signed=True, document_ready=True, at=at)
     if name == "close":
-        return Facts(ended="closed", document_ready=True, at=at, reason="closed at ClickSign")
+        # Closed by a person at ClickSign, maybe before every signer signed.
+        return Facts(
+            ended="closed", document_ready=True, at=at, reason="closed by hand at ClickSign"
+        )
     if name == "document_closed":
         return Facts(document_ready=True, at=at)
     if name == "deadline":
@@ -49,7 +52,7 @@ def clicksign_envelope(attributes: dict[str, Any]) -> Facts:
     """A polled envelope: only its end is visible (closed, canceled), not each signature."""
     status = str(attributes.get("status") or "")
     if status == "closed":
-        return Facts(ended="closed", document_ready=True, reason="closed at ClickSign")
+        return Facts(ended="finished", document_ready=True, reason="closed at ClickSign")
     if status in ("canceled", "cancelled"):
         return Facts(ended="cancelled", reason="cancelled at ClickSign")
     return Facts()

@@ -18,12 +18,21 @@ class RequestStatus(StrEnum):
     REFUSED = "refused"
     #: The deadline passed (ours, or the provider's) before the rule was met.
     EXPIRED = "expired"
-    #: Cancelled or closed at the provider before the rule was met.
+    #: Cancelled at the provider before the rule was met.
     CANCELLED = "cancelled"
+    #: Closed by hand at the provider before the rule was met: finished without the signatures
+    #: it needed, so never `signed`.
+    CLOSED = "closed"
 
 
 FINAL_REQUEST_STATUSES = frozenset(
-    {RequestStatus.SIGNED, RequestStatus.REFUSED, RequestStatus.EXPIRED, RequestStatus.CANCELLED}
+    {
+        RequestStatus.SIGNED,
+        RequestStatus.REFUSED,
+        RequestStatus.EXPIRED,
+        RequestStatus.CANCELLED,
+        RequestStatus.CLOSED,
+    }
 )
 #: A re-run with the same idempotency key reuses a request in these; any other starts anew.
 REUSABLE_REQUEST_STATUSES = frozenset(
@@ -137,7 +146,8 @@ class Facts:
     signers: tuple[SignerFact, ...] = ()
     #: Every signer has signed (ClickSign `auto_close`, a finished ZapSign document).
     all_signed: bool = False
-    #: The provider ended the request: refused | cancelled | expired | closed, or None.
+    #: The provider ended the request: refused | cancelled | expired | closed (by hand) |
+    #: finished (closed, by itself or by hand: a polled envelope cannot tell), or None.
     ended: str | None = None
     reason: str | None = None
     at: datetime | None = None

@@ -1,6 +1,6 @@
 """Config of the `human-in-loop` node: who approves, by which rule, until when."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,11 +17,19 @@ MAX_APPROVERS = 200
 
 
 class Approver(BaseModel):
+    """`{email, name}`, or just the address as a string (`"ana@example.com"`), as a template
+    rendering to a list may give them."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: An address, or a template that renders to one.
     email: str = Field(min_length=1, max_length=320)
     name: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_address(cls, value: Any) -> Any:
+        return {"email": value} if isinstance(value, str) else value
 
     @field_validator("email")
     @classmethod

@@ -96,7 +96,8 @@ class SignatureConfig(NodeConfig):
     expires_at: str | None = None
     #: What the deadline does: fail the execution, or continue with the outcome in the context.
     on_timeout: Literal["fail", "continue"] = "fail"
-    #: What a refusal (or a request cancelled at the provider) does.
+    #: What a refusal (or a request cancelled, or closed by hand, at the provider before the
+    #: rule was met: outcome `closed`) does.
     on_refusal: Literal["fail", "continue"] = "fail"
     #: Signers sign one after another, in list order.
     ordered: bool = False

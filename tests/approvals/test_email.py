@@ -10,6 +10,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from services.executor.nodes.base import Completed, NodeCall, NodeResult, NodeType
 from services.executor.nodes.registry import core_node_types
@@ -213,3 +215,18 @@ async def test_without_smtp_the_email_is_printed_with_its_link(
     assert match is not None
     assert match.group(0).startswith(pg_settings.public_url.rstrip("/") + "/approve/")
     assert "approver0@example.com" in out and "Approve ACME renewal" in out
+
+
+async def test_the_email_sent_line_of_an_approval_email_names_its_execution(
+    harness: Harness,
+) -> None:
+    with capture_logs(processors=[merge_contextvars]) as lines:
+        execution_id = await harness.start(gate_workflow(approvers=approvers(1)))
+        await harness.links(1)
+
+        async def logged() -> list[Any]:
+            return [line for line in lines if line["event"] == "email_sent"]
+
+        [sent] = await eventually(logged)
+
+    assert sent["execution_id"] == str(execution_id)

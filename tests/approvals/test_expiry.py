@@ -61,6 +61,10 @@ async def test_an_expired_gate_applies_on_timeout_once(
     assert wait.decision is not None
     assert (wait.decision["outcome"], wait.decision["by"]) == (outcome, "timeout")
     assert (wait.decision["approved"], wait.decision["pending"]) == (1, 2)
+    # Those who never decided show what decided for them: the deadline.
+    statuses = [a.status for a in await approvals_of(harness.resources, execution_id)]
+    assert statuses == ["approved", "expired", "expired"]
+    assert [a["status"] for a in wait.decision["approvers"]] == statuses
     counts = "(1 approved, 0 rejected, 2 pending, 3 required)"
     failed = "node 'gate' (human-in-loop) failed on attempt 1: approval gate 'gate'"
     if status == "completed":
@@ -147,4 +151,4 @@ async def test_a_click_racing_the_deadline_is_either_counted_or_refused_never_bo
         else:
             assert status in (200, 410), html
             assert (decision["outcome"], decision["by"]) == ("rejected", "timeout")
-            assert approval.status == ("approved" if status == 200 else "pending")
+            assert approval.status == ("approved" if status == 200 else "expired")

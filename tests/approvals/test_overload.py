@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from services.gateway.app import create_app
 from services.gateway.approvals import decisions
-from services.gateway.approvals.decisions import Recorded, Refusal
+from services.gateway.approvals.decisions import ByLink, Recorded, Refusal
 from shared.db.types import utcnow
 from shared.outbox import publish_staged
 from shared.runtime import Resources, open_resources
@@ -155,7 +155,7 @@ async def test_a_decision_tried_again_after_its_commit_went_through_is_answered_
     async def record() -> Recorded | Refusal:
         return await decisions.record(
             harness.resources.sessions,
-            token,
+            ByLink(token),
             decision="approved",
             comment=None,
             client_ip=None,
@@ -170,7 +170,7 @@ async def test_a_decision_tried_again_after_its_commit_went_through_is_answered_
     # Another request of the same approver (its own moment) is the used link it always was.
     later = await decisions.record(
         harness.resources.sessions,
-        token,
+        ByLink(token),
         decision="approved",
         comment=None,
         client_ip=None,

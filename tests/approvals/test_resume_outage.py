@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select, update
 
 from services.gateway.app import create_app
 from services.gateway.approvals import decisions
-from services.gateway.approvals.decisions import Recorded
+from services.gateway.approvals.decisions import ByLink, Recorded
 from services.notifier.worker import Notifier
 from services.scheduler.worker import Scheduler
 from shared.broker.topology import RESUME
@@ -204,7 +204,7 @@ async def test_a_decided_gate_whose_resume_message_was_lost_is_resumed_by_the_sc
     # while the executor could not reach the database): the outbox row is gone.
     recorded = await decisions.record(
         harness.resources.sessions,
-        links["approver1@example.com"],
+        ByLink(links["approver1@example.com"]),
         decision="approved",
         comment=None,
         client_ip=None,

@@ -62,8 +62,11 @@ async def test_watch_shows_every_node_completing_in_order_and_exits_0(
     lines = term.screen.splitlines()
     assert lines[0].startswith("execution ") and lines[0].endswith(" queued")
     shown = [line.strip() for line in lines[1:]]
-    completed = [line.split()[0] for line in shown if " completed in " in line]
+    completed = [line.split()[0] for line in shown if " completed " in line]
     assert completed == ["start", "double", "nap", "tell", "execution"]
+    # A wait's node took as long as it waited, not the moment its resume ran.
+    [nap] = [line for line in shown if line.startswith("nap completed")]
+    assert nap.startswith("nap completed after waiting ") and not nap.endswith(" 0 ms"), nap
     waiting = [line for line in shown if "waiting on" in line]
     assert len(waiting) == 1 and waiting[0].startswith("nap waiting on a timer until ")
     assert shown.index(waiting[0]) < shown.index(

@@ -172,6 +172,19 @@ async def test_a_generated_document_is_served_with_its_lineage_and_bytes(
     assert hashlib.sha256(body).hexdigest() == view["sha256"] and len(body) == view["size"]
     assert content.headers["Content-Type"] == DOCX_TYPE
     assert content.headers["Content-Disposition"] == "attachment; filename*=UTF-8''Contract.docx"
+    etag = content.headers["ETag"]
+    for held in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = await api.client.get(
+            f"/api/v1/documents/{document_id}/content",
+            headers={**api.auth, "If-None-Match": held},
+        )
+        assert again.status == 304, held
+        assert again.headers["ETag"] == etag and await again.read() == b""
+    stale = await api.client.get(
+        f"/api/v1/documents/{document_id}/content",
+        headers={**api.auth, "If-None-Match": '"0000"'},
+    )
+    assert stale.status == 200 and await stale.read() == body
 
     listed = await api.client.get(
         "/api/v1/documents", params={"execution_id": str(done.id)}, headers=api.auth

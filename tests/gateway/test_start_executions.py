@@ -73,7 +73,9 @@ async def test_a_run_request_is_accepted_with_a_queued_execution_and_a_run_messa
 async def test_a_run_is_pinned_to_the_current_version(gateway: Gateway) -> None:
     workflow = await gateway.create_workflow()
     await gateway.client.put(
-        f"/api/v1/workflows/{workflow['id']}", json=definition(), headers=gateway.auth
+        f"/api/v1/workflows/{workflow['id']}",
+        json=definition(description="the second version"),
+        headers=gateway.auth,
     )
     accepted = await gateway.start(workflow["id"])
     assert accepted["workflow_version"] == 2

@@ -171,3 +171,26 @@ async def test_a_version_saved_in_plain_text_runs_is_shown_redacted_and_gets_sea
     assert await seal_plain_secrets(resources.sessions, build_config_registry(), sealer) == 0
     stored = await _stored(resources, str(workflow_id), 1)
     assert stored["nodes"][1]["config"]["secret"].startswith(SEALED_PREFIX)
+
+
+async def test_a_put_of_the_same_definition_and_secret_saves_no_version_a_new_secret_does(
+    keyed: tuple[Gateway, Resources], receiver: Receiver
+) -> None:
+    gateway, _ = keyed
+    body = signed_call(receiver.url, SECRET)
+    workflow = await (
+        await gateway.client.post("/api/v1/workflows", json=body, headers=gateway.auth)
+    ).json()
+    path = f"/api/v1/workflows/{workflow['id']}"
+
+    # Sealed twice the same secret reads differently; opened, it is the same.
+    same_secret = await (await gateway.client.put(path, json=body, headers=gateway.auth)).json()
+    marker = await (
+        await gateway.client.put(path, json=workflow["definition"], headers=gateway.auth)
+    ).json()
+    other = signed_call(receiver.url, SECRET + "-rotated")
+    rotated = await (await gateway.client.put(path, json=other, headers=gateway.auth)).json()
+
+    assert (same_secret["version"], same_secret["changed"]) == (1, False)
+    assert (marker["version"], marker["changed"]) == (1, False)
+    assert (rotated["version"], rotated["changed"]) == (2, True)

@@ -28,6 +28,7 @@ from shared.db.types import utcnow
 from shared.messages import ApprovalEmail, Message
 from shared.nodes.approval import ApprovalConfig
 from shared.state_machine.waits import WaitRecord, WaitSpec
+from shared.status import ApprovalStatus
 
 
 class ApprovalNode(NodeType):
@@ -99,6 +100,12 @@ class ApprovalNode(NodeType):
         # under its lock, so its deadline is the one that holds.
         if reason == "expired" and wait.expires_at is not None and wait.expires_at <= now:
             on_timeout = timeout_outcome(wait.rule["on_timeout"])
+            # Those who had not decided are shown as what happened to them: the deadline.
+            await rows.expire_pending(conn, wait.id)
+            approvers = [
+                {**a, "status": ApprovalStatus.EXPIRED} if a["status"] == "pending" else a
+                for a in approvers
+            ]
             return decision(wait.rule, tally, on_timeout, by="timeout", at=now, approvers=approvers)
         return None
 

@@ -3,11 +3,12 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.executor.nodes.approval_rule import COUNTED
 from shared.db.tables import Approval
+from shared.status import ApprovalStatus
 
 
 async def insert_approvals(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -29,6 +30,14 @@ async def counted_approvals(conn: AsyncConnection, wait_id: uuid.UUID) -> list[A
                 .order_by(Approval.position, Approval.created_at)
             )
         ).all()
+    )
+
+
+async def expire_pending(conn: AsyncConnection, wait_id: uuid.UUID) -> None:
+    await conn.execute(
+        update(Approval)
+        .where(Approval.wait_id == wait_id, Approval.status == ApprovalStatus.PENDING)
+        .values(status=ApprovalStatus.EXPIRED, next_reminder_at=None)
     )
 
 

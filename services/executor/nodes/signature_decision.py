@@ -101,7 +101,7 @@ def result_of(call: NodeCall, decision: dict[str, Any]) -> NodeResult:
     summary = {k: v for k, v in decision.items() if k != "decided_on"}
     if outcome == "expired" and config.on_timeout == "fail":
         return Failed(_expired_error(decision))
-    if outcome in ("refused", "cancelled") and config.on_refusal == "fail":
+    if outcome in ("refused", "cancelled", "closed") and config.on_refusal == "fail":
         return Failed(_refusal_error(decision))
     update: dict[str, Any] = {
         "signature_requests": {**call.context.signature_requests, call.node_id: summary}
@@ -124,6 +124,16 @@ def _refusal_error(decision: dict[str, Any]) -> str:
     refused_by = decision.get("refused_by")
     if decision.get("outcome") == "cancelled":
         return f"the signature request was cancelled at {provider}: {decision.get('reason')}"
+    if decision.get("outcome") == "closed":
+        rule = decision.get("rule") or {}
+        each = ", ".join(
+            f"{s['name']} <{s['email']}> {s['status']}" for s in decision.get("signers") or []
+        )
+        return (
+            f"the signature request was closed at {provider} before the rule was met, with "
+            f"{decision.get('signed')} of {rule.get('required')} required signatures "
+            f"(rule {rule.get('rule')!r}): {each}"
+        )
     if refused_by:
         return (
             f"signer {refused_by['name']} <{refused_by['email']}> refused to sign at "

@@ -1,4 +1,8 @@
-"""Handlers for operating approval gates: list approvers, extend, resend, reassign."""
+"""Handlers for operating approval gates: list approvers, extend, resend, reassign.
+
+Each of the three changes answers 200 with the gate as committed; the e-mails resend and
+reassign stage go out afterwards, as every e-mail does.
+"""
 
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, get_args
@@ -63,7 +67,7 @@ class ReassignRequest(BaseModel):
     to: NewApprover
 
 
-def _parse(model: type[M], body: dict[str, Any]) -> M:
+def parse(model: type[M], body: dict[str, Any]) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as e:
@@ -118,7 +122,7 @@ async def list_approvals(request: web.Request) -> web.Response:
 
 
 async def extend(request: web.Request) -> web.Response:
-    body = _parse(ExtendRequest, await json_object(request))
+    body = parse(ExtendRequest, await json_object(request))
     if (body.expires_at is None) == (body.expires_in is None):
         raise invalid("expires_at", "give exactly one of 'expires_at' or 'expires_in'")
     now = utcnow()
@@ -141,7 +145,7 @@ async def extend(request: web.Request) -> web.Response:
 
 
 async def resend(request: web.Request) -> web.Response:
-    body = _parse(ResendRequest, await json_object(request, required=False))
+    body = parse(ResendRequest, await json_object(request, required=False))
     try:
         state, staged = await operations.resend(
             request.app[RESOURCES].sessions,
@@ -152,11 +156,11 @@ async def resend(request: web.Request) -> web.Response:
     except (operations.GateClosed, operations.ApproverConflict) as e:
         raise _translate(e) from e
     _publish_later(request, staged)
-    return web.json_response({**operations.gate_view(state), "resent": len(staged)}, status=202)
+    return web.json_response({**operations.gate_view(state), "resent": len(staged)})
 
 
 async def reassign(request: web.Request) -> web.Response:
-    body = _parse(ReassignRequest, await json_object(request))
+    body = parse(ReassignRequest, await json_object(request))
     try:
         state, staged = await operations.reassign(
             request.app[RESOURCES].sessions,
@@ -169,4 +173,4 @@ async def reassign(request: web.Request) -> web.Response:
     except (operations.GateClosed, operations.ApproverConflict) as e:
         raise _translate(e) from e
     _publish_later(request, [staged])
-    return web.json_response(operations.gate_view(state), status=202)
+    return web.json_response(operations.gate_view(state))

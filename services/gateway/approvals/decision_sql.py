@@ -4,7 +4,8 @@ The same steps as `approval_decisions._record_once`, in one round trip instead o
 two reads, the compare-and-set, the outbox insert, COMMIT): on this path round trips are most
 of the gateway's cost. In order:
 
-- `link`: the token's approver and wait, the wait's row share-locked (FOR SHARE OF w), as the
+- `link`: the approver (named by a link's token, or by e-mail on a gate for the decision API)
+  and their wait, the wait's row share-locked (FOR SHARE OF w), as the
   executor takes it exclusively while deciding the wait: a decision is counted or late, never
   lost. Read under the lock, the wait's status is the one that holds.
 - `won`: the compare-and-set `pending → approved|rejected`, only when no refusal applies; of
@@ -18,36 +19,60 @@ The caller tells the outcomes apart from the returned row exactly as the general
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import driver
 
-RECORD_SQL = """
-WITH link AS MATERIALIZED (
+#: The approver an e-mailed link names ($9: the token's hash).
+BY_TOKEN = """
     SELECT t.revoked_at, a.id, a.status, a.late, a.decided_at, a.wait_id, a.execution_id,
            w.status AS wait_status, w.expires_at
     FROM approval_tokens AS t
     JOIN approvals AS a ON a.id = t.approval_id
     JOIN waits AS w ON w.id = a.wait_id
-    WHERE t.token_hash = $1
+    WHERE t.token_hash = $9
     FOR SHARE OF w
-), won AS (
+"""
+
+#: The approver the decision API names: by e-mail ($12), on the latest approval wait of node
+#: $11 of execution $10, in workspace $9. A replaced approver gave way to their successor.
+BY_APPROVER = """
+    SELECT NULL::timestamptz AS revoked_at, a.id, a.status, a.late, a.decided_at, a.wait_id,
+           a.execution_id, w.status AS wait_status, w.expires_at
+    FROM approvals AS a
+    JOIN waits AS w ON w.id = a.wait_id
+    WHERE a.workspace_id = $9 AND a.execution_id = $10 AND lower(a.email) = lower($12)
+      AND a.status <> 'replaced'
+      AND a.wait_id = (
+          SELECT id FROM waits
+          WHERE execution_id = $10 AND node_id = $11 AND kind = 'approval'
+          ORDER BY created_at DESC LIMIT 1
+      )
+    -- One address is on a gate once (the node and reassign refuse a second): one row.
+    ORDER BY a.created_at DESC LIMIT 1
+    FOR SHARE OF w
+"""
+
+RECORD_SQL = """
+WITH link AS MATERIALIZED ({link}), won AS (
     UPDATE approvals AS a
-    SET status = $2, late = (l.wait_status <> 'open'), comment = $3, decided_at = $4,
-        client_ip = $5, user_agent = $6, next_reminder_at = NULL
+    SET status = $1, late = (l.wait_status <> 'open'), comment = $2, decided_at = $3,
+        client_ip = $4, user_agent = $5, next_reminder_at = NULL,
+        decided_by_key = (SELECT k.id FROM api_keys AS k WHERE k.key_hash = $8::text)
     FROM link AS l
     WHERE a.id = l.id AND a.status = 'pending'
       AND l.status = 'pending' AND l.wait_status <> 'cancelled' AND l.revoked_at IS NULL
-      AND (l.expires_at IS NULL OR l.expires_at > $4)
+      AND (l.expires_at IS NULL OR l.expires_at > $3)
     RETURNING a.id, a.late
 ), staged AS (
     INSERT INTO outbox (queue, body, created_at)
-    SELECT $7, (($8::text)::jsonb || jsonb_build_object(
-               'execution_id', l.execution_id, 'wait_id', l.wait_id))::json, $4
+    SELECT $6, (($7::text)::jsonb || jsonb_build_object(
+               'execution_id', l.execution_id, 'wait_id', l.wait_id))::json, $3
     FROM won JOIN link AS l ON l.id = won.id
     WHERE NOT won.late
     RETURNING id
@@ -56,6 +81,11 @@ SELECT l.*, (SELECT id FROM won) AS won_id, (SELECT late FROM won) AS won_late,
        (SELECT id FROM staged) AS outbox_id
 FROM link AS l
 """
+
+_STATEMENTS = {
+    "token": RECORD_SQL.format(link=BY_TOKEN),
+    "approver": RECORD_SQL.format(link=BY_APPROVER),
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +109,8 @@ class Row:
 async def record_in_one_statement(
     engine: AsyncEngine,
     *,
-    token_hash: str,
+    link: Literal["token", "approver"],
+    link_values: Sequence[Any],
     decision: str,
     comment: str | None,
     decided_at: datetime,
@@ -87,12 +118,14 @@ async def record_in_one_statement(
     user_agent: str | None,
     queue: str,
     template: dict[str, Any],
+    key_hash: str | None,
 ) -> Row | None:
-    """None for an unknown token."""
+    """None for an unknown token or approver. `link_values` fill the link's own parameters
+    ($9 on): a token's hash, or workspace, execution, node and e-mail. `key_hash` names the
+    API key deciding on the approver's behalf (None through a link)."""
     found = await driver.fetchrow(
         engine,
-        RECORD_SQL,
-        token_hash,
+        _STATEMENTS[link],
         decision,
         comment,
         decided_at,
@@ -100,6 +133,8 @@ async def record_in_one_statement(
         user_agent,
         queue,
         json.dumps(template),
+        key_hash,
+        *link_values,
     )
     if found is None:
         return None

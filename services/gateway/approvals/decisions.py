@@ -1,5 +1,9 @@
 """Recording an approver's decision: one compare-and-set, and the resume staged with it.
 
+Two ways name the approver, one way records: the e-mailed link (`ByLink`, the approver
+themselves) and the decision API (`ByApprover`, an API key on the approver's behalf, which the
+row names in `decided_by_key`).
+
 The gateway records the fact and stages `ResumeExecution(reason="fact")` in the same
 transaction; the executor applies the rule. Of many concurrent POSTs on one approver, the
 compare-and-set `pending → approved|rejected` lets exactly one through.
@@ -9,8 +13,9 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.gateway.approvals.decision_sql import record_in_one_statement
@@ -18,7 +23,7 @@ from shared.approval_gates import GateView, load_gate
 from shared.approval_links import token_hash
 from shared.broker.topology import RESUME
 from shared.db.errors import retrying
-from shared.db.tables import Approval, ApprovalToken, Wait
+from shared.db.tables import ApiKey, Approval, ApprovalToken, Wait
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, stage
 from shared.status import ApprovalStatus
@@ -40,6 +45,28 @@ class Refusal(enum.Enum):
     CLOSED = "closed"
     #: Another request decided for this approver between our read and our write.
     CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class ByLink:
+    """The approver an e-mailed link's token names."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class ByApprover:
+    """The approver named by e-mail on the latest approval gate of `node_id`, as the decision
+    API names them; `key_hash` is the API key deciding on their behalf."""
+
+    workspace_id: uuid.UUID
+    execution_id: uuid.UUID
+    node_id: str
+    email: str
+    key_hash: str
+
+
+Who = ByLink | ByApprover
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,8 @@ def _refusal(gate: GateView, revoked_at: datetime | None, now: datetime) -> Refu
     """The same checks, in the same order, as `record` makes under its lock."""
     if gate.status in ("approved", "rejected"):
         return Refusal.USED
+    if gate.status == ApprovalStatus.EXPIRED:
+        return Refusal.EXPIRED
     if gate.status != "pending" or gate.wait_status == "cancelled":
         return Refusal.CLOSED
     if revoked_at is not None:
@@ -109,7 +138,7 @@ class _Decision:
 
 async def record(
     sessions: async_sessionmaker[AsyncSession],
-    token: str,
+    who: Who,
     *,
     decision: str,
     comment: str | None,
@@ -132,16 +161,16 @@ async def record(
         user_agent=(user_agent or None) and user_agent[:MAX_USER_AGENT_CHARS],
         at=now,
     )
-    return await retrying(lambda: _record_once(sessions, token, values), what="approval decision")
+    return await retrying(lambda: _record_once(sessions, who, values), what="approval decision")
 
 
 async def _record_once(
-    sessions: async_sessionmaker[AsyncSession], token: str, values: _Decision
+    sessions: async_sessionmaker[AsyncSession], who: Who, values: _Decision
 ) -> Recorded | Refusal:
     engine = sessions.kw["bind"]  # the engine the session factory was built on
     if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
-        return await _in_one_statement(engine, token, values)
-    return await _statement_by_statement(sessions, token, values)
+        return await _in_one_statement(engine, who, values)
+    return await _statement_by_statement(sessions, who, values)
 
 
 def _settled(
@@ -160,6 +189,8 @@ def _settled(
         return Recorded(values.status, late, None)
     if status in ("approved", "rejected"):
         return Refusal.USED
+    if status == ApprovalStatus.EXPIRED:
+        return Refusal.EXPIRED
     if status != "pending" or wait_status == "cancelled":
         return Refusal.CLOSED
     if revoked_at is not None:
@@ -175,13 +206,21 @@ def _resume(execution_id: uuid.UUID, wait_id: uuid.UUID, at: datetime) -> Resume
     )
 
 
-async def _in_one_statement(
-    engine: AsyncEngine, token: str, values: _Decision
-) -> Recorded | Refusal:
+async def _in_one_statement(engine: AsyncEngine, who: Who, values: _Decision) -> Recorded | Refusal:
     nil = uuid.UUID(int=0)
+    link: Literal["token", "approver"]
+    link_values: list[object]
+    if isinstance(who, ByLink):
+        link, link_values, key = "token", [token_hash(who.token)], None
+    else:
+        link = "approver"
+        link_values = [who.workspace_id, who.execution_id, who.node_id, who.email]
+        key = who.key_hash
     row = await record_in_one_statement(
         engine,
-        token_hash=token_hash(token),
+        link=link,
+        link_values=link_values,
+        key_hash=key,
         decision=values.status,
         comment=values.comment,
         decided_at=values.at,
@@ -211,25 +250,49 @@ async def _in_one_statement(
     return Refusal.CONFLICT if settled is None else settled
 
 
+def _link_query(who: Who) -> Select[*tuple[Any, ...]]:
+    columns = (
+        Approval.id,
+        Approval.status,
+        Approval.late,
+        Approval.decided_at,
+        Approval.wait_id,
+        Approval.execution_id,
+    )
+    if isinstance(who, ByLink):
+        return (
+            select(ApprovalToken.revoked_at, *columns)
+            .join(Approval, Approval.id == ApprovalToken.approval_id)
+            .where(ApprovalToken.token_hash == token_hash(who.token))
+        )
+    latest_gate = (
+        select(Wait.id)
+        .where(
+            Wait.execution_id == who.execution_id,
+            Wait.node_id == who.node_id,
+            Wait.kind == "approval",
+        )
+        .order_by(Wait.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(null().label("revoked_at"), *columns).where(
+        Approval.workspace_id == who.workspace_id,
+        Approval.execution_id == who.execution_id,
+        func.lower(Approval.email) == who.email.lower(),
+        Approval.status != ApprovalStatus.REPLACED,
+        Approval.wait_id == latest_gate,
+    )
+
+
 async def _statement_by_statement(
-    sessions: async_sessionmaker[AsyncSession], token: str, values: _Decision
+    sessions: async_sessionmaker[AsyncSession], who: Who, values: _Decision
 ) -> Recorded | Refusal:
     async with sessions.begin() as session:
-        link = (
-            await session.execute(
-                select(
-                    ApprovalToken.revoked_at,
-                    Approval.id,
-                    Approval.status,
-                    Approval.late,
-                    Approval.decided_at,
-                    Approval.wait_id,
-                    Approval.execution_id,
-                )
-                .join(Approval, Approval.id == ApprovalToken.approval_id)
-                .where(ApprovalToken.token_hash == token_hash(token))
-            )
-        ).first()
+        link = (await session.execute(_link_query(who))).first()
+        key = None
+        if isinstance(who, ByApprover):
+            key = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == who.key_hash))
         if link is None:
             return Refusal.UNKNOWN
         # Shared with other deciders, exclusive against the executor deciding the wait (see
@@ -264,6 +327,7 @@ async def _statement_by_statement(
                 client_ip=values.client_ip,
                 user_agent=values.user_agent,
                 next_reminder_at=None,
+                decided_by_key=key,
             )
             .returning(Approval.id)
         )

@@ -238,6 +238,7 @@ def approver_view(approval: Approval) -> dict[str, Any]:
         "decided_at": iso(approval.decided_at),
         "client_ip": approval.client_ip,
         "user_agent": approval.user_agent,
+        "decided_by_key": str(approval.decided_by_key) if approval.decided_by_key else None,
         "notified_at": iso(approval.notified_at),
         "reminders_sent": approval.reminders_sent,
     }

@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from services.gateway.approvals import decisions
-from services.gateway.approvals.decisions import Found, Recorded, Refusal
+from services.gateway.approvals.decisions import ByLink, Found, Recorded, Refusal
 from services.gateway.common.problems import RETRY_AFTER_SECONDS
 from services.gateway.keys import OUTBOX, RESOURCES, TASKS
 from shared.approval_gates import GateView
@@ -185,7 +185,7 @@ async def decide(request: web.Request) -> web.Response:
     try:
         outcome = await decisions.record(
             resources.sessions,
-            token,
+            ByLink(token),
             decision=decision,
             comment=comment,
             client_ip=request.remote,

@@ -5,13 +5,14 @@ from typing import Annotated
 from aiohttp.typedefs import Handler
 from pydantic import Field
 
-from services.gateway.approvals import api, pages
+from services.gateway.approvals import api, decision_api, pages
 from services.gateway.approvals.api import (
     MAX_LIMIT,
     ExtendRequest,
     ReassignRequest,
     ResendRequest,
 )
+from services.gateway.approvals.decision_api import DecisionRecorded, DecisionRequest
 from services.gateway.approvals.schemas import (
     ApprovalDecisionForm,
     ApprovalGate,
@@ -96,7 +97,7 @@ def _api() -> list[Operation]:
             },
         ),
         _gate_operation(
-            "extend", api.extend, "extendGate", "Move an open gate's deadline", ExtendRequest, 200
+            "extend", api.extend, "extendGate", "Move an open gate's deadline", ExtendRequest
         ),
         _gate_operation(
             "resend",
@@ -105,7 +106,6 @@ def _api() -> list[Operation]:
             "E-mail pending approvers a new link; their old links stop working",
             # No body resends to every pending approver.
             ResendRequest,
-            202,
             required=False,
         ),
         _gate_operation(
@@ -114,7 +114,24 @@ def _api() -> list[Operation]:
             "reassignGate",
             "Replace one pending approver",
             ReassignRequest,
-            202,
+        ),
+        Operation(
+            "POST",
+            f"{GATE}/decisions",
+            decision_api.decide,
+            operation_id="decideGate",
+            summary="Record an approver's decision on their behalf, recorded as made by this "
+            "API key; exactly once per approver, as through their e-mailed link",
+            parameters=[path("execution_id"), path("node_id", str)],
+            body=Body(DecisionRequest),
+            responses={
+                200: json("Recorded", DecisionRecorded),
+                **UNAUTHORIZED,
+                404: problem("No such execution or gate in this workspace"),
+                409: problem("The approver already decided, or the gate is no longer open"),
+                422: problem("Invalid body, or no such approver; `field` names what is wrong"),
+                503: problem("The database is unavailable; nothing was recorded"),
+            },
         ),
     ]
 
@@ -125,12 +142,11 @@ def _gate_operation(
     operation_id: str,
     summary: str,
     body: type,
-    ok: int,
     *,
     required: bool = True,
 ) -> Operation:
     answers: dict[int, Answer] = {
-        ok: json("The gate after the change", ApprovalGate),
+        200: json("The gate after the change (e-mails go out afterwards)", ApprovalGate),
         **UNAUTHORIZED,
         404: problem("No such execution or gate in this workspace"),
         409: problem("The gate is no longer open, or the approver does not fit"),

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.gateway.approvals.decisions import MAX_COMMENT_CHARS
 
-ApproverStatus = Literal["pending", "approved", "rejected", "replaced", "cancelled"]
+ApproverStatus = Literal["pending", "approved", "rejected", "replaced", "cancelled", "expired"]
 
 
 class GateApprover(BaseModel):
@@ -22,6 +22,8 @@ class GateApprover(BaseModel):
     decided_at: datetime | None
     client_ip: str | None
     user_agent: str | None
+    #: The API key that decided on the approver's behalf; None when they used their link.
+    decided_by_key: uuid.UUID | None
     notified_at: datetime | None
     reminders_sent: int
 

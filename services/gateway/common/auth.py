@@ -12,10 +12,11 @@ from services.gateway.common.rate_limits import check_api_key
 from services.gateway.common.routing import API_PREFIX, route_template
 from services.gateway.console.sessions import COOKIE, workspace_of_cookie
 from services.gateway.keys import API_KEYS, RESOURCES, WORKSPACE
+from shared.api_keys import hash_key
 from shared.db.types import utcnow
 from shared.logging import log_context
 
-__all__ = ["API_PREFIX", "PUBLIC_ROUTES", "needs_key", "require_api_key"]
+__all__ = ["API_PREFIX", "PUBLIC_ROUTES", "key_hash_of", "needs_key", "require_api_key"]
 #: Routes under the API prefix that anyone may read.
 PUBLIC_ROUTES = frozenset(
     {
@@ -71,6 +72,13 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
     request[WORKSPACE] = workspace_id
     with log_context(workspace_id=str(workspace_id)):
         return await handler(request)
+
+
+def key_hash_of(request: web.Request) -> str:
+    """The hash of the key a request was let in with (only after `require_api_key`)."""
+    raw_key = _bearer_token(request.headers.get("Authorization", ""))
+    assert raw_key is not None
+    return hash_key(raw_key)
 
 
 def _bearer_token(header: str) -> str | None:

@@ -64,8 +64,14 @@ async def read(request: web.Request) -> web.Response:
 
 async def content(request: web.Request) -> web.Response:
     document_id = path_id(request, "document_id", "document")
+    if_none_match = request.headers.get("If-None-Match")
     try:
         async with request.app[RESOURCES].sessions() as session:
+            if if_none_match is not None:
+                # The client's copy is current: answered from the row, the bytes left unread.
+                meta = await read_document(session, workspace_of(request), document_id)
+                if meta.sha256 is not None and _matches(if_none_match, meta.sha256):
+                    return web.Response(status=304, headers={"ETag": f'"{meta.sha256}"'})
             document, data = await load_document(session, workspace_of(request), document_id)
     except DocumentNotReady as e:
         raise Problem(409, "not-ready", str(e)) from e
@@ -74,3 +80,9 @@ async def content(request: web.Request) -> web.Response:
         "ETag": f'"{document.sha256}"',
     }
     return web.Response(body=data, content_type=document.content_type, headers=headers)
+
+
+def _matches(if_none_match: str, sha256: str) -> bool:
+    """RFC 9110 §13.1.2: `*`, or any listed tag, compared weakly (a `W/` prefix is ignored)."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or f'"{sha256}"' in tags

@@ -26,7 +26,8 @@ class Document(BaseModel):
     node_id: str
     name: str
     content_type: str
-    variant: Literal["document", "pdf"]
+    #: `signed`: an e-signature request's signed file.
+    variant: Literal["document", "pdf", "signed"]
     status: Literal["pending", "ready"]
     sha256: str | None
     size: int | None

@@ -111,6 +111,8 @@ def approval(row: Approval) -> dict[str, Any]:
         "decided_at": iso(row.decided_at),
         "client_ip": row.client_ip,
         "user_agent": row.user_agent,
+        # Decided through the decision API by this key; None: by the approver's link.
+        "decided_by_key": str(row.decided_by_key) if row.decided_by_key else None,
         "notified_at": iso(row.notified_at),
         "reminders_sent": row.reminders_sent,
     }

@@ -87,6 +87,7 @@ def _view(request: SignatureRequest, signers: Sequence[Signer], document: Any) -
         "rule": request.rule,
         "title": request.title,
         "provider_request_id": request.provider_request_id,
+        "provider_document_id": request.provider_document_id,
         "reason": request.reason,
         "expires_at": _iso(request.expires_at),
         "created_at": _iso(request.created_at),

@@ -46,10 +46,13 @@ class SignatureRequest(BaseModel):
     node_id: str
     provider: Provider
     generation: int
-    status: Literal["creating", "pending", "signed", "refused", "expired", "cancelled"]
+    status: Literal["creating", "pending", "signed", "refused", "expired", "cancelled", "closed"]
     rule: dict[str, Any]
     title: str
+    #: ClickSign's envelope id; ZapSign's document token.
     provider_request_id: str | None
+    #: The key the provider's webhooks name: ClickSign's document key, ZapSign's token.
+    provider_document_id: str | None
     reason: str | None
     expires_at: datetime | None
     created_at: datetime

@@ -17,7 +17,7 @@ from services.gateway.workflows.store import (
     list_workflows,
     update_workflow,
 )
-from shared.config_secrets import seal_secrets, take_kept
+from shared.config_secrets import same_definition, seal_secrets, take_kept
 from shared.connections.crypto import Sealer, SecretKeyMissing
 from shared.workflows import WorkflowDefinition, definition_warnings, validate_definition
 
@@ -87,12 +87,15 @@ async def read(request: web.Request) -> web.Response:
 async def replace(request: web.Request) -> web.Response:
     workflow_id = path_id(request, "workflow_id", "workflow")
     definition, stored = await _definition(request, workflow_id)
-    await check_signature_connections(
-        request.app[RESOURCES].sessions, workspace_of(request), definition
-    )
-    record = await update_workflow(
-        request.app[RESOURCES].sessions, workspace_of(request), workflow_id, definition, stored
-    )
+    sessions, registry = request.app[RESOURCES].sessions, request.app[REGISTRY]
+    current = await get_workflow(sessions, workspace_of(request), workflow_id)
+    warnings = definition_warnings(definition)
+    if same_definition(stored, current.definition, registry, _sealer(request)):
+        # Applying an unchanged file again is not a new version.
+        body = views.workflow(current, registry, warnings=warnings)
+        return web.json_response({**body, "changed": False})
+    await check_signature_connections(sessions, workspace_of(request), definition)
+    record = await update_workflow(sessions, workspace_of(request), workflow_id, definition, stored)
     return web.json_response(
-        views.workflow(record, request.app[REGISTRY], warnings=definition_warnings(definition))
+        {**views.workflow(record, registry, warnings=warnings), "changed": True}
     )

@@ -94,11 +94,12 @@ def operations() -> list[Operation]:
             WORKFLOW,
             api.replace,
             operation_id="updateWorkflow",
-            summary="Save a new version; running executions keep theirs",
+            summary="Save a new version (none when the definition is unchanged); running "
+            "executions keep theirs",
             parameters=[workflow_id],
             body=Body(WorkflowDefinition),
             responses={
-                200: json("The new version", Workflow),
+                200: json("The new version, or the current one when nothing changed", Workflow),
                 **UNAUTHORIZED,
                 **NOT_FOUND,
                 **BODY_ERRORS,

@@ -24,6 +24,11 @@ class Workflow(BaseModel):
         description="Only in the answer to a save: what was allowed but looks unmeant, "
         "e.g. a `when` that can only render a string",
     )
+    changed: bool | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Only in the answer to a PUT: false when the definition is the current "
+        "version's and nothing was saved",
+    )
 
 
 class WorkflowSummary(BaseModel):

@@ -38,7 +38,7 @@ class Approval(Base):
     position: Mapped[int] = mapped_column(Integer)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
-    #: pending | approved | rejected | replaced | cancelled
+    #: pending | approved | rejected | replaced | cancelled | expired
     status: Mapped[ApprovalStatus] = mapped_column(
         StatusColumn(ApprovalStatus), default=ApprovalStatus.PENDING
     )
@@ -48,6 +48,8 @@ class Approval(Base):
     decided_at: Mapped[datetime | None]
     client_ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
+    #: Decided through the API by this key, on the approver's behalf; None: by their link.
+    decided_by_key: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
     replaced_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When a link was last staged for e-mail (request, reminder or resend).
