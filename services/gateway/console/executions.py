@@ -20,6 +20,7 @@ from services.gateway.executions.store import (
     request_retry,
 )
 from services.gateway.keys import RESOURCES, workspace_of
+from shared.context import whole
 from shared.db.tables import Workflow
 from shared.db.types import utcnow
 from shared.documents.store import documents_of_execution
@@ -82,7 +83,7 @@ async def _detail(request: web.Request) -> dict[str, Any]:
             select(Workflow.name).where(Workflow.id == detail.execution.workflow_id)
         )
     execution = detail.execution
-    context = execution.context or {}
+    context = whole(execution.context, detail.outputs)
     outputs = context.get("node_outputs", {})
     status = ExecutionStatus(execution.status)
     return {
