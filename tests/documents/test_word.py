@@ -96,3 +96,20 @@ async def test_an_unknown_template_fails_the_node_naming_it(
 
     assert done.status == "failed"
     assert "template contract not found" in (done.error or "")
+
+
+async def test_a_word_template_past_its_budget_fails_the_node_and_the_executor_goes_on(
+    resources: Resources, executor: ExecutorWorker
+) -> None:
+    workspace_id, workflow_id = await seed(resources, CONTRACT)
+    bomb = docx_template(note="{{ (7 ** 17000000) % 10 }}")
+    await add_template(resources, workspace_id, "contract", "c.docx", bomb)
+
+    done = await run_to_end(resources, workspace_id, workflow_id, {"deal": DEAL})
+
+    assert done.status == "failed"
+    assert "template exceeded its budget" in (done.error or "")
+    # The executor took the next run as usual.
+    await add_template(resources, workspace_id, "contract", "c.docx", docx_template())
+    again = await run_to_end(resources, workspace_id, workflow_id, {"deal": DEAL})
+    assert again.status == "completed", again.error

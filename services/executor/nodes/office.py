@@ -29,6 +29,7 @@ from shared.documents.hashing import input_hash
 from shared.documents.kinds import CONTENT_TYPES
 from shared.nodes.documents import DOCUMENT_DEFAULT_RETRY, OfficeDocumentConfig
 from shared.providers_http.paths import check_name, path_segments
+from shared.template_budget import budgeted
 
 
 class OfficeNode(NodeType):
@@ -75,7 +76,10 @@ class OfficeNode(NodeType):
         async with engine.connect() as conn:
             document = await find_document(conn, key, digest, "document")
         if document is None:
-            rendered = await asyncio.to_thread(self.fill, template_bytes, names)
+            # The thread runs with a copy of this context: the budget set here is the render's.
+            settings = call.services.settings
+            with budgeted(settings.template_budget_seconds, settings.template_budget_bytes):
+                rendered = await asyncio.to_thread(self.fill, template_bytes, names)
             async with engine.begin() as conn:
                 document = await save_document(
                     conn,
