@@ -28,6 +28,9 @@ class NodeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     #: Fields that hold secrets: sealed when saved, never shown (shared/config_secrets.py).
     secret_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Mappings (e.g. HTTP headers) whose entries are secrets when their name says so
+    #: (`Authorization`, `X-Api-Key`, `Cookie`, anything with token, secret or password).
+    secret_entries: ClassVar[frozenset[str]] = frozenset()
 
     #: None: the node type's default policy.
     retry: RetryPolicy | None = None

@@ -77,6 +77,7 @@ class SetConfig(NodeConfig):
 
 class WebhookConfig(NodeConfig):
     secret_fields: ClassVar[frozenset[str]] = frozenset({"secret"})
+    secret_entries: ClassVar[frozenset[str]] = frozenset({"headers"})
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     #: A URL, or a template that renders to one.

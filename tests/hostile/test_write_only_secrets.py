@@ -194,3 +194,57 @@ async def test_a_put_of_the_same_definition_and_secret_saves_no_version_a_new_se
     assert (same_secret["version"], same_secret["changed"]) == (1, False)
     assert (marker["version"], marker["changed"]) == (1, False)
     assert (rotated["version"], rotated["changed"]) == (2, True)
+
+
+HEADER_SECRET = "Bearer header-token-never-shown"
+
+
+def call_with_headers(url: str, authorization: Any) -> dict[str, Any]:
+    config = {"url": url, "body": {}, "headers": {"Authorization": authorization, "X-Trace": "t1"}}
+    return {
+        "name": "with-headers",
+        "nodes": [
+            {"id": "start", "type": "trigger", "position": 0},
+            {"id": "call", "type": "webhook", "position": 1, "config": config},
+        ],
+    }
+
+
+async def _run_and_see_header(
+    gateway: Gateway, resources: Resources, workflow_id: str, receiver: Receiver
+) -> None:
+    started = await gateway.start(workflow_id, {"trigger_data": {}})
+    done = await wait_for_status(
+        resources, uuid.UUID(started["execution_id"]), "completed", "failed"
+    )
+    assert done.status == "completed", done.error
+    assert receiver.calls[-1]["headers"]["Authorization"] == HEADER_SECRET
+
+
+async def test_a_header_that_holds_a_secret_is_sealed_shown_as_set_and_kept_by_the_marker(
+    keyed: tuple[Gateway, Resources], receiver: Receiver
+) -> None:
+    gateway, resources = keyed
+    created = await gateway.client.post(
+        "/api/v1/workflows", json=call_with_headers(receiver.url, HEADER_SECRET),
+        headers=gateway.auth,
+    )  # fmt: skip
+    assert created.status == 201, await created.text()
+    workflow = await created.json()
+
+    headers = workflow["definition"]["nodes"][1]["config"]["headers"]
+    assert headers == {"Authorization": {"set": True}, "X-Trace": "t1"}
+    stored = await _stored(resources, workflow["id"], 1)
+    assert HEADER_SECRET not in json.dumps(stored)
+    assert stored["nodes"][1]["config"]["headers"]["Authorization"].startswith(SEALED_PREFIX)
+    assert stored["nodes"][1]["config"]["headers"]["X-Trace"] == "t1"
+    await _run_and_see_header(gateway, resources, workflow["id"], receiver)
+
+    again = workflow["definition"]  # as read: the header is {"set": true}
+    again["nodes"][1]["config"]["body"] = {"changed": True}
+    replaced = await gateway.client.put(
+        f"/api/v1/workflows/{workflow['id']}", json=again, headers=gateway.auth
+    )
+    assert replaced.status == 200, await replaced.text()
+    assert HEADER_SECRET not in json.dumps(await _stored(resources, workflow["id"], 2))
+    await _run_and_see_header(gateway, resources, workflow["id"], receiver)
