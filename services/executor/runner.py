@@ -41,7 +41,7 @@ from shared.state_machine.checkpoint import Checkpoint, StepRecord
 from shared.state_machine.checkpoint_pg import CheckpointWriter
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.lease import let_go, release
-from shared.state_machine.waits import WaitSpec
+from shared.state_machine.waits import CheckpointWrites, WaitSpec
 from shared.status import ExecutionStatus as S
 from shared.status import StepStatus
 from shared.step_summary import summarize
@@ -253,8 +253,10 @@ class Runner:
         step: StepRecord,
         step_id: int | None,
         next_id: str | None,
+        outbox: list[tuple[str, Message]] | None = None,
+        writes: CheckpointWrites | None = None,
     ) -> bool:
-        """Checkpoint a node the run goes on past without its output: skipped, or failed with
+        """Checkpoint a node the run goes on past: completed, skipped, or failed with
         `on_error: continue` (`node.<step status>`). True when there is a next node."""
         finished = next_id is None
         checkpoint = Checkpoint(
@@ -264,6 +266,8 @@ class Runner:
             step=step,
             step_id=step_id,
             reason="every node completed" if finished else None,
+            outbox=list(outbox or ()),
+            writes=writes,
         )
         await self._commit(run, checkpoint)
         name = f"node.{step.status}"
@@ -332,26 +336,10 @@ class Runner:
         encoded_output: bytes | None,
     ) -> bool:
         context = (result.context or run.context).with_output(node.id, result.output)
-        finished = next_id is None
-        checkpoint = Checkpoint(
-            context=context,
-            current_node_id=node.id if finished else next_id,
-            status=S.COMPLETED if finished else S.RUNNING,
-            step=_with(step, output_summary=summarize(result.output, encoded_output)),
-            step_id=step_id,
-            reason="every node completed" if finished else None,
-            outbox=list(result.outbox),
-            writes=result.writes,
+        summarized = _with(step, output_summary=summarize(result.output, encoded_output))
+        return await self._went_on(
+            run, node, context, summarized, step_id, next_id, result.outbox, result.writes
         )
-        await self._commit(run, checkpoint)
-        events = [node_event(run, node, "node.completed", S.RUNNING, duration_ms=step.duration_ms)]
-        if finished:
-            events.append(event(run, "execution.completed", S.COMPLETED))
-            self._metrics.executions_finished.labels(
-                workflow_id=str(run.workflow_id), status=S.COMPLETED
-            ).inc()
-        self._events.emit(*events)
-        return not finished
 
     async def _paused(
         self,
