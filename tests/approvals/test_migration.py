@@ -31,7 +31,7 @@ async def test_migration_0016_adds_the_deciding_key_as_the_model_says_and_remove
     assert "decided_by_key" in await _columns(url)
 
     # One step down: whatever revision 0016 follows.
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "-1")
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0015")
     assert "decided_by_key" not in await _columns(url)
 
     await asyncio.to_thread(command.upgrade, alembic_config(url), "0016")

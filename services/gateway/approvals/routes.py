@@ -129,6 +129,7 @@ def _api() -> list[Operation]:
                 **UNAUTHORIZED,
                 404: problem("No such execution or gate in this workspace"),
                 409: problem("The approver already decided, or the gate is no longer open"),
+                **BODY_ERRORS,
                 422: problem("Invalid body, or no such approver; `field` names what is wrong"),
                 503: problem("The database is unavailable; nothing was recorded"),
             },

@@ -67,6 +67,7 @@ USE_EXECUTION = [
     "extendGate",
     "resendGate",
     "reassignGate",
+    "decideGate",
 ]
 
 
