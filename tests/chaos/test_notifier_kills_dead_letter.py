@@ -4,15 +4,11 @@ the queue's delivery limit. After as many crashes as the limit allows, the e-mai
 dead-lettered although it never failed on its own account, and nothing sends it again: the run
 waits on it until the node's timeout."""
 
-import asyncio
 import signal
-import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import aio_pika
 import pytest
-from aiosmtpd.controller import Controller
 
 from shared.broker.topology import EMAIL, Names
 from shared.connections.crypto import new_secret_key
@@ -20,47 +16,21 @@ from shared.messages import SendEmail
 from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.email.support import add_connection
-from tests.notifier.support import Mailbox, delivery_status, free_port
+from tests.notifier.support import HoldingMailbox, delivery_status, holding_mailbox
 from tests.processes import consumer_count, spawn, stop
 from tests.support import eventually, seed_workflow, start_execution
 
 pytestmark = pytest.mark.slow
 
 
-class HangingMailbox(Mailbox):
-    """Holds every RCPT unanswered while `hang` is set: each sender is mid-transaction."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hang = threading.Event()
-        self.hang.set()
-        self.held = 0
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        self.held += 1
-        for _ in range(600):  # bounded: the server's own loop waits for the test
-            if not self.hang.is_set():
-                break
-            await asyncio.sleep(0.05)
-        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
-
-
 @pytest.fixture
-def mailbox() -> Iterator[tuple[HangingMailbox, int]]:
-    box, port = HangingMailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        box.hang.clear()
-        controller.stop()
+def mailbox() -> Iterator[tuple[HoldingMailbox, int]]:
+    with holding_mailbox() as held:
+        yield held
 
 
 async def test_an_email_outlives_more_notifier_crashes_than_the_delivery_limit(
-    pg_settings: Settings, mailbox: tuple[HangingMailbox, int]
+    pg_settings: Settings, mailbox: tuple[HoldingMailbox, int]
 ) -> None:
     box, port = mailbox
     settings = pg_settings.model_copy(update={"secret_key": new_secret_key()})
@@ -94,7 +64,7 @@ async def test_an_email_outlives_more_notifier_crashes_than_the_delivery_limit(
                 await eventually(lambda: _held(box), _at_least(crash), within=30)
             finally:
                 await stop(notifier, signal.SIGKILL)
-        box.hang.clear()
+        box.hold.clear()
         # Crashes are not the e-mail's failures: it must still wait in the queue for the next
         # notifier. (A fix that re-sends dead-lettered e-mails instead would change this line.)
         assert await _dead_letters(settings) == 0
@@ -107,7 +77,7 @@ async def test_an_email_outlives_more_notifier_crashes_than_the_delivery_limit(
             await stop(notifier)
 
 
-async def _held(box: HangingMailbox) -> int:
+async def _held(box: HoldingMailbox) -> int:
     return box.held
 
 

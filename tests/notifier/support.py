@@ -1,13 +1,16 @@
 """An in-process SMTP server that keeps what it receives and refuses when told to."""
 
 import asyncio
+import contextlib
 import socket
+import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from shared.db.tables import EmailDelivery
@@ -81,3 +84,36 @@ def emails(resources: Resources, outcome: str) -> float:
         "docflow_emails_total", {"outcome": outcome}
     )
     return value or 0.0
+
+
+class HoldingMailbox(Mailbox):
+    """Holds every RCPT unanswered while `hold` is set: each sender is mid-transaction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = threading.Event()
+        self.hold.set()
+        self.held = 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        self.held += 1
+        for _ in range(600):  # bounded: the server's own loop waits for the test
+            if not self.hold.is_set():
+                break
+            await asyncio.sleep(0.05)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+@contextlib.contextmanager
+def holding_mailbox() -> Iterator[tuple[HoldingMailbox, int]]:
+    """A local SMTP server that holds senders mid-transaction, and its port."""
+    mailbox, port = HoldingMailbox(), free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        mailbox.hold.clear()
+        controller.stop()

@@ -2,9 +2,7 @@
 e-mail is sent later even when its message never comes back (dead-lettered), while a try that
 is still talking to the server is never taken for cut short however long it takes."""
 
-import asyncio
 import signal
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -12,7 +10,6 @@ from typing import Any
 
 import aio_pika
 import pytest
-from aiosmtpd.controller import Controller
 
 from services.notifier.deliveries import LIVE_CLAIM_GRACE_SECONDS
 from services.notifier.interruptions import put_back_stuck
@@ -22,43 +19,17 @@ from shared.db.types import utcnow
 from shared.messages import SendEmail
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
-from tests.notifier.support import Mailbox, delivery, delivery_status, free_port
+from tests.notifier.support import HoldingMailbox, delivery, delivery_status, holding_mailbox
 from tests.processes import consumer_count, spawn, stop
 from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
 
-class HoldingMailbox(Mailbox):
-    """Holds every RCPT unanswered while `hold` is set: the sender is mid-transaction."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hold = threading.Event()
-        self.hold.set()
-        self.held = 0
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        self.held += 1
-        for _ in range(600):  # bounded: the server's own loop waits for the test
-            if not self.hold.is_set():
-                break
-            await asyncio.sleep(0.05)
-        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
-
-
 @pytest.fixture
 def box() -> Iterator[tuple[HoldingMailbox, int]]:
-    mailbox, port = HoldingMailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        mailbox.hold.clear()
-        controller.stop()
+    with holding_mailbox() as held:
+        yield held
 
 
 @pytest.fixture
