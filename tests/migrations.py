@@ -55,3 +55,15 @@ async def assert_tables_round_trip(
     await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
     present, _ = await schema_state(url, tables)
     assert present >= tables
+
+
+async def columns(url: str, table: str) -> set[str]:
+    """The names of `table`'s columns in the database at `url`."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns(table)}
+            )
+    finally:
+        await engine.dispose()

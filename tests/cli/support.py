@@ -96,3 +96,13 @@ async def terminal(env: dict[str, str], *args: str) -> AsyncIterator[Terminal]:
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(master)
         os.close(master)
+
+
+#: A two-node workflow the CLI tests apply and run.
+GREETER = {
+    "name": "greeter",
+    "nodes": [
+        {"id": "start", "type": "trigger", "position": 0, "config": {}},
+        {"id": "hello", "type": "set", "position": 1, "config": {"values": {"x": "hi"}}},
+    ],
+}

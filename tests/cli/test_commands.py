@@ -3,36 +3,15 @@ API error is one clear line on stderr with a non-zero exit."""
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import yaml
 
-from shared.settings import Settings
-from tests.cli.support import client_env, docflow
-from tests.observability.stack import Stack, service_stack
+from tests.cli.support import GREETER as WORKFLOW
+from tests.cli.support import docflow
+from tests.observability.stack import Stack
 from tests.observability.support import free_port
 from tests.support import eventually
-
-WORKFLOW = {
-    "name": "greeter",
-    "nodes": [
-        {"id": "start", "type": "trigger", "position": 0, "config": {}},
-        {"id": "hello", "type": "set", "position": 1, "config": {"values": {"x": "hi"}}},
-    ],
-}
-
-
-@pytest.fixture
-async def stack(pg_settings: Settings) -> AsyncIterator[Stack]:
-    async with service_stack(pg_settings, workers=("executor",)) as running:
-        yield running
-
-
-@pytest.fixture
-def env(stack: Stack) -> dict[str, str]:
-    return client_env(stack.api.removesuffix("/api/v1"), stack.key)
 
 
 async def test_apply_creates_from_yaml_then_updates_from_json_and_run_starts_it_by_name(

@@ -2,14 +2,10 @@
 delivers it."""
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from shared.settings import Settings
 from tests.cli.support import client_env, docflow
-from tests.observability.stack import Stack, service_stack
+from tests.observability.stack import Stack
 from tests.support import eventually
 
 WORKFLOW = {
@@ -19,12 +15,6 @@ WORKFLOW = {
         {"id": "po", "type": "event", "position": 1, "config": {"name": "po.confirmed"}},
     ],
 }
-
-
-@pytest.fixture
-async def stack(pg_settings: Settings) -> AsyncIterator[Stack]:
-    async with service_stack(pg_settings, workers=("executor",)) as running:
-        yield running
 
 
 async def test_show_names_the_event_and_event_delivers_it_once(

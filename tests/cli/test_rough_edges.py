@@ -5,23 +5,12 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from shared.settings import Settings
-from tests.cli.support import client_env, docflow
-from tests.observability.stack import Stack, service_stack
+from tests.cli.support import GREETER as WORKFLOW
+from tests.cli.support import docflow
+from tests.observability.stack import Stack
 from tests.support import eventually
-
-WORKFLOW = {
-    "name": "greeter",
-    "nodes": [
-        {"id": "start", "type": "trigger", "position": 0, "config": {}},
-        {"id": "hello", "type": "set", "position": 1, "config": {"values": {"x": "hi"}}},
-    ],
-}
 
 GATE = {
     "name": "gate",
@@ -35,17 +24,6 @@ GATE = {
         },
     ],
 }
-
-
-@pytest.fixture
-async def stack(pg_settings: Settings) -> AsyncIterator[Stack]:
-    async with service_stack(pg_settings, workers=("executor",)) as running:
-        yield running
-
-
-@pytest.fixture
-def env(stack: Stack) -> dict[str, str]:
-    return client_env(stack.api.removesuffix("/api/v1"), stack.key)
 
 
 async def test_applying_an_unchanged_file_saves_no_version_and_says_so(

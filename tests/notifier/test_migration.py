@@ -11,7 +11,7 @@ from shared.db.engine import create_engine
 from shared.db.migrate import alembic_config
 from shared.db.tables import EmailDelivery
 from shared.settings import Settings
-from tests.migrations import schema_state
+from tests.migrations import columns, schema_state
 
 
 async def tables(url: str) -> set[str]:
@@ -56,17 +56,6 @@ async def test_migration_0002_adds_email_deliveries_and_removes_it_again(
         await engine.dispose()
 
 
-async def _columns(url: str) -> set[str]:
-    engine = create_engine(url, pool_size=1)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: {c["name"] for c in inspect(sync).get_columns("email_deliveries")}
-            )
-    finally:
-        await engine.dispose()
-
-
 async def test_migration_0014_adds_the_claim_columns_as_the_models_say_and_removes_them_again(
     settings: Settings,
 ) -> None:
@@ -74,10 +63,10 @@ async def test_migration_0014_adds_the_claim_columns_as_the_models_say_and_remov
     claim = {"claim_id", "claimed_at", "interruptions"}
     _, diffs = await schema_state(url, {"email_deliveries"})
     assert diffs == []
-    assert claim <= await _columns(url)
+    assert claim <= await columns(url, "email_deliveries")
 
     await asyncio.to_thread(command.downgrade, alembic_config(url), "0013")
-    assert not claim & await _columns(url)
+    assert not claim & await columns(url, "email_deliveries")
     # Rows written before the migration count no interruptions.
     engine = create_engine(url, pool_size=1)
     try:
