@@ -3,6 +3,7 @@
 import contextlib
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -145,19 +146,14 @@ class Handlers:
         """Apply the wait's rule — its node type's, or the engine's for a retry back-off —
         and, when it decides, claim the run; None when the wait stays open or it moved on.
         The pinned workflow comes from the cache, normally: no round trip."""
-        wait = resume.wait
-        if wait.kind == "retry":
-            decision = {"outcome": "retry_due"} if reason == "timer_due" else None
-            wait_status = "decided"
-        else:
-            node_type = workflow.node(resume.node_id).node_type
-            decision = await node_type.settle(resume.conn, wait, reason)
-            wait_status = node_type.wait_status(decision) if decision is not None else "decided"
+        decide = partial(resume.decide, owner=self._owner, lease_seconds=self._lease)
+        if resume.wait.kind == "retry":
+            return await decide({"outcome": "retry_due"}) if reason == "timer_due" else None
+        node_type = workflow.node(resume.node_id).node_type
+        decision = await node_type.settle(resume.conn, resume.wait, reason)
         if decision is None:
             return None
-        return await resume.decide(
-            decision, wait_status=wait_status, owner=self._owner, lease_seconds=self._lease
-        )
+        return await decide(decision, wait_status=node_type.wait_status(decision))
 
     async def _resume_event(
         self, execution_id: uuid.UUID, wait_id: uuid.UUID, requested_at: datetime | None

@@ -24,6 +24,7 @@ from shared.db.tables import Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
 from shared.state_machine.claim_pg import QueuedClaims
 from shared.state_machine.claimed import Claimed
+from shared.state_machine.lease import lease_gone
 from shared.state_machine.moves import CLAIM, RECLAIM, RETRY
 from shared.state_machine.outputs import outputs_column
 from shared.state_machine.transitions import record_transition
@@ -192,13 +193,12 @@ async def claim_run(
             current = row.current_node_id or await first_node_id(
                 row.workflow_id, row.workflow_version
             )
-            lease_gone = or_(Execution.lease_owner.is_(None), Execution.lease_expires_at < now)
             version = await conn.scalar(
                 update(Execution)
                 .where(
                     Execution.id == execution_id,
                     Execution.version == row.version,
-                    or_(CLAIM.guard(), and_(RECLAIM.guard(), lease_gone)),
+                    or_(CLAIM.guard(), and_(RECLAIM.guard(), lease_gone(now))),
                 )
                 .values(
                     **lease_values(owner, lease_seconds, now),

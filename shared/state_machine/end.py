@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.db.tables import Approval, Execution, ExecutionStep, Wait
 from shared.db.types import utcnow
 from shared.esign.cancel import request_cancellation
+from shared.state_machine.lease import lease_gone
 from shared.state_machine.moves import CANCEL, GIVE_UP, Move
 from shared.state_machine.transitions import record_transition
 from shared.status import ApprovalStatus, StepStatus, WaitStatus
@@ -47,11 +48,7 @@ async def fail_undeliverable(
         Execution.status == S.QUEUED,
         and_(
             Execution.status == S.RUNNING,
-            or_(
-                Execution.lease_owner.is_(None),
-                Execution.lease_owner == owner,
-                Execution.lease_expires_at < now,
-            ),
+            or_(lease_gone(now), Execution.lease_owner == owner),
         ),
     )
     return await _end_where(engine, execution_id, ours, S.FAILED, error, owner)

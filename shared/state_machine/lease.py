@@ -7,9 +7,9 @@ dead, so someone else has to end it, and the scheduler is the service that watch
 """
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.broker.topology import RUN
@@ -18,12 +18,27 @@ from shared.db.types import utcnow
 from shared.messages import RunExecution
 from shared.outbox import Staged, stage
 from shared.state_machine.claimed import Held
-from shared.state_machine.moves import FENCE, HEARTBEAT, RELEASE
+from shared.state_machine.moves import FENCE, HEARTBEAT, RELEASE, Move
 from shared.state_machine.transitions import record_transition
 from shared.status import ExecutionStatus as S
 
 RELEASED = "released by a stopping worker"
 FENCED = "lease expired; re-published"
+
+
+def held_by(held: Held, owner: str, move: Move) -> ColumnElement[bool]:
+    """The holder's guard: this execution, at the version it last wrote, still its lease."""
+    return and_(
+        Execution.id == held.execution_id,
+        Execution.version == held.version,
+        Execution.lease_owner == owner,
+        move.guard(),
+    )
+
+
+def lease_gone(now: datetime) -> ColumnElement[bool]:
+    """Nobody holds the lease: handed back without an owner, or expired."""
+    return or_(Execution.lease_owner.is_(None), Execution.lease_expires_at < now)
 
 
 async def extend_lease(
@@ -33,12 +48,7 @@ async def extend_lease(
     async with engine.begin() as conn:
         result = await conn.execute(
             update(Execution)
-            .where(
-                Execution.id == held.execution_id,
-                Execution.version == held.version,
-                Execution.lease_owner == owner,
-                HEARTBEAT.guard(),
-            )
+            .where(held_by(held, owner, HEARTBEAT))
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
         )
     return result.rowcount == 1
@@ -73,12 +83,7 @@ async def let_go(engine: AsyncEngine, held: Held, *, owner: str, error: BaseExce
 async def _end_lease(conn: AsyncConnection, held: Held, *, owner: str, reason: str) -> bool:
     version = await conn.scalar(
         update(Execution)
-        .where(
-            Execution.id == held.execution_id,
-            Execution.version == held.version,
-            Execution.lease_owner == owner,
-            RELEASE.guard(),
-        )
+        .where(held_by(held, owner, RELEASE))
         .values(lease_expires_at=utcnow(), version=Execution.version + 1)
         .returning(Execution.version)
     )

@@ -21,18 +21,14 @@ def outputs_column(dialect: str) -> ColumnElement[Any]:
     """OUTPUTS_SQL for SQLAlchemy statements that select from `executions`."""
     row = ExecutionOutput
     if dialect == "postgresql":
-        aggregated = func.json_object_agg(
-            row.node_id, aggregate_order_by(row.output, row.at), type_=JSON
-        )
-        return (select(aggregated).where(row.execution_id == Execution.id).scalar_subquery()).label(
-            "outputs"
-        )
-    # SQLite: in primary-key order (node id); an ordered subquery here would not be
-    # correlated with the execution any more.
-    aggregated = func.json_group_object(row.node_id, func.json(row.output), type_=JSON)
-    return (select(aggregated).where(row.execution_id == Execution.id).scalar_subquery()).label(
-        "outputs"
-    )
+        output = aggregate_order_by(row.output, row.at)
+        aggregated = func.json_object_agg(row.node_id, output, type_=JSON)
+    else:
+        # SQLite: in primary-key order (node id); an ordered subquery here would not be
+        # correlated with the execution any more.
+        aggregated = func.json_group_object(row.node_id, func.json(row.output), type_=JSON)
+    correlated = select(aggregated).where(row.execution_id == Execution.id)
+    return correlated.scalar_subquery().label("outputs")
 
 
 async def write_outputs(
