@@ -1,4 +1,5 @@
-"""Migration 0017: node outputs move out of `executions.context` into a row each, and back."""
+"""Node outputs live a row each, out of `executions.context`: how runs store them, and
+migration 0017, which moves existing ones out and back."""
 
 import asyncio
 import json
@@ -8,10 +9,13 @@ from typing import Any
 from alembic import command
 from sqlalchemy import text
 
+from services.executor.worker import ExecutorWorker
 from shared.db.engine import create_engine
 from shared.db.migrate import alembic_config
+from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.migrations import assert_tables_round_trip
+from tests.support import seed_workflow, start_execution, wait_for_status
 
 OUTPUTS = {"fetch": {"status": 200, "big": 2.5e16}, "name": "Acme", "nothing": None}
 
@@ -105,3 +109,39 @@ def _as_json(url: str, parameter: str) -> str:
 def _json(url: str, value: Any) -> Any:
     """A JSON column's value: text on SQLite, decoded by the driver on PostgreSQL."""
     return json.loads(value) if url.startswith("sqlite") else value
+
+
+async def test_a_run_keeps_its_node_outputs_in_rows_and_the_rest_of_its_context_in_the_row(
+    settings: Settings,
+) -> None:
+    """What a checkpoint writes does not grow with the run: no output goes into
+    `executions.context`, each is a row of its own, and a reader sees the context whole."""
+    async with open_resources(settings) as resources:
+        worker = ExecutorWorker(resources)
+        await worker.start()
+        try:
+            workspace_id, workflow_id = await seed_workflow(resources, THREE_SETS)
+            execution_id = await start_execution(resources, workspace_id, workflow_id)
+            done = await wait_for_status(resources, execution_id, "completed", "failed")
+        finally:
+            await worker.stop()
+
+    assert done.status == "completed", done.error
+    stored = await _context(settings.database_url, execution_id)
+    rows = await _fetch(
+        settings.database_url,
+        "SELECT node_id FROM execution_outputs WHERE execution_id = :id",
+        execution_id,
+    )
+    assert not stored.get("node_outputs")
+    assert sorted(row[0] for row in rows) == ["a", "b", "c"]
+    assert done.context["node_outputs"] == {"a": {"n": 1}, "b": {"n": 2}, "c": {"n": 3}}
+
+
+THREE_SETS = {
+    "name": "three",
+    "nodes": [
+        {"id": node, "type": "set", "position": k, "config": {"values": {"n": k + 1}}}
+        for k, node in enumerate("abc")
+    ],
+}
