@@ -54,6 +54,25 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+async def until_heard(
+    heard: list[Any], event: str, node_id: str | None = None, *, within: float = 20.0
+) -> None:
+    """Wait until `heard` (filled by an event subscription) holds `event` for `node_id`.
+
+    Events travel apart from the execution row, so a run seen completed may still have its
+    last events on the way; stop listening only after this.
+    """
+
+    async def snapshot() -> list[Any]:
+        return list(heard)
+
+    await eventually(
+        snapshot,
+        lambda events: any((e.event, e.node_id) == (event, node_id) for e in events),
+        within=within,
+    )
+
+
 def three_node_workflow(url: str) -> dict[str, Any]:
     return {
         "name": "deal to webhook",

@@ -18,6 +18,7 @@ from tests.support import (
     execution_row,
     steps_of,
     three_node_workflow,
+    until_heard,
     wait_for_status,
 )
 
@@ -56,6 +57,7 @@ async def test_a_run_is_accepted_before_any_node_runs_then_advances_node_by_node
             done = await eventually(
                 lambda: _get(gateway, execution_id), lambda e: e["status"] == "completed"
             )
+            await until_heard(seen, "node.completed", "notify")
         finally:
             await executor.stop()
             await subscription.cancel()
@@ -138,3 +140,4 @@ async def _get(gateway: Gateway, execution_id: str) -> dict[str, Any]:
 async def _outbox_rows(resources: Any) -> int:
     async with resources.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+

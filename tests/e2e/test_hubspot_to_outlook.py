@@ -22,7 +22,7 @@ from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from tests.email.support import FakeGraph, graph_connection
 from tests.gateway.conftest import Gateway
-from tests.support import eventually
+from tests.support import eventually, until_heard
 from tests.triggers.conftest import PUBLIC_URL, provider_file, trigger_gateway
 from tests.triggers.fake_hubspot import FakeHubSpot
 from tests.triggers.support import CLIENT_SECRET, deliver
@@ -193,6 +193,8 @@ async def test_a_won_deal_becomes_a_contract_and_deck_emailed_through_outlook(
             done = await eventually(
                 detail, lambda e: e["status"] in ("completed", "failed"), within=60
             )
+            if done["status"] == "completed":  # else the steps below say what went wrong
+                await until_heard(seen, "node.completed", "mail")
     finally:
         for worker in reversed(workers):
             await worker.stop()
