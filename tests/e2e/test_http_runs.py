@@ -140,4 +140,3 @@ async def _get(gateway: Gateway, execution_id: str) -> dict[str, Any]:
 async def _outbox_rows(resources: Any) -> int:
     async with resources.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
-
