@@ -4,6 +4,7 @@ A key may expire; it can be revoked; and the gateway notes when it was last used
 a minute, so a busy key costs no write per request).
 """
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -203,6 +204,10 @@ class KeyCache:
     price is that a revoked key keeps working here for up to `ttl_seconds` (a short TTL bounds
     that, and 0 turns the cache off). Unknown and revoked keys are not remembered: an attacker
     guessing keys cannot fill the cache, and a key created a moment ago works at once.
+
+    Requests that find the same key missing at once share one read: when an entry expired in
+    a burst, each of the hundred requests in flight read the key and wrote its `last_used_at`
+    itself, queueing on that row's lock.
     """
 
     #: Entries past this many are swept of expired ones; a live set this large is cleared.
@@ -219,6 +224,8 @@ class KeyCache:
         self._clock = clock
         #: key hash -> (workspace, monotonic time the entry stops being trusted)
         self._entries: dict[str, tuple[uuid.UUID, float]] = {}
+        #: key hash -> the read in progress, shared by every request that waits for it
+        self._reading: dict[str, asyncio.Future[_Valid | None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -231,7 +238,7 @@ class KeyCache:
         entry = self._entries.get(key_hash)
         if entry is not None and self._clock() < entry[1]:
             return entry[0]
-        valid = await _valid_key(self._sessions, key_hash)
+        valid = await self._read_once(key_hash)
         if valid is None:
             self._entries.pop(key_hash, None)
             return None
@@ -241,6 +248,21 @@ class KeyCache:
             ttl = min(ttl, (valid.expires_at - utcnow()).total_seconds())
         self._remember(key_hash, valid.workspace_id, ttl)
         return valid.workspace_id
+
+    async def _read_once(self, key_hash: str) -> _Valid | None:
+        reading = self._reading.get(key_hash)
+        if reading is None:
+            # A task of its own, so a caller that gives up (its request cancelled) does not
+            # cancel the read the others wait for.
+            reading = asyncio.ensure_future(_valid_key(self._sessions, key_hash))
+            self._reading[key_hash] = reading
+            reading.add_done_callback(lambda done: self._read_done(key_hash, done))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, key_hash: str, done: asyncio.Future[_Valid | None]) -> None:
+        self._reading.pop(key_hash, None)
+        if not done.cancelled():
+            done.exception()  # seen here too: every waiter may have given up
 
     def forget(self, key_hash: str) -> None:
         """This process stops trusting the key at once (it revoked it)."""

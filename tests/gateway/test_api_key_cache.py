@@ -1,6 +1,7 @@
 """API keys read once per TTL: a revoked key stops working within the TTL, an unknown key is
 never remembered, and a TTL of 0 reads the key every time."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -143,3 +144,21 @@ async def test_the_gateway_refuses_a_revoked_key_within_the_ttl(pg_settings: Set
 
         # The TTL, plus slack for a busy machine.
         await wait_until(refused, within=ttl + 4.0)
+
+
+async def test_requests_that_miss_the_same_key_at_once_share_one_read(
+    resources: Resources, key_reads: list[str]
+) -> None:
+    workspace_id, key = await create_api_key(resources.sessions, "acme")
+    clock = Clock()
+    cache = KeyCache(resources.sessions, TTL, clock)
+
+    found = await asyncio.gather(*(cache.workspace_of(key) for _ in range(50)))
+
+    assert found == [workspace_id] * 50
+    assert len(key_reads) == 1
+    # When the entry expires in the middle of a burst, the burst reads it once again.
+    clock.now += TTL
+    found = await asyncio.gather(*(cache.workspace_of(key) for _ in range(50)))
+    assert found == [workspace_id] * 50
+    assert len(key_reads) == 2
