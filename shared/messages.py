@@ -43,8 +43,9 @@ class ResumeExecution(Message):
     type: Literal["execution.resume"] = "execution.resume"
     execution_id: uuid.UUID
     wait_id: uuid.UUID
-    #: timer_due | expired | fact | event (an `event` node's event was recorded; executors on
-    #: PostgreSQL resume those in one statement, others treat it as a `fact`)
+    #: timer_due | expired | fact | event (an `event` node's event was recorded) | approval
+    #: (an approver decided). Executors on PostgreSQL resume `event` and `approval` in one
+    #: statement; others, and older executors, treat them as a `fact`.
     reason: str = "fact"
     #: When the fact that asks for this resume was recorded; the executor measures resume
     #: latency from it (timers are measured from their due time instead).

@@ -28,9 +28,11 @@ from shared.messages import (
 from shared.metrics import Metrics
 from shared.settings import Settings
 from shared.state_machine import claim, end, lease
+from shared.state_machine.approval_resume_pg import approval_resumes
 from shared.state_machine.claim_pg import QueuedClaims
 from shared.state_machine.claimed import Claimed
-from shared.state_machine.event_resume_pg import EventResumes
+from shared.state_machine.event_resume_pg import event_resumes
+from shared.state_machine.fused_resume_pg import FusedResumes
 from shared.state_machine.resume import Resume, resuming
 from shared.state_machine.waits import WaitRecord
 from shared.status import ExecutionStatus as S
@@ -52,10 +54,14 @@ class Handlers:
     ) -> None:
         self._engine = engine
         # Claims of queued runs that arrive together share one statement (PostgreSQL only),
-        # and so do resumes of event waits.
+        # and so do the resumes whose rule SQL spells, by the reason their message gives.
         postgres = engine.dialect.name == "postgresql"
         self._queued = QueuedClaims(engine) if postgres else None
-        self._event_resumes = EventResumes(engine) if postgres else None
+        self._in_one_statement: dict[str, FusedResumes] = (
+            {"event": event_resumes(engine), "approval": approval_resumes(engine)}
+            if postgres
+            else {}
+        )
         self._events = events
         self._definitions = definitions
         self._runner = runner
@@ -124,8 +130,11 @@ class Handlers:
         *,
         requested_at: datetime | None = None,
     ) -> None:
-        if reason == "event" and self._event_resumes is not None:
-            return await self._resume_event(execution_id, wait_id, requested_at)
+        fused = self._in_one_statement.get(reason)
+        if fused is not None:
+            return await self._resume_in_one_statement(
+                fused, execution_id, wait_id, reason, requested_at
+            )
         with log_context(execution_id=str(execution_id)):
             async with resuming(self._engine, execution_id, wait_id) as resume:
                 if resume is None:
@@ -155,15 +164,19 @@ class Handlers:
             return None
         return await decide(decision, wait_status=node_type.wait_status(decision))
 
-    async def _resume_event(
-        self, execution_id: uuid.UUID, wait_id: uuid.UUID, requested_at: datetime | None
+    async def _resume_in_one_statement(
+        self,
+        resumes: FusedResumes,
+        execution_id: uuid.UUID,
+        wait_id: uuid.UUID,
+        reason: str,
+        requested_at: datetime | None,
     ) -> None:
-        """An event wait's resume on PostgreSQL: settled, decided and claimed in one
-        statement shared with the resumes that arrive together
-        (shared/state_machine/event_resume_pg.py)."""
-        assert self._event_resumes is not None
+        """An event wait's or an approval gate's resume on PostgreSQL: settled, decided and
+        claimed in one statement shared with the resumes that arrive together
+        (shared/state_machine/fused_resume_pg.py)."""
         with log_context(execution_id=str(execution_id)):
-            resumed = await self._event_resumes.claim(
+            resumed = await resumes.claim(
                 execution_id, wait_id, owner=self._owner, lease_seconds=self._lease, now=utcnow()
             )
             if resumed is None:
@@ -171,18 +184,18 @@ class Handlers:
             claimed, completed = resumed.claimed, resumed.completed
             wait = completed or claimed.wait
             assert wait is not None
-            self._observe_resume(wait, "event", requested_at)
+            self._observe_resume(wait, reason, requested_at)
             if completed is None:
                 self._events.emit(
                     event(claimed, "execution.resumed", S.RUNNING, node_id=claimed.current_node_id),
                 )
             else:
-                # The statement completed the event node too; the run goes on from the next.
+                # The statement completed the wait's node too; the run goes on from the next.
                 node_id = resumed.node_id
                 self._events.emit(
                     event(claimed, "execution.resumed", S.RUNNING, node_id=node_id),
                     event(claimed, "node.completed", S.RUNNING, node_id=node_id,
-                          node_type="event", attempt=resumed.attempt, duration_ms=0),
+                          node_type=completed.kind, attempt=resumed.attempt, duration_ms=0),
                 )  # fmt: skip
             await self._run(claimed)
 

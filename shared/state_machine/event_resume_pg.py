@@ -1,38 +1,33 @@
-"""RESUME of `event` waits on PostgreSQL: settle, decide and claim in ONE statement, for every
-resume asked for together.
+"""RESUME of `event` waits on PostgreSQL: settled, decided and claimed in ONE statement for
+every resume asked for together (the pieces shared with other kinds: fused_resume_pg.py).
 
-The portable resume (resume.py) takes five round trips — BEGIN, read and lock the
-wait, the node's `settle` reading its facts, decide and claim, COMMIT — because a node type's
-rule is Python. An event wait's rule is simple enough for SQL: decided by the one event
-accepted for its node, with that event's payload. Here, in order:
-
-- `w`: each asked wait, still open and of kind `event`, locked (in id order: two batches never
-  wait on each other crosswise). The gateway share-locks it while recording an event
-  (the gateway's wait-event statement), so an event is either seen here or finds it decided;
+An event wait is decided by the one event accepted for its node, with that event's payload.
+After `w` (each asked wait, locked):
 - `ev`: the event accepted for the wait's node;
+- `next`: the node after the event node, if any;
 - `claimed`: the compare-and-set paused → running, only with an accepted event and while the
-  execution is still paused at the wait's node; `decided` and `moved` follow only what it
-  claimed, so the wait is decided exactly when its run is claimed;
-- the node's `waiting` step, whose attempt the resumed node completes.
-
-No row back for an ask means there was nothing to resume (a duplicate message, a wait already
-decided, no accepted event): the caller acknowledges and drops the message, as with any claim
-conflict. Resumes that arrive together (a burst of events) share the statement and its commit
-(shared/group_commit.py).
+  execution is still paused at the wait's node;
+- with a node after it, the event node completes in the same statement (`output`,
+  `completed`): its output is the payload, and the run goes on from the next node with no
+  checkpoint of the event node's own.
 """
 
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.context import restore
-from shared.db import driver
-from shared.group_commit import GroupCommit
 from shared.state_machine.claimed import Claimed
+from shared.state_machine.fused_resume_pg import (
+    CLAIMED_COLUMNS,
+    WAITING_STEP_SQL,
+    Ask,
+    FusedResumes,
+    Resumed,
+    claimed_fields,
+    locked_waits_sql,
+    resumed_at_wait,
+)
 from shared.state_machine.moves import RESUME
 from shared.state_machine.outputs import OUTPUTS_SQL
 from shared.state_machine.transitions import transition_sql
@@ -40,19 +35,7 @@ from shared.state_machine.waits import WaitRecord
 from shared.step_summary import MAX_SUMMARY_BYTES
 
 RESUME_EVENT_WAITS_SQL = f"""
-WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[],
-                         $5::timestamptz[])
-        AS i(execution_id, wait_id, owner, lease_expires_at, at)
-), w AS MATERIALIZED (
-    SELECT w.id, w.execution_id, w.node_id, w.rule, w.expires_at,
-           i.owner, i.lease_expires_at, i.at
-    FROM input AS i
-    JOIN waits AS w ON w.id = i.wait_id AND w.execution_id = i.execution_id
-    WHERE w.status = 'open' AND w.kind = 'event'
-    ORDER BY w.id
-    FOR UPDATE OF w
-), ev AS MATERIALIZED (
+WITH {locked_waits_sql("event")}, ev AS MATERIALIZED (
     SELECT DISTINCT ON (w.id) w.id AS wait_id, v.id AS event_id, v.payload
     FROM w
     JOIN wait_events AS v ON v.execution_id = w.execution_id AND v.node_id = w.node_id
@@ -80,8 +63,7 @@ WITH input AS (
         current_node_id = coalesce(x.node_id, e.current_node_id)
     FROM w JOIN ev ON ev.wait_id = w.id JOIN next AS x ON x.wait_id = w.id
     WHERE e.id = w.execution_id AND {RESUME.sql_guard()} AND e.current_node_id = w.node_id
-    RETURNING e.id, e.workspace_id, e.workflow_id, e.workflow_version, e.version, e.context,
-              {OUTPUTS_SQL} AS outputs, e.trigger_data, e.started_at, w.id AS wait_id,
+    RETURNING {CLAIMED_COLUMNS}, {OUTPUTS_SQL} AS outputs, w.id AS wait_id,
               w.node_id, w.rule, w.expires_at, w.owner, w.at, ev.event_id, ev.payload,
               x.node_id AS next_node_id
 ), output AS (
@@ -91,13 +73,7 @@ WITH input AS (
     FROM claimed AS c
     WHERE c.next_node_id IS NOT NULL
     ON CONFLICT (execution_id, node_id) DO UPDATE SET output = excluded.output, at = excluded.at
-), step AS (
-    SELECT DISTINCT ON (c.id) c.id AS execution_id, s.id, s.attempt
-    FROM claimed AS c
-    JOIN execution_steps AS s
-      ON s.execution_id = c.id AND s.node_id = c.node_id AND s.status = 'waiting'
-    ORDER BY c.id, s.attempt DESC
-), completed AS (
+), {WAITING_STEP_SQL}, completed AS (
     -- The event node completes here when a node follows it: its output is the payload, and
     -- the run goes on from the next node with no checkpoint of the event node's own.
     UPDATE execution_steps AS s
@@ -129,66 +105,22 @@ LEFT JOIN step AS s ON s.execution_id = c.id
 """
 
 
-@dataclass(frozen=True)
-class Resumed:
-    claimed: Claimed
-    #: The event node.
-    node_id: str
-    #: Its wait, completed by the same statement (a node follows it): the run goes on
-    #: from `claimed.current_node_id`. None: the claim resumes the event node itself.
-    completed: WaitRecord | None
-    #: The attempt of the event node that completed.
-    attempt: int
+def event_resumes(engine: AsyncEngine) -> FusedResumes:
+    """One worker's resumes of event waits."""
+    return FusedResumes(
+        engine,
+        RESUME_EVENT_WAITS_SQL,
+        name="event resumes",
+        resumed=_resumed,
+        extra=_summary_limit,
+    )
 
 
-@dataclass(frozen=True)
-class _Ask:
-    execution_id: uuid.UUID
-    wait_id: uuid.UUID
-    owner: str
-    lease_expires_at: datetime
-    at: datetime
+def _summary_limit(_: Sequence[Ask]) -> list[Any]:
+    return [MAX_SUMMARY_BYTES]
 
 
-class EventResumes:
-    """One worker's resumes of event waits; those asked for together share one statement."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._group: GroupCommit[_Ask, Resumed | None] = GroupCommit(
-            self._write, name="event resumes"
-        )
-
-    async def claim(
-        self,
-        execution_id: uuid.UUID,
-        wait_id: uuid.UUID,
-        *,
-        owner: str,
-        lease_seconds: float,
-        now: datetime,
-    ) -> Resumed | None:
-        """The run claimed with its wait decided; None when there was nothing to resume."""
-        ask = _Ask(execution_id, wait_id, owner, now + timedelta(seconds=lease_seconds), now)
-        return await self._group.submit(ask)
-
-    async def _write(self, asks: Sequence[_Ask]) -> list[Resumed | None]:
-        rows = await driver.fetch(
-            self._engine,
-            RESUME_EVENT_WAITS_SQL,
-            [a.execution_id for a in asks],
-            [a.wait_id for a in asks],
-            [a.owner for a in asks],
-            [a.lease_expires_at for a in asks],
-            [a.at for a in asks],
-            MAX_SUMMARY_BYTES,
-        )
-        claimed = {row["wait_id"]: _claim(row) for row in rows}
-        # A resume delivered twice at once asks twice in one batch: only the first gets it.
-        return [claimed.pop(a.wait_id, None) for a in asks]
-
-
-def _claim(row: Any) -> Resumed:
+def _resumed(row: Any) -> Resumed:
     decision = {"outcome": "received", "event_id": row["event_id"], "payload": row["payload"]}
     wait = WaitRecord(
         id=row["wait_id"],
@@ -198,24 +130,10 @@ def _claim(row: Any) -> Resumed:
         decision=decision,
         expires_at=row["expires_at"],
     )
-    fields: dict[str, Any] = {
-        "execution_id": row["id"],
-        "workspace_id": row["workspace_id"],
-        "workflow_id": row["workflow_id"],
-        "workflow_version": row["workflow_version"],
-        "version": row["version"],
-        "context": restore(row["context"], row["outputs"]),
-        "trigger_data": row["trigger_data"] or {},
-        "started_at": row["started_at"] or row["at"],
-    }
-    attempt = row["step_attempt"] or 1
-    if row["next_node_id"] is not None:
-        # The statement stored the payload as the event node's output after reading the
-        # outputs (a statement sees the database as it was when it began).
-        outputs = {**(row["outputs"] or {}), row["node_id"]: row["payload"]}
-        fields["context"] = restore(row["context"], outputs)
-        claimed = Claimed(current_node_id=row["next_node_id"], **fields)
-        return Resumed(claimed, row["node_id"], wait, attempt)
-    step = {"open_step_id": row["step_id"], "attempt": attempt} if row["step_id"] else {}
-    claimed = Claimed(current_node_id=row["node_id"], wait=wait, **fields, **step)
-    return Resumed(claimed, row["node_id"], None, attempt)
+    if row["next_node_id"] is None:
+        return resumed_at_wait(row, wait)
+    # The statement stored the payload as the event node's output after reading the outputs
+    # (a statement sees the database as it was when it began).
+    outputs = {**(row["outputs"] or {}), row["node_id"]: row["payload"]}
+    claimed = Claimed(current_node_id=row["next_node_id"], **claimed_fields(row, outputs))
+    return Resumed(claimed, row["node_id"], wait, row["step_attempt"] or 1)

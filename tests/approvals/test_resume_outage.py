@@ -30,6 +30,7 @@ from shared.broker.topology import RESUME
 from shared.db.tables import ExecutionTransition, OutboxMessage, Wait
 from shared.db.types import utcnow
 from shared.runtime import Resources
+from shared.state_machine.approval_resume_pg import RESUME_APPROVAL_GATES_SQL
 from shared.state_machine.resume import DECIDE_AND_CLAIM
 from tests.approvals.support import (
     CSRF,
@@ -52,10 +53,17 @@ from tests.support import (
     waits_of,
 )
 
-#: The statement of the resume's transaction that decides the wait and claims the run, sent
-#: after the wait was read, locked and settled (resume.DECIDE_AND_CLAIM).
-DECIDING_STATEMENT = b"WITH decided AS ("
-assert DECIDING_STATEMENT.decode() in DECIDE_AND_CLAIM.text
+#: The statement that decides the gate and claims the run, by the way the resume goes:
+#: - an approver's decision on PostgreSQL: one statement settles, decides and claims
+#:   (approval_resume_pg.RESUME_APPROVAL_GATES_SQL);
+#: - any other fact (`fact`: e.g. the scheduler's stalled-resume sweep): a transaction, cut
+#:   after the wait was read, locked and settled (resume.DECIDE_AND_CLAIM): half done.
+DECIDING_STATEMENTS = {
+    "approval": b"tally AS MATERIALIZED (",
+    "fact": b"WITH decided AS (",
+}
+assert DECIDING_STATEMENTS["approval"].decode() in RESUME_APPROVAL_GATES_SQL
+assert DECIDING_STATEMENTS["fact"].decode() in DECIDE_AND_CLAIM.text
 
 
 def gate_then_webhook(url: str) -> dict[str, Any]:
@@ -159,6 +167,7 @@ async def resumes(resources: Resources, execution_id: uuid.UUID) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("reason", sorted(DECIDING_STATEMENTS))
 @pytest.mark.parametrize(
     "outage_seconds",
     [
@@ -170,13 +179,22 @@ async def resumes(resources: Resources, execution_id: uuid.UUID) -> int:
     ],
 )
 async def test_the_database_dropping_mid_resume_leaves_the_run_completed_once(
-    stage: Stage, receiver: Receiver, outage_seconds: float
+    stage: Stage,
+    receiver: Receiver,
+    outage_seconds: float,
+    reason: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     resources = stage.resources
     workspace_id, workflow_id = await seed_workflow(resources, gate_then_webhook(receiver.url))
     execution_id = await start_execution(resources, workspace_id, workflow_id, DEAL)
     await wait_for_status(resources, execution_id, "paused")
-    stage.proxy.cut_when_sent(DECIDING_STATEMENT)
+    staged = decisions._resume
+    # The gateway stages its resume with the reason under test.
+    monkeypatch.setattr(
+        decisions, "_resume", lambda *args: staged(*args).model_copy(update={"reason": reason})
+    )
+    stage.proxy.cut_when_sent(DECIDING_STATEMENTS[reason])
 
     await approve(stage)
     await asyncio.wait_for(stage.proxy.tripped.wait(), timeout=20)

@@ -4,8 +4,9 @@ Two ways name the approver, one way records: the e-mailed link (`ByLink`, the ap
 themselves) and the decision API (`ByApprover`, an API key on the approver's behalf, which the
 row names in `decided_by_key`).
 
-The gateway records the fact and stages `ResumeExecution(reason="fact")` in the same
-transaction; the executor applies the rule. Of many concurrent POSTs on one approver, the
+The gateway records the fact and stages `ResumeExecution(reason="approval")` in the same
+transaction; the executor applies the rule (on PostgreSQL in one statement:
+shared/state_machine/approval_resume_pg.py). Of many concurrent POSTs on one approver, the
 compare-and-set `pending → approved|rejected` lets exactly one through.
 """
 
@@ -202,7 +203,7 @@ def _settled(
 
 def _resume(execution_id: uuid.UUID, wait_id: uuid.UUID, at: datetime) -> ResumeExecution:
     return ResumeExecution(
-        execution_id=execution_id, wait_id=wait_id, reason="fact", requested_at=at
+        execution_id=execution_id, wait_id=wait_id, reason="approval", requested_at=at
     )
 
 
