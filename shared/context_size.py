@@ -1,0 +1,107 @@
+"""The size of an execution context as JSON, kept as a running figure while a run adds to it.
+
+`size(context)` is `len` of the JSON pydantic-core writes for the whole context (outputs
+included, `errors` and `skipped` left out while empty, as in a snapshot). Finding it encodes
+everything, so a run does it once per claim at most; after that `resized` gives the size of
+each next context from the last one's and from what changed, found by identity as
+`shared.context.added` finds it: the cost is what the node added, not the context.
+
+`resized` is exact, not an estimate: the encoding of a context is its fields' encodings
+joined, so a changed part changes the whole by its own difference in length (its key, colon
+and comma included). Tests hold it to `size` for contexts changed every way a run changes them.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pydantic_core
+
+from shared.context import ExecutionContext
+
+#: Fields left out of the encoding while empty (see `shared.context._empty`).
+_LEFT_OUT_WHEN_EMPTY = frozenset({"errors", "skipped"})
+_FIELDS = tuple(ExecutionContext.model_fields)
+_ABSENT = object()
+
+
+def size(context: ExecutionContext) -> int:
+    """Bytes of the context's JSON, found by encoding it whole."""
+    return len(pydantic_core.to_json(context, fallback=str))
+
+
+def resized(
+    size_before: int,
+    before: ExecutionContext,
+    after: ExecutionContext,
+    measured: Mapping[str, int] | None = None,
+) -> int:
+    """`size(after)`, given `size_before == size(before)`. `measured` holds the encoded sizes
+    of outputs of `after` already known (a node's output is encoded once, to check and store
+    it); any other output that changed is encoded here, and so is each changed field."""
+    total = size_before
+    for name in _FIELDS:
+        old, new = getattr(before, name), getattr(after, name)
+        if old is new or old == new:
+            continue
+        if name == "node_outputs":
+            total += _outputs_delta(old, new, measured or {})
+        else:
+            total += _field(name, new) - _field(name, old)
+    return total
+
+
+def changed_parts(before: ExecutionContext, after: ExecutionContext) -> Iterator[dict[str, Any]]:
+    """Each part of `after` that is not that of `before` (a field, or one node output), as
+    deep in a JSON object as the whole context's JSON holds it: encoding these finds what
+    encoding all of `after` would find wrong in what changed, without encoding the rest."""
+    for name in _FIELDS:
+        old, new = getattr(before, name), getattr(after, name)
+        if old is new or old == new:
+            continue
+        if name != "node_outputs":
+            yield {name: new}
+            continue
+        for node_id, output in new.items():
+            earlier = old.get(node_id, _ABSENT)
+            if earlier is not output and earlier != output:
+                yield {name: {node_id: output}}
+
+
+def _field(name: str, value: Any) -> int:
+    """What a field adds to the encoding: `"name":value,` (0 when left out). Every context
+    writes `source_data` first, so the one comma fewer than fields never moves between them."""
+    if name in _LEFT_OUT_WHEN_EMPTY and not value:
+        return 0
+    return len(name) + 4 + _encoded(value)
+
+
+def _outputs_delta(old: dict[str, Any], new: dict[str, Any], measured: Mapping[str, int]) -> int:
+    """How much longer `{"a":…,"b":…}` is for `new` than for `old`: by entry, `"id":output`,
+    and by the commas between entries."""
+    delta = _commas(len(new)) - _commas(len(old))
+    kept = 0
+    for node_id, output in new.items():
+        earlier = old.get(node_id, _ABSENT)
+        if earlier is _ABSENT:
+            delta += _entry(node_id, output, measured)
+            continue
+        kept += 1
+        if earlier is not output and earlier != output:
+            delta += _entry(node_id, output, measured) - _entry(node_id, earlier, {})
+    if kept < len(old):
+        # No run removes an output; should one, the figure stays right.
+        delta -= sum(_entry(k, v, {}) for k, v in old.items() if k not in new)
+    return delta
+
+
+def _entry(node_id: str, output: Any, measured: Mapping[str, int]) -> int:
+    known = measured.get(node_id)
+    return _encoded(node_id) + 1 + (known if known is not None else _encoded(output))
+
+
+def _commas(entries: int) -> int:
+    return max(entries - 1, 0)
+
+
+def _encoded(value: Any) -> int:
+    return len(pydantic_core.to_json(value, fallback=str))
