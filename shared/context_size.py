@@ -50,6 +50,16 @@ def resized(
     return total
 
 
+def as_measured(encoded: bytes) -> int | None:
+    """The size an output encoded alone (`shared.storable.encode_storable`) has inside the
+    context's JSON, or None when the two may differ: alone, pydantic-core writes infinity and
+    NaN as `Infinity` and `NaN`, inside a model as `null`. A None has `resized` encode the
+    output again, so the figure stays exact."""
+    if b"Infinity" in encoded or b"NaN" in encoded:
+        return None
+    return len(encoded)
+
+
 def changed_parts(before: ExecutionContext, after: ExecutionContext) -> Iterator[dict[str, Any]]:
     """Each part of `after` that is not that of `before` (a field, or one node output), as
     deep in a JSON object as the whole context's JSON holds it: encoding these finds what
@@ -104,4 +114,5 @@ def _commas(entries: int) -> int:
 
 
 def _encoded(value: Any) -> int:
-    return len(pydantic_core.to_json(value, fallback=str))
+    # As a model writes a value of a field typed Any (`null` for infinity and NaN).
+    return len(pydantic_core.to_json(value, fallback=str, inf_nan_mode="null"))

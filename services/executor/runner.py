@@ -26,6 +26,7 @@ from services.executor.progress import RunProgress
 from services.executor.steps import InterruptedTooOften, start_step
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
+from shared import context_size
 from shared.conditions import Condition
 from shared.context import ExecutionContext
 from shared.db.errors import is_transient
@@ -477,7 +478,8 @@ def _settle_on_open(run: RunProgress, spec: WaitSpec) -> list[tuple[str, Message
 
 def _measured(node: PreparedNode, encoded_output: bytes | None) -> dict[str, int] | None:
     """The output's encoded size by node id: encoded once to check it, not again to count it."""
-    return None if encoded_output is None else {node.id: len(encoded_output)}
+    size = None if encoded_output is None else context_size.as_measured(encoded_output)
+    return None if size is None else {node.id: size}
 
 
 def _with(step: StepRecord, **changes: Any) -> StepRecord:
