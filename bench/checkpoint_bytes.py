@@ -21,7 +21,7 @@ import asyncio
 import base64
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from figures import heading, line
 from target import Target, add_target_args, own_database, own_queues, target_for
 
 from services.executor import runner
+from services.executor.node_outputs import checked_output
 from services.executor.worker import ExecutorWorker
 from services.gateway.executions.run_request_sql import RunInserts
 from services.gateway.executions.run_requests import queue_execution
@@ -100,20 +101,20 @@ async def bench(args: argparse.Namespace) -> None:
 def _timed_checks() -> Iterator[list[float]]:
     """Seconds spent in the runner's output checks while inside, in a one-item list."""
     spent = [0.0]
-    checked: Callable[..., Any] = runner.checked_output
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            return checked(*args, **kwargs)
+            return checked_output(*args, **kwargs)
         finally:
             spent[0] += time.perf_counter() - started
 
-    runner.checked_output = timed  # type: ignore[assignment]  # a bench's own measuring tap
+    # The runner's own name for it (imported, not exported): a bench's measuring tap.
+    setattr(runner, "checked_output", timed)  # noqa: B010
     try:
         yield spent
     finally:
-        runner.checked_output = checked  # type: ignore[assignment]
+        setattr(runner, "checked_output", checked_output)  # noqa: B010
 
 
 async def _queue_runs(resources: Resources, length: int, count: int, blob: str) -> None:

@@ -35,7 +35,9 @@ changes = st.one_of(
 )
 
 
-def changed(context: ExecutionContext, change: tuple[Any, ...]) -> tuple[ExecutionContext, dict]:
+def changed(
+    context: ExecutionContext, change: tuple[Any, ...]
+) -> tuple[ExecutionContext, dict[str, int]]:
     """`context` with `change` made the way a run makes it, and the sizes it measured."""
     match change:
         case ("output", node_id, value, known):

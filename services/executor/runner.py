@@ -24,9 +24,9 @@ from services.executor.node_outputs import checked_output
 from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeServices, Wait
 from services.executor.progress import RunProgress
 from services.executor.steps import InterruptedTooOften, start_step
+from shared import context_size
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
-from shared import context_size
 from shared.conditions import Condition
 from shared.context import ExecutionContext
 from shared.db.errors import is_transient

@@ -4,8 +4,8 @@ limit and the size, and its output is not kept.
 
 The context's size is kept as a running figure by the worker holding the run
 (services/executor/node_outputs.py): these tests hold the size each failure reports to the
-one measured from the stored context, after a plain run, a resume from a wait and a reclaim
-by another worker, and prove the whole context is no longer encoded per node."""
+one measured from the stored context, after a plain run, a resume from a wait, a retry and a
+reclaim by another worker, and prove the whole context is no longer encoded per node."""
 
 import asyncio
 import contextlib
@@ -22,11 +22,11 @@ from sqlalchemy import select
 from services.executor.worker import ExecutorWorker
 from services.scheduler.worker import Scheduler
 from shared.context import ExecutionContext
-from shared.db.tables import ExecutionTransition
+from shared.db.tables import Execution, ExecutionTransition
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from tests.observability.support import gates
-from tests.support import seed_workflow, start_execution, steps_of, wait_for_status
+from tests.support import Receiver, seed_workflow, start_execution, steps_of, wait_for_status
 
 
 @contextlib.asynccontextmanager
@@ -150,6 +150,33 @@ async def test_the_context_size_is_right_after_a_resume_from_a_wait(settings: Se
         {"id": "pause", "type": "delay", "config": {"seconds": 0.2}},
         adds("after", 2500),
     )
+    done = await _run_with_timers(settings, definition)
+
+    assert done.status == "failed" and done.current_node_id == "after", done.error
+    assert done.context["node_outputs"]["pause"]["waited"] is True, "resumed from the wait"
+    assert reported(done.error) == size(done.context) + 2508
+
+
+async def test_the_context_size_is_right_after_a_node_is_retried(settings: Settings) -> None:
+    receiver = await Receiver(answers=[503]).start()
+    try:
+        retried = {"max_attempts": 2, "initial_interval_seconds": 0.1}
+        definition = chain(
+            adds("before", 1500),
+            {"id": "call", "type": "webhook", "config": {"url": receiver.url, "retry": retried}},
+            adds("after", 2500),
+        )
+        done = await _run_with_timers(settings, definition)
+    finally:
+        await receiver.stop()
+
+    assert len(receiver.calls) == 2, "the webhook failed once, then its retry completed"
+    assert done.status == "failed" and done.current_node_id == "after", done.error
+    assert reported(done.error) == size(done.context) + 2508
+
+
+async def _run_with_timers(settings: Settings, definition: dict[str, Any]) -> Execution:
+    """Run `definition` with the context limit at 4096 bytes and a scheduler firing timers."""
     tight = settings.model_copy(
         update={"max_context_bytes": 4096, "scheduler_interval_seconds": 0.1}
     )
@@ -159,13 +186,9 @@ async def test_the_context_size_is_right_after_a_resume_from_a_wait(settings: Se
         try:
             ws, workflow = await seed_workflow(resources, definition)
             execution_id = await start_execution(resources, ws, workflow)
-            done = await wait_for_status(resources, execution_id, "completed", "failed")
+            return await wait_for_status(resources, execution_id, "completed", "failed")
         finally:
             await scheduler.stop()
-
-    assert done.status == "failed" and done.current_node_id == "after", done.error
-    assert done.context["node_outputs"]["pause"]["waited"] is True, "resumed from the wait"
-    assert reported(done.error) == size(done.context) + 2508
 
 
 async def test_the_context_size_is_right_after_another_worker_reclaims_the_run(
