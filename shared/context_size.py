@@ -22,6 +22,7 @@ from shared.context import ExecutionContext
 _LEFT_OUT_WHEN_EMPTY = frozenset({"errors", "skipped"})
 _FIELDS = tuple(ExecutionContext.model_fields)
 _ABSENT = object()
+_NOTHING_MEASURED: Mapping[str, int] = {}
 
 
 def size(context: ExecutionContext) -> int:
@@ -39,13 +40,16 @@ def resized(
     of outputs of `after` already known (a node's output is encoded once, to check and store
     it); any other output that changed is encoded here, and so is each changed field."""
     total = size_before
+    # A model's fields are its __dict__: read there, the common case (one output added, the
+    # rest the same objects) costs a few identity tests.
+    was, now = before.__dict__, after.__dict__
     for name in _FIELDS:
-        old, new = getattr(before, name), getattr(after, name)
-        if old is new or old == new:
+        old, new = was[name], now[name]
+        if old is new:
             continue
         if name == "node_outputs":
-            total += _outputs_delta(old, new, measured or {})
-        else:
+            total += _outputs_delta(old, new, measured or _NOTHING_MEASURED)
+        elif old != new:
             total += _field(name, new) - _field(name, old)
     return total
 
@@ -88,17 +92,18 @@ def _field(name: str, value: Any) -> int:
 def _outputs_delta(old: dict[str, Any], new: dict[str, Any], measured: Mapping[str, int]) -> int:
     """How much longer `{"a":…,"b":…}` is for `new` than for `old`: by entry, `"id":output`,
     and by the commas between entries."""
+    get = old.get
+    changed = [node_id for node_id, output in new.items() if get(node_id, _ABSENT) is not output]
     delta = _commas(len(new)) - _commas(len(old))
-    kept = 0
-    for node_id, output in new.items():
-        earlier = old.get(node_id, _ABSENT)
+    added = 0
+    for node_id in changed:
+        output, earlier = new[node_id], get(node_id, _ABSENT)
         if earlier is _ABSENT:
+            added += 1
             delta += _entry(node_id, output, measured)
-            continue
-        kept += 1
-        if earlier is not output and earlier != output:
+        elif earlier != output:
             delta += _entry(node_id, output, measured) - _entry(node_id, earlier, {})
-    if kept < len(old):
+    if len(new) - added < len(old):
         # No run removes an output; should one, the figure stays right.
         delta -= sum(_entry(k, v, {}) for k, v in old.items() if k not in new)
     return delta
