@@ -47,9 +47,11 @@ def resized(
         old, new = was[name], now[name]
         if old is new:
             continue
+        # Not `old == new`, which holds for values that encode differently (1 and True, 0
+        # and 0.0): a part that is not the same object is measured again.
         if name == "node_outputs":
             total += _outputs_delta(old, new, measured or _NOTHING_MEASURED)
-        elif old != new:
+        else:
             total += _field(name, new) - _field(name, old)
     return total
 
@@ -101,7 +103,7 @@ def _outputs_delta(old: dict[str, Any], new: dict[str, Any], measured: Mapping[s
         if earlier is _ABSENT:
             added += 1
             delta += _entry(node_id, output, measured)
-        elif earlier != output:
+        else:
             delta += _entry(node_id, output, measured) - _entry(node_id, earlier, {})
     if len(new) - added < len(old):
         # No run removes an output; should one, the figure stays right.

@@ -62,6 +62,9 @@ def changed(
 @given(st.lists(changes, max_size=12))
 # Alone, infinity and NaN encode as `Infinity` and `NaN`; inside a context, as `null`.
 @example([("output", "a", float("inf"), True), ("output", "a", [float("nan")], True)])
+# Equal, but not encoded alike.
+@example([("output", "a", 0.0, True), ("output", "a", 0, True)])
+@example([("field", "metadata", {"k": True}), ("field", "metadata", {"k": 1})])
 def test_the_running_size_is_the_size_of_the_whole_json_after_every_change(
     steps: list[tuple[Any, ...]],
 ) -> None:
