@@ -3,8 +3,10 @@
 `size(context)` is `len` of the JSON pydantic-core writes for the whole context (outputs
 included, `errors` and `skipped` left out while empty, as in a snapshot). Finding it encodes
 everything, so a run does it once per claim at most; after that `resized` gives the size of
-each next context from the last one's and from what changed, found by identity as
-`shared.context.added` finds it: the cost is what the node added, not the context.
+each next context from the last one's and from what changed. Nodes make contexts by copying
+with changes (`with_output`…), so the parts they left alone are the very same objects
+(`shared.context.added`): what is not the same object is measured, the rest is not looked at,
+and the cost is what the node added, not the context.
 
 `resized` is exact, not an estimate: the encoding of a context is its fields' encodings
 joined, so a changed part changes the whole by its own difference in length (its key, colon
@@ -84,8 +86,9 @@ def changed_parts(before: ExecutionContext, after: ExecutionContext) -> Iterator
 
 
 def _field(name: str, value: Any) -> int:
-    """What a field adds to the encoding: `"name":value,` (0 when left out). Every context
-    writes `source_data` first, so the one comma fewer than fields never moves between them."""
+    """What a field adds to the encoding: `"name":value` and a comma (0 when left out). The
+    first field has no comma before it, but the first is always `source_data`, written by
+    every context: the comma counted too many is the same before and after a change."""
     if name in _LEFT_OUT_WHEN_EMPTY and not value:
         return 0
     return len(name) + 4 + _encoded(value)
