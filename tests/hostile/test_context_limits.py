@@ -4,8 +4,9 @@ limit and the size, and its output is not kept.
 
 The context's size is kept as a running figure by the worker holding the run
 (services/executor/node_outputs.py): these tests hold the size each failure reports to the
-one measured from the stored context, after a plain run, a resume from a wait, a retry and a
-reclaim by another worker, and prove the whole context is no longer encoded per node."""
+one measured from the stored context, after a plain run, a resume from a wait, a retry, an
+event resume and a reclaim by another worker, and prove the whole context is no longer
+encoded per node."""
 
 import asyncio
 import contextlib
@@ -21,10 +22,13 @@ from sqlalchemy import select
 
 from services.executor.worker import ExecutorWorker
 from services.scheduler.worker import Scheduler
+from shared.connections.crypto import new_secret_key
 from shared.context import ExecutionContext
 from shared.db.tables import Execution, ExecutionTransition
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
+from tests.events.support import event_workflow, open_wait, post_event, started
+from tests.gateway.conftest import running_gateway
 from tests.observability.support import gates
 from tests.support import Receiver, seed_workflow, start_execution, steps_of, wait_for_status
 
@@ -189,6 +193,35 @@ async def _run_with_timers(settings: Settings, definition: dict[str, Any]) -> Ex
             return await wait_for_status(resources, execution_id, "completed", "failed")
         finally:
             await scheduler.stop()
+
+
+async def test_the_context_size_is_right_after_an_event_resume_the_node_then_overwrites(
+    settings: Settings,
+) -> None:
+    """The resume stores the payload as the event node's output in its own statement; the
+    node then completes with it again (an output replacing one of the same node)."""
+    limited = settings.model_copy(
+        update={"max_context_bytes": 4096, "secret_key": new_secret_key()}
+    )
+    payload = {"po": "p" * 1200}
+    async with open_resources(limited) as resources, running_gateway(resources) as gateway:
+        executor, scheduler = ExecutorWorker(resources), Scheduler(resources)
+        await executor.start()
+        await scheduler.start()
+        try:
+            execution_id = await started(gateway, event_workflow(before=[adds("before", 1500)]))
+            await open_wait(resources, execution_id)
+            response = await post_event(gateway, execution_id, payload)
+            assert response.status == 202, await response.text()
+            done = await wait_for_status(resources, execution_id, "completed", "failed")
+        finally:
+            await scheduler.stop()
+            await executor.stop()
+
+    assert done.status == "failed" and done.current_node_id == "after", done.error
+    assert done.context["node_outputs"]["po"] == payload
+    seen = len(pydantic_core.to_json({"seen": payload}))
+    assert reported(done.error) == size(done.context) + seen
 
 
 async def test_the_context_size_is_right_after_another_worker_reclaims_the_run(
