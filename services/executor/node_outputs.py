@@ -5,22 +5,31 @@ DOCFLOW_MAX_NODE_OUTPUT_BYTES, and the context with it at most DOCFLOW_MAX_CONTE
 past any of these fails at once (no retry makes it smaller or storable), naming why, and nothing
 of it is checkpointed. The output is encoded once, here, for all three checks and its summary.
 
-Sizes are of the JSON the checkpoint would write, measured by pydantic-core's encoder: a few
-microseconds for the contexts of ordinary runs.
+Sizes are of JSON as pydantic-core's encoder writes it. The size checked against
+DOCFLOW_MAX_CONTEXT_BYTES is, exactly:
+
+    len(JSON of the context the output joins) + len(JSON of the output)
+
+where the context the output joins is the one the node handed back (`Completed.context`) or
+else the run's context as last checkpointed, whole (outputs included). The output's key
+(`"node_id":`) is not counted, and an earlier output of the same node that this one replaces
+is counted as well: the definition this check always had, kept as it was.
+
+The first term is a running figure (`RunProgress.context_bytes`, `shared/context_size.py`):
+measured once per claim, then kept by each checkpoint from what it added, so a check costs
+what the node added, not the size of the context.
 """
 
-from typing import Any
-
-import pydantic_core
-
 from services.executor.nodes.base import Completed, Failed, NodeResult, Wait
+from services.executor.progress import RunProgress
+from shared import context_size
 from shared.context import ExecutionContext
 from shared.settings import Settings
 from shared.storable import Unstorable, encode_storable
 
 
 def checked_output(
-    node_id: str, result: NodeResult, context: ExecutionContext, settings: Settings
+    node_id: str, result: NodeResult, run: RunProgress, settings: Settings
 ) -> tuple[bytes | None, NodeResult]:
     """The output encoded as JSON and `result`, or `result` replaced by a Failed when the
     output or context cannot be stored or goes past a limit."""
@@ -28,24 +37,17 @@ def checked_output(
         return None, result
     try:
         if isinstance(result, Completed) and result.context is not None:
-            encode_storable(result.context)
+            for part in context_size.changed_parts(run.context, result.context):
+                encode_storable(part)
         encoded = None if result.output is None else encode_storable(result.output)
     except Unstorable as e:
         return None, Failed(f"output of node `{node_id}` cannot be stored: {e}", retryable=False)
-    return encoded, within_limits(result, context, settings, encoded)
-
-
-def _json_size(value: Any) -> int | None:
-    try:
-        return len(pydantic_core.to_json(value, fallback=str))
-    except (ValueError, pydantic_core.PydanticSerializationError):
-        # Not encodable at all: the checkpoint says so, not this measure.
-        return None
+    return encoded, within_limits(result, run, settings, encoded)
 
 
 def within_limits(
     result: NodeResult,
-    context: ExecutionContext,
+    run: RunProgress,
     settings: Settings,
     encoded_output: bytes | None,
 ) -> NodeResult:
@@ -61,8 +63,8 @@ def within_limits(
             f"({limit} bytes)",
             retryable=False,
         )
-    whole = _new_context(result) or context
-    context_size = (_json_size(whole) or 0) + output_size
+    joined = _new_context(result) or run.context
+    context_size = run.bytes_of(joined, {}) + output_size
     limit = settings.max_context_bytes
     if context_size > limit:
         return Failed(

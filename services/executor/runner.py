@@ -24,6 +24,7 @@ from services.executor.node_outputs import checked_output
 from services.executor.nodes.base import Completed, Failed, NodeCall, NodeResult, NodeServices, Wait
 from services.executor.progress import RunProgress
 from services.executor.steps import InterruptedTooOften, start_step
+from shared import context_size
 from shared.broker.base import Broker
 from shared.broker.topology import RESUME
 from shared.conditions import Condition
@@ -210,9 +211,7 @@ class Runner:
             result = await self._call(run, node, event_nodes)
         finally:
             self._in_node.discard(task)
-        encoded_output, result = checked_output(
-            node.id, result, run.context, self._services.settings
-        )
+        encoded_output, result = checked_output(node.id, result, run, self._services.settings)
         duration = time.perf_counter() - clock
         self._node_duration(node.type_name, type(result).__name__.lower()).observe(duration)
         step = StepRecord(
@@ -228,7 +227,7 @@ class Runner:
         if isinstance(result, Completed):
             return await self._completed(run, node, result, step, step_id, next_id, encoded_output)
         if isinstance(result, Wait):
-            await self._paused(run, node, result, step, step_id)
+            await self._paused(run, node, result, step, step_id, encoded_output)
             return False
         return await self._failed(run, node, result, step, step_id, next_id)
 
@@ -255,9 +254,11 @@ class Runner:
         next_id: str | None,
         outbox: list[tuple[str, Message]] | None = None,
         writes: CheckpointWrites | None = None,
+        measured: dict[str, int] | None = None,
     ) -> bool:
         """Checkpoint a node the run goes on past: completed, skipped, or failed with
-        `on_error: continue` (`node.<step status>`). True when there is a next node."""
+        `on_error: continue` (`node.<step status>`). True when there is a next node.
+        `measured`: the encoded size of the node's output, when it added one."""
         finished = next_id is None
         checkpoint = Checkpoint(
             context=context,
@@ -269,7 +270,7 @@ class Runner:
             outbox=list(outbox or ()),
             writes=writes,
         )
-        await self._commit(run, checkpoint)
+        await self._commit(run, checkpoint, measured)
         name = f"node.{step.status}"
         events = [
             node_event(run, node, name, S.RUNNING, duration_ms=step.duration_ms, error=step.error)
@@ -338,7 +339,15 @@ class Runner:
         context = (result.context or run.context).with_output(node.id, result.output)
         summarized = _with(step, output_summary=summarize(result.output, encoded_output))
         return await self._went_on(
-            run, node, context, summarized, step_id, next_id, result.outbox, result.writes
+            run,
+            node,
+            context,
+            summarized,
+            step_id,
+            next_id,
+            result.outbox,
+            result.writes,
+            _measured(node, encoded_output),
         )
 
     async def _paused(
@@ -348,6 +357,7 @@ class Runner:
         result: Wait,
         step: StepRecord,
         step_id: int | None,
+        encoded_output: bytes | None,
     ) -> None:
         spec, output = result.spec, result.output
         context = run.context if output is None else run.context.with_output(node.id, output)
@@ -362,7 +372,7 @@ class Runner:
             outbox=[*result.outbox, *_settle_on_open(run, spec)],
             writes=result.writes,
         )
-        await self._commit(run, checkpoint)
+        await self._commit(run, checkpoint, _measured(node, encoded_output))
         self._events.emit(
             node_event(run, node, "node.waiting", S.PAUSED),
             event(run, "execution.paused", S.PAUSED, node_id=node.id),
@@ -432,7 +442,9 @@ class Runner:
         self._events.emit(*events)
         return False
 
-    async def _commit(self, run: RunProgress, checkpoint: Checkpoint) -> None:
+    async def _commit(
+        self, run: RunProgress, checkpoint: Checkpoint, measured: dict[str, int] | None = None
+    ) -> None:
         async with run.write_lock:
             committed = await checkpoints.commit(
                 self._engine,
@@ -446,6 +458,7 @@ class Runner:
                 checkpoint.context,
                 checkpoint.current_node_id,
                 holding=checkpoint.status == S.RUNNING,
+                measured=measured,
             )
         if committed.staged:
             await publish_staged(self._sessions, self._broker, committed.staged)
@@ -461,6 +474,12 @@ def _settle_on_open(run: RunProgress, spec: WaitSpec) -> list[tuple[str, Message
         requested_at=utcnow(),
     )
     return [(RESUME, message)]
+
+
+def _measured(node: PreparedNode, encoded_output: bytes | None) -> dict[str, int] | None:
+    """The output's encoded size by node id: encoded once to check it, not again to count it."""
+    size = None if encoded_output is None else context_size.as_measured(encoded_output)
+    return None if size is None else {node.id: size}
 
 
 def _with(step: StepRecord, **changes: Any) -> StepRecord:
