@@ -77,6 +77,11 @@ def service_env(target: Target, **overrides: str) -> dict[str, str]:
         DOCFLOW_AMQP_URL=target.amqp_url,
         DOCFLOW_QUEUE_PREFIX=target.queue_prefix,
         DOCFLOW_LOG_LEVEL="WARNING",
+        # A benchmark is one client address sending as fast as it can: the per-address
+        # limits would answer 429 and measure themselves instead.
+        DOCFLOW_RATE_LIMIT_API_PER_SECOND="0",
+        DOCFLOW_RATE_LIMIT_PAGES_PER_SECOND="0",
+        DOCFLOW_RATE_LIMIT_WEBHOOKS_PER_SECOND="0",
     )
     env.update(overrides)
     return env
