@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.state_machine.fused_resume_pg import (
     CLAIMED_COLUMNS,
+    CLAIMED_RUNS_SQL,
     WAITING_STEP_SQL,
     Ask,
     FusedResumes,
@@ -94,9 +95,7 @@ WITH {locked_waits_sql("approval")}, tally AS MATERIALIZED (
 ), moved AS (
     {transition_sql(_MOVED)}
 ), {WAITING_STEP_SQL}
-SELECT c.*, s.id AS step_id, s.attempt AS step_attempt
-FROM claimed AS c
-LEFT JOIN step AS s ON s.execution_id = c.id
+{CLAIMED_RUNS_SQL}
 """
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.fused_resume_pg import (
     CLAIMED_COLUMNS,
+    CLAIMED_RUNS_SQL,
     WAITING_STEP_SQL,
     Ask,
     FusedResumes,
@@ -99,9 +100,7 @@ WITH {locked_waits_sql("event")}, ev AS MATERIALIZED (
 ), moved AS (
     {transition_sql("SELECT id, 'paused', 'running', 'event wait decided', owner, at FROM claimed")}
 )
-SELECT c.*, s.id AS step_id, s.attempt AS step_attempt
-FROM claimed AS c
-LEFT JOIN step AS s ON s.execution_id = c.id
+{CLAIMED_RUNS_SQL}
 """
 
 

@@ -68,6 +68,11 @@ WAITING_STEP_SQL = """step AS (
     ORDER BY c.id, s.attempt DESC
 )"""
 
+#: What the statement answers: each claimed run with its waiting step.
+CLAIMED_RUNS_SQL = """SELECT c.*, s.id AS step_id, s.attempt AS step_attempt
+FROM claimed AS c
+LEFT JOIN step AS s ON s.execution_id = c.id"""
+
 
 @dataclass(frozen=True)
 class Resumed:
