@@ -31,6 +31,7 @@ from services.gateway.executions.schemas import (
     RetryAccepted,
     RunRequest,
     StepList,
+    StreamEvent,
     WaitEventAccepted,
 )
 from shared.status import ExecutionStatus
@@ -46,7 +47,8 @@ RESUME = f"{API_PREFIX}/resume/{{execution_id}}/{{node_id}}/{{token}}"
 
 NOT_FOUND = {404: problem("No such object in this workspace")}
 CONFLICT = {409: problem("The execution's status does not allow this")}
-IdempotencyKey = Annotated[str, Field(max_length=MAX_IDEMPOTENCY_KEY)]
+#: An empty key is refused (422) as a too long one is.
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)]
 EVENT_PAYLOAD = Body(
     Any,
     required=False,
@@ -195,7 +197,7 @@ def _steps() -> list[Operation]:
                 query("last_event_id", str, "The same, for clients that cannot set headers"),
             ],
             responses={
-                200: Answer("An event stream", {"text/event-stream": str}),
+                200: Answer("An event stream", {"text/event-stream": StreamEvent}),
                 204: Answer("The execution ended and every event was sent"),
                 **errors,
             },
