@@ -12,6 +12,7 @@ from services.gateway.common.operations import (
     UNAUTHORIZED,
     Answer,
     Body,
+    Link,
     Operation,
     header,
     json,
@@ -57,6 +58,8 @@ EVENT_PAYLOAD = Body(
 )
 
 
+#: What an approval gate's execution id and node id lead to.
+GATE_OPERATIONS = ["extendGate", "resendGate", "reassignGate", "decideGate"]
 #: The operations a new execution's id leads to.
 USE_EXECUTION = [
     "getExecution",
@@ -134,7 +137,11 @@ def _runs() -> list[Operation]:
             operation_id="getExecution",
             summary="An execution with its steps and waits",
             parameters=[execution_id],
-            responses={200: json("The execution", Execution), **UNAUTHORIZED, **NOT_FOUND},
+            responses={
+                200: json("The execution", Execution, _from_execution()),
+                **UNAUTHORIZED,
+                **NOT_FOUND,
+            },
         ),
         Operation(
             "POST",
@@ -165,6 +172,23 @@ def _runs() -> list[Operation]:
             },
         ),
     ]
+
+
+def _from_execution() -> dict[str, Link]:
+    """What an execution's answer leads to: the event its first wait waits for (or the gate
+    it is), its documents and its first signature request (absent when it has none: nothing
+    to follow)."""
+    this = "$request.path.execution_id"
+    request_id = "$response.body#/signature_requests/0/id"
+    gate = {"execution_id": this, "node_id": "$response.body#/waits/0/node_id"}
+    return {
+        **{target: Link(target, gate) for target in GATE_OPERATIONS},
+        "postWaitEvent": Link(
+            "postWaitEvent", {"execution_id": this, "name": "$response.body#/waits/0/name"}
+        ),
+        "listDocuments": Link("listDocuments", {"execution_id": this}),
+        **links_to(["getSignatureRequest", "getSignedDocument"], "request_id", request_id),
+    }
 
 
 def _steps() -> list[Operation]:
