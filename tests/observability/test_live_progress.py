@@ -145,6 +145,40 @@ async def test_a_waiting_node_is_streamed_with_its_wait_and_an_unknown_execution
     assert unauthorized.status == 401
 
 
+async def test_a_stream_of_a_waiting_run_ends_after_its_time_and_a_reconnect_repeats_nothing(
+    settings: Settings,
+) -> None:
+    definition = {
+        "name": "pause",
+        "nodes": [
+            {"id": "start", "type": "trigger", "position": 0, "config": {}},
+            {"id": "nap", "type": "delay", "position": 1, "config": {"seconds": 3600}},
+        ],
+    }
+    bounded = settings.model_copy(update={"event_stream_max_seconds": 0.5})
+    async with open_resources(bounded) as resources, running_gateway(resources) as gateway:
+        workflow = await gateway.create_workflow(definition)
+        execution_id = (await gateway.start(workflow["id"], {}))["execution_id"]
+        async with _executor(resources):
+            stream = await gateway.client.get(_events_path(execution_id), headers=gateway.auth)
+            first = await take_until(read_events(stream), "node.waiting")
+            # Ends by itself, although the run still waits.
+            await asyncio.wait_for(stream.read(), 5)
+            again = await gateway.client.get(
+                _events_path(execution_id),
+                headers={**gateway.auth, "Last-Event-ID": first[-1].id or ""},
+            )
+            assert again.status == 200
+            rest = await asyncio.wait_for(again.text(), 5)
+    assert [e.name for e in first] == [
+        "node.started",
+        "node.completed",
+        "node.started",
+        "node.waiting",
+    ]
+    assert "event:" not in rest
+
+
 async def test_every_event_of_a_stream_is_one_the_document_describes(settings: Settings) -> None:
     """Found by the fuzzer: the stream was documented as one string, and an event (its
     `event`, `id` and `data` fields, as the document's schema describes each one) is not."""
