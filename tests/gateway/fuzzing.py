@@ -130,7 +130,7 @@ def config(base_url: str, key: str, *, examples: int, seed: int | None) -> schem
         # Nothing learnt by an earlier run (kept under .schemathesis/) changes this one.
         "cache": {"enabled": False},
         "workers": 1,
-        # A live event stream of an execution no executor runs never ends by itself.
+        # Nothing should take this long (a live event stream ends after a second in this test).
         "request-timeout": 5,
         "output": {"sanitization": {"enabled": False}},
     }
