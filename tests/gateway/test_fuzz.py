@@ -66,7 +66,7 @@ def fuzz_settings(
         rate_limit_webhooks_per_second=0,
         # A stream of a waiting run would stay open past the request timeout (a keep-alive
         # every 2 seconds), and the fuzzer would wait for it.
-        event_stream_max_seconds=1,
+        event_stream_max_seconds=0.2,
     )
     # The executor's signature nodes call the fake ClickSign, whose webhooks the gateway
     # checks with the settings account's secret.

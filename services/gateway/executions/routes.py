@@ -211,9 +211,10 @@ def _steps() -> list[Operation]:
             operation_id="streamExecutionEvents",
             summary=(
                 "Server-Sent Events: the steps so far, then live progress, until the "
-                "execution ends (or DOCFLOW_EVENT_STREAM_MAX_SECONDS pass: reconnect). Event names: node.started|waiting|completed|failed|"
-                "interrupted|cancelled|skipped, execution.completed|failed|cancelled. Each "
-                "event has an id; reconnect with Last-Event-ID to continue after it."
+                "execution ends or DOCFLOW_EVENT_STREAM_MAX_SECONDS pass. Event names: "
+                "node.started|waiting|completed|failed|interrupted|cancelled|skipped, "
+                "execution.completed|failed|cancelled. Each event has an id; reconnect with "
+                "Last-Event-ID to continue after it."
             ),
             parameters=[
                 execution_id,
