@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from services.gateway.approvals.pages import CSRF_COOKIE
 from shared.db.tables import Document
-from shared.esign.webhooks import clicksign_signature
+from shared.esign.webhooks import CLICKSIGN_SIGNATURE_HEADER, clicksign_signature
 from shared.hubspot.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_v3
 from shared.standard_webhooks import sign
 from tests.approvals.support import RecordingTransport, approvers, gate_workflow, token_in
@@ -67,19 +68,20 @@ HOOK_WORKFLOW: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Seeded:
-    #: Paused at its `event` node: one for postWaitEvent, one for its resume URL.
+    #: Paused at its `event` node, with a document made before it (postWaitEvent).
     event_run: uuid.UUID
-    resume_run: uuid.UUID
-    #: The resume URL's path (…/resume/{execution_id}/{node_id}/{token}).
+    #: Another run paused at its `event` node: its resume URL's path
+    #: (…/resume/{execution_id}/{node_id}/{token}).
     resume_path: str
     document_id: uuid.UUID
-    #: Paused at its gate of two approvers who must both approve.
+    #: Paused at its gate of GATE_APPROVERS, who must all approve.
     gate_run: uuid.UUID
     #: Page tokens, as the notifier e-mailed them: the first approver's, who decides through
     #: the page, and the last one's, whose page is shown.
     approval_tokens: tuple[str, str]
-    #: Signed (with a signed file) and still pending, with the provider's key of the latter.
+    #: Signed, with its signed file.
     signed_request: uuid.UUID
+    #: A request still pending at DocFlow, and the provider's key of it.
     pending_request: uuid.UUID
     pending_document_key: str
     #: The id the provider gave the pending request's signer, who has signed there.
@@ -165,7 +167,6 @@ async def seed_runs(
     assert document_id is not None
     return Seeded(
         event_run=event_run,
-        resume_run=resume_run,
         resume_path=resume_path,
         document_id=document_id,
         gate_run=gate_run,
@@ -233,7 +234,7 @@ def with_examples(
         "showApprovalPage": {"token": seeded.approval_tokens[1]},
         "decideApproval": {
             "token": seeded.approval_tokens[0],
-            "docflow_csrf": csrf,
+            CSRF_COOKIE: csrf,
             "body": {"csrf": csrf, "decision": "approve"},
         },
         "extendGate": {**gate, "body": {"expires_in": "3d"}},
@@ -261,21 +262,25 @@ def with_examples(
             "webhook-signature": sign(seeded.hook_secret, hook_id, now, _body(hook_body)),
             "body": hook_body,
         },
+        # Recorded (200); no workflow of the workspace is triggered by HubSpot, so none starts.
         "receiveHubSpotEvents": {
             "workspace_id": str(workspace_id),
             SIGNATURE_HEADER: hubspot_signature,
             TIMESTAMP_HEADER: f"{now}000",
             "body": hubspot_body,
         },
+        # Accepted, and applied: the pending request is signed and its run goes on.
         "receiveSignatureEvent": {
             "provider": "clicksign",
-            "Content-Hmac": clicksign_signature(CLICKSIGN_SECRET, _body(signed_event)),
+            CLICKSIGN_SIGNATURE_HEADER: clicksign_signature(CLICKSIGN_SECRET, _body(signed_event)),
             "body": signed_event,
         },
+        # Verified with the account's secret and read; about no request of that account, so
+        # answered `unknown` (200), as the provider is answered for a stranger's document.
         "receiveConnectionSignatureEvent": {
             "provider": "clicksign",
             "connection_id": str(seeded.account_id),
-            "Content-Hmac": clicksign_signature(ACCOUNT_SECRET, _body(account_event)),
+            CLICKSIGN_SIGNATURE_HEADER: clicksign_signature(ACCOUNT_SECRET, _body(account_event)),
             "body": account_event,
         },
     }
@@ -291,3 +296,14 @@ def with_examples(
                 for content in operation["requestBody"]["content"].values():
                     content["example"] = given["body"]
     return examples
+
+
+async def signed_by_its_example(gateway: Gateway, seeded: Seeded) -> None:
+    """The correctly signed example of receiveSignatureEvent was accepted and applied, not
+    merely answered: the pending request is signed."""
+
+    async def status() -> str:
+        view = await _api(gateway, "GET", f"/api/v1/signature-requests/{seeded.pending_request}")
+        return str(view["status"])
+
+    await eventually(status, lambda found: found == "signed")

@@ -25,7 +25,7 @@ from tests.approvals.support import RecordingTransport
 from tests.conftest import make_settings
 from tests.documents.builders import docx_template
 from tests.gateway.conftest import Gateway, running_gateway
-from tests.gateway.fuzz_seeds import seed_runs, with_examples
+from tests.gateway.fuzz_seeds import seed_runs, signed_by_its_example, with_examples
 from tests.gateway.fuzzing import config, run, statuses
 from tests.signatures.fake_clicksign import FakeClickSign
 from tests.signatures.fake_zapsign import FakeZapSign
@@ -137,6 +137,7 @@ async def test_no_input_gets_a_server_error_and_every_answer_is_documented(
             )
         assert key_id is not None
         summary = await asyncio.to_thread(run, document, settings, key_id)
+        await signed_by_its_example(gateway, seeded)
 
     print(f"examples per operation: {EXAMPLES}; seed: {SEED or 'none (derandomized)'}")
     print(summary.render())
