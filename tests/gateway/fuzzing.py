@@ -169,12 +169,20 @@ def run(document: dict[str, Any], settings: schemathesis.Config, own_key_id: uui
             if isinstance(event, events.ScenarioFinished):
                 _count(summary, event, seen)
             elif isinstance(event, events.NonFatalError):
-                summary.errors.append(f"{event.label}: {event.info.title}: {event.info.message}")
+                summary.errors.append(_error(event))
             elif isinstance(event, events.FatalError):
                 raise event.exception
     finally:
         schemathesis.hooks.unregister(spare_own_key)
     return summary
+
+
+def _error(event: events.NonFatalError) -> str:
+    """What went wrong, with what a flaky case did on its first call (Hypothesis keeps it in
+    an exception group): the summary is all a CI log shows of a run no seed repeats."""
+    text = f"{event.label}: {event.info.title}: {event.info.message}"
+    first = [f"{type(e).__name__}: {str(e)[:500]}" for e in getattr(event.value, "exceptions", ())]
+    return text + "".join(f"\n    first call: {line}" for line in first)
 
 
 def _count(
