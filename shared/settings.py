@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     #: How long an operator console sign-in lasts; signing out, or revoking the API key it
     #: was made with, ends it sooner.
     console_session_seconds: float = Field(default=8 * 3600.0, gt=0)
+    #: How long one live event stream of an execution stays open; the client reconnects with
+    #: Last-Event-ID and misses nothing. Bounds what a waiting run's listeners hold.
+    event_stream_max_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("egress_allow")
     @classmethod

@@ -115,6 +115,26 @@ async def test_a_post_without_the_pages_csrf_value_decides_nothing(harness: Harn
     assert approval.status == "pending"
 
 
+async def test_a_form_its_content_type_does_not_describe_is_refused_and_decides_nothing(
+    harness: Harness,
+) -> None:
+    """Found by the fuzzer: multipart/form-data without a boundary was a 500."""
+    execution_id = await harness.start(gate_workflow(approvers=approvers(1)))
+    [token] = (await harness.links(1)).values()
+    _, _, csrf = await harness.open_page(token)
+    assert csrf
+
+    response = await harness.browser.post(
+        harness.client.make_url(f"/approve/{token}"),
+        data=f"csrf={csrf}&decision=approve",
+        headers={"Cookie": f"docflow_csrf={csrf}", "Content-Type": "multipart/form-data"},
+    )
+
+    assert response.status == 400, await response.text()
+    [approval] = await approvals_of(harness.resources, execution_id)
+    assert approval.status == "pending"
+
+
 async def test_links_are_built_from_the_public_url_and_pages_are_not_cacheable(
     harness: Harness,
 ) -> None:

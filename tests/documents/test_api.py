@@ -9,10 +9,12 @@ import aiohttp
 import pytest
 
 from services.executor.worker import ExecutorWorker
+from shared.documents.kinds import CONTENT_TYPES, PDF_TYPE
 from shared.runtime import Resources
 from tests.documents.builders import DEAL, docx_template, pptx_template
 from tests.documents.support import run_to_end
 from tests.gateway.conftest import Gateway, running_gateway
+from tests.gateway.documented import answer_content, served_document
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -193,6 +195,17 @@ async def test_a_generated_document_is_served_with_its_lineage_and_bytes(
     other = await api.as_workspace("elsewhere")
     for path in (f"/api/v1/documents/{document_id}", f"/api/v1/documents/{document_id}/content"):
         assert (await other.client.get(path, headers=other.auth)).status == 404
+
+
+async def test_every_type_a_document_is_served_with_is_a_documented_one(api: Gateway) -> None:
+    """Found by the fuzzer: a .docx was served with its own type while the document said
+    application/octet-stream only. A signature node's source may declare any type."""
+    document = await served_document(api)
+    for operation_id in ("getDocumentContent", "getSignedDocument"):
+        documented = set(answer_content(document, operation_id, 200))
+        for served in [*CONTENT_TYPES.values(), PDF_TYPE, "image/png"]:
+            assert served in documented or "*/*" in documented, (operation_id, served)
+    assert DOCX_TYPE in answer_content(document, "getDocumentContent", 200)
 
 
 def _rest(resources: Resources) -> tuple[Any, ...]:

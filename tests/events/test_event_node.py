@@ -22,6 +22,7 @@ from tests.events.support import (
     transitions_of,
 )
 from tests.gateway.conftest import Gateway
+from tests.gateway.documented import answer_content, served_document, violations
 from tests.support import Receiver, eventually, steps_of, wait_for_status, waits_of
 
 
@@ -81,6 +82,33 @@ async def _resume_url(gateway: Gateway, execution_id: uuid.UUID) -> str:
     [wait] = [w for w in (await response.json())["waits"] if w["kind"] == "event"]
     url = str(wait["resume_url"])
     return url
+
+
+async def test_an_execution_at_its_event_node_and_after_it_is_read_as_the_document_says(
+    stack: Gateway,
+) -> None:
+    """Found by the fuzzer: an `event` wait's kind, name and resume URL, and the delivered
+    events, were not in the documented answer (`kind` refused "event")."""
+    document = await served_document(stack)
+    schema = answer_content(document, "getExecution", 200)["application/json"]["schema"]
+    execution_id = await started(stack, event_workflow())
+    await open_wait(stack.resources, execution_id)
+    path = f"/api/v1/executions/{execution_id}"
+    waiting = await (await stack.client.get(path, headers=stack.auth)).json()
+    assert (await post_event(stack, execution_id, {"po": 1})).status == 202
+    await wait_for_status(stack.resources, execution_id, "completed")
+    done = await (await stack.client.get(path, headers=stack.auth)).json()
+
+    [wait] = waiting["waits"]
+    assert (wait["kind"], wait["name"], wait["resume_url"] is not None) == (
+        "event",
+        "po.confirmed",
+        True,
+    )
+    [event] = done["events"]
+    assert (event["via"], event["status"]) == ("api", "accepted")
+    assert violations(document, schema, waiting) == []
+    assert violations(document, schema, done) == []
 
 
 async def test_an_event_that_arrives_before_the_wait_opens_is_applied_when_it_opens(

@@ -17,6 +17,7 @@ from shared.messages import ExecutionEvent, Message, RunExecution
 from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.gateway.conftest import Gateway, definition, running_gateway, take, wait_until
+from tests.gateway.documented import operation, served_document
 
 
 async def _count(gateway: Gateway, table: type[Base]) -> int:
@@ -139,6 +140,26 @@ async def test_an_idempotency_key_over_200_characters_is_422_naming_the_header(
     assert response.status == 422
     assert (await response.json())["field"] == IDEMPOTENCY_HEADER
     assert await _count(gateway, Execution) == 0
+
+
+async def test_an_empty_idempotency_key_is_422_as_the_document_says(gateway: Gateway) -> None:
+    """Found by the fuzzer: the document let an empty key through, the handlers refuse it."""
+    document = await served_document(gateway)
+    for operation_id in ("startExecution", "postWaitEvent"):
+        [key] = [
+            p
+            for p in operation(document, operation_id)["parameters"]
+            if p["name"] == IDEMPOTENCY_HEADER
+        ]
+        assert key["schema"]["minLength"] == 1, operation_id
+    workflow = await gateway.create_workflow()
+    response = await gateway.client.post(
+        f"/api/v1/workflows/{workflow['id']}/executions",
+        json={},
+        headers={**gateway.auth, IDEMPOTENCY_HEADER: ""},
+    )
+    assert response.status == 422
+    assert (await response.json())["field"] == IDEMPOTENCY_HEADER
 
 
 async def test_a_run_is_accepted_while_the_broker_is_unreachable_and_stays_in_the_outbox(

@@ -1,13 +1,17 @@
 """Live progress over Server-Sent Events: replay, then live, resumable with Last-Event-ID."""
 
 import asyncio
+import contextlib
+import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from services.executor.worker import ExecutorWorker
-from shared.runtime import open_resources
+from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from tests.gateway.conftest import Gateway, running_gateway
+from tests.gateway.documented import answer_content, served_document, violations
 from tests.observability.support import five_nodes, gates, read_events, take_until
 from tests.support import eventually, steps_of
 
@@ -139,6 +143,68 @@ async def test_a_waiting_node_is_streamed_with_its_wait_and_an_unknown_execution
     assert missing.status == 404
     assert missing.headers["Content-Type"] == "application/problem+json"
     assert unauthorized.status == 401
+
+
+async def test_a_stream_of_a_waiting_run_ends_after_its_time_and_a_reconnect_repeats_nothing(
+    settings: Settings,
+) -> None:
+    definition = {
+        "name": "pause",
+        "nodes": [
+            {"id": "start", "type": "trigger", "position": 0, "config": {}},
+            {"id": "nap", "type": "delay", "position": 1, "config": {"seconds": 3600}},
+        ],
+    }
+    bounded = settings.model_copy(update={"event_stream_max_seconds": 0.5})
+    async with open_resources(bounded) as resources, running_gateway(resources) as gateway:
+        workflow = await gateway.create_workflow(definition)
+        execution_id = (await gateway.start(workflow["id"], {}))["execution_id"]
+        async with _executor(resources):
+            stream = await gateway.client.get(_events_path(execution_id), headers=gateway.auth)
+            first = await take_until(read_events(stream), "node.waiting")
+            # Ends by itself, although the run still waits.
+            await asyncio.wait_for(stream.read(), 5)
+            again = await gateway.client.get(
+                _events_path(execution_id),
+                headers={**gateway.auth, "Last-Event-ID": first[-1].id or ""},
+            )
+            assert again.status == 200
+            rest = await asyncio.wait_for(again.text(), 5)
+    assert [e.name for e in first] == [
+        "node.started",
+        "node.completed",
+        "node.started",
+        "node.waiting",
+    ]
+    assert "event:" not in rest
+
+
+async def test_every_event_of_a_stream_is_one_the_document_describes(settings: Settings) -> None:
+    """Found by the fuzzer: the stream was documented as one string, and an event (its
+    `event`, `id` and `data` fields, as the document's schema describes each one) is not."""
+    async with open_resources(settings) as resources, running_gateway(resources) as gateway:
+        document = await served_document(gateway)
+        content = answer_content(document, "streamExecutionEvents", 200)
+        workflow = await gateway.create_workflow()
+        execution_id = (await gateway.start(workflow["id"]))["execution_id"]
+        async with _executor(resources):
+            stream = await gateway.client.get(_events_path(execution_id), headers=gateway.auth)
+            events = await take_until(read_events(stream), "execution.completed")
+    assert [e.name for e in events][-1] == "execution.completed"
+    schema = content["text/event-stream"]["schema"]
+    for event in events:
+        sent = {"event": event.name, "id": event.id, "data": json.dumps(event.data)}
+        assert violations(document, schema, sent) == [], sent
+
+
+@contextlib.asynccontextmanager
+async def _executor(resources: Resources) -> AsyncIterator[None]:
+    executor = ExecutorWorker(resources)
+    await executor.start()
+    try:
+        yield
+    finally:
+        await executor.stop()
 
 
 def _order(event_id: str | None) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from services.gateway.approvals import decisions
 from services.gateway.approvals.decisions import ByLink, Found, Recorded, Refusal
@@ -168,7 +169,12 @@ async def decide(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     if not _TOKEN_SHAPE.match(token):
         return _refused(Refusal.UNKNOWN)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, LookupError, HttpProcessingError):
+        # A body its own Content-Type does not describe (multipart without a boundary, an
+        # unknown charset): no browser sends one, and nothing can be read from it.
+        return _result(400, "Nothing was recorded", "The form could not be read; try again.")
     sent, cookie = str(form.get("csrf", "")), request.cookies.get(CSRF_COOKIE, "")
     if not (sent and cookie and hmac.compare_digest(sent.encode(), cookie.encode())):
         return _result(

@@ -13,6 +13,7 @@ from services.gateway.approvals.api import (
     ResendRequest,
 )
 from services.gateway.approvals.decision_api import DecisionRecorded, DecisionRequest
+from services.gateway.approvals.pages import CSRF_COOKIE
 from services.gateway.approvals.schemas import (
     ApprovalDecisionForm,
     ApprovalGate,
@@ -25,6 +26,7 @@ from services.gateway.common.operations import (
     Answer,
     Body,
     Operation,
+    cookie,
     html,
     json,
     path,
@@ -65,11 +67,15 @@ def _pages() -> list[Operation]:
             pages.decide,
             operation_id="decideApproval",
             summary="Record the approver's decision (needs the page's CSRF value)",
-            parameters=[token],
+            parameters=[
+                token,
+                # Double-submit: the page sets it, and the form's `csrf` must match it.
+                cookie(CSRF_COOKIE, description="The CSRF value the page set", required=True),
+            ],
             body=Body(ApprovalDecisionForm, media_type="application/x-www-form-urlencoded"),
             responses={
                 200: html("Recorded"),
-                400: html("No decision chosen"),
+                400: html("No decision chosen, or a form that cannot be read"),
                 403: html("CSRF value missing or not matching"),
                 409: html("Another request decided for this link first"),
                 **refused,

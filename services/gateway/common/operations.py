@@ -44,7 +44,7 @@ class Answer:
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    location: Literal["path", "query", "header"]
+    location: Literal["path", "query", "header", "cookie"]
     shape: Any = str
     description: str | None = None
     required: bool = False
@@ -110,6 +110,12 @@ def header(
     name: str, shape: Any = str, description: str | None = None, *, required: bool = False
 ) -> Parameter:
     return Parameter(name, "header", shape, description, required)
+
+
+def cookie(
+    name: str, shape: Any = str, description: str | None = None, *, required: bool = False
+) -> Parameter:
+    return Parameter(name, "cookie", shape, description, required)
 
 
 #: What any route behind an API key may answer.

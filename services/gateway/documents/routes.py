@@ -1,6 +1,7 @@
 """Templates (uploaded .docx/.pptx, versioned by name) and the documents runs generate."""
 
 import uuid
+from typing import Any
 
 from services.gateway.common.operations import (
     FIRST_ID,
@@ -23,8 +24,16 @@ from services.gateway.documents.schemas import (
     TemplateList,
     TemplateUpload,
 )
+from shared.documents.kinds import CONTENT_TYPES, PDF_TYPE
 
 NOT_FOUND = {404: problem("Not found")}
+#: A document is served with the content type it was stored with: an Office file, a PDF, or
+#: whatever a signature node's source declared (any type: `*/*`).
+FILE_TYPES: dict[str, Any] = {
+    **{media_type: bytes for media_type in CONTENT_TYPES.values()},
+    PDF_TYPE: bytes,
+    "*/*": bytes,
+}
 
 
 def operations() -> list[Operation]:
@@ -123,7 +132,7 @@ def _documents() -> list[Operation]:
                 header("If-None-Match", str, "The ETag of the copy the client holds"),
             ],
             responses={
-                200: Answer("The file, with its content type", {"application/octet-stream": bytes}),
+                200: Answer("The file, with the content type it was made with", FILE_TYPES),
                 304: Answer("The client's copy is current (its ETag matched)"),
                 409: problem("Not produced yet"),
                 **UNAUTHORIZED,

@@ -12,6 +12,7 @@ from services.gateway.common.operations import (
     UNAUTHORIZED,
     Answer,
     Body,
+    Link,
     Operation,
     header,
     json,
@@ -31,6 +32,7 @@ from services.gateway.executions.schemas import (
     RetryAccepted,
     RunRequest,
     StepList,
+    StreamEvent,
     WaitEventAccepted,
 )
 from shared.status import ExecutionStatus
@@ -46,7 +48,8 @@ RESUME = f"{API_PREFIX}/resume/{{execution_id}}/{{node_id}}/{{token}}"
 
 NOT_FOUND = {404: problem("No such object in this workspace")}
 CONFLICT = {409: problem("The execution's status does not allow this")}
-IdempotencyKey = Annotated[str, Field(max_length=MAX_IDEMPOTENCY_KEY)]
+#: An empty key is refused (422) as a too long one is.
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY)]
 EVENT_PAYLOAD = Body(
     Any,
     required=False,
@@ -55,6 +58,8 @@ EVENT_PAYLOAD = Body(
 )
 
 
+#: What an approval gate's execution id and node id lead to.
+GATE_OPERATIONS = ["extendGate", "resendGate", "reassignGate", "decideGate"]
 #: The operations a new execution's id leads to.
 USE_EXECUTION = [
     "getExecution",
@@ -132,7 +137,11 @@ def _runs() -> list[Operation]:
             operation_id="getExecution",
             summary="An execution with its steps and waits",
             parameters=[execution_id],
-            responses={200: json("The execution", Execution), **UNAUTHORIZED, **NOT_FOUND},
+            responses={
+                200: json("The execution", Execution, _from_execution()),
+                **UNAUTHORIZED,
+                **NOT_FOUND,
+            },
         ),
         Operation(
             "POST",
@@ -165,6 +174,23 @@ def _runs() -> list[Operation]:
     ]
 
 
+def _from_execution() -> dict[str, Link]:
+    """What an execution's answer leads to: the event its first wait waits for (or the gate
+    it is), its documents and its first signature request (absent when it has none: nothing
+    to follow)."""
+    this = "$request.path.execution_id"
+    request_id = "$response.body#/signature_requests/0/id"
+    gate = {"execution_id": this, "node_id": "$response.body#/waits/0/node_id"}
+    return {
+        **{target: Link(target, gate) for target in GATE_OPERATIONS},
+        "postWaitEvent": Link(
+            "postWaitEvent", {"execution_id": this, "name": "$response.body#/waits/0/name"}
+        ),
+        "listDocuments": Link("listDocuments", {"execution_id": this}),
+        **links_to(["getSignatureRequest", "getSignedDocument"], "request_id", request_id),
+    }
+
+
 def _steps() -> list[Operation]:
     execution_id = path("execution_id")
     errors = {**UNAUTHORIZED, 404: problem("No such execution")}
@@ -185,9 +211,10 @@ def _steps() -> list[Operation]:
             operation_id="streamExecutionEvents",
             summary=(
                 "Server-Sent Events: the steps so far, then live progress, until the "
-                "execution ends. Event names: node.started|waiting|completed|failed|"
-                "interrupted|cancelled|skipped, execution.completed|failed|cancelled. Each "
-                "event has an id; reconnect with Last-Event-ID to continue after it."
+                "execution ends or DOCFLOW_EVENT_STREAM_MAX_SECONDS pass. Event names: "
+                "node.started|waiting|completed|failed|interrupted|cancelled|skipped, "
+                "execution.completed|failed|cancelled. Each event has an id; reconnect with "
+                "Last-Event-ID to continue after it."
             ),
             parameters=[
                 execution_id,
@@ -195,7 +222,7 @@ def _steps() -> list[Operation]:
                 query("last_event_id", str, "The same, for clients that cannot set headers"),
             ],
             responses={
-                200: Answer("An event stream", {"text/event-stream": str}),
+                200: Answer("An event stream", {"text/event-stream": StreamEvent}),
                 204: Answer("The execution ended and every event was sent"),
                 **errors,
             },

@@ -78,12 +78,31 @@ class ExecutionStep(BaseModel):
 class Wait(BaseModel):
     id: uuid.UUID
     node_id: str
-    kind: Literal["timer", "retry", "approval", "signature"]
+    #: Every kind a node waits with (delay, retry back-off, human-in-loop, signature, event,
+    #: e-mail delivery): views.wait shows the row's kind as it is.
+    kind: Literal["timer", "retry", "approval", "signature", "event", "email"]
     status: Literal["open", "decided", "expired", "cancelled"]
+    #: What an `event` wait waits for; None for other kinds.
+    name: str | None
+    #: Where to POST the event without an API key: only on an open `event` wait, and only
+    #: when the gateway has a secret key to sign it with.
+    resume_url: str | None = None
     expires_at: datetime | None
     decision: dict[str, Any] | None
     created_at: datetime
     decided_at: datetime | None
+
+
+class WaitEvent(BaseModel):
+    """An event delivered to an `event` node, by the API or its resume URL."""
+
+    id: int
+    node_id: str
+    name: str
+    via: Literal["api", "url"]
+    status: Literal["accepted", "late"]
+    wait_id: uuid.UUID | None
+    received_at: datetime
 
 
 class Execution(ExecutionSummary):
@@ -93,6 +112,7 @@ class Execution(ExecutionSummary):
     waits: list[Wait]
     approvals: list[GateApprover]
     signature_requests: list[SignatureRequest]
+    events: list[WaitEvent]
 
 
 class Step(BaseModel):
@@ -116,6 +136,19 @@ class StepList(BaseModel):
     execution_id: uuid.UUID
     status: str
     items: list[Step]
+
+
+class StreamEvent(BaseModel):
+    """One Server-Sent Event of an execution's stream. Before OpenAPI 3.2 (`itemSchema`), an
+    event stream's `schema` describes each event, not the stream's text."""
+
+    #: node.started|waiting|completed|failed|interrupted|cancelled|skipped, or
+    #: execution.<its final status>.
+    event: str = Field(pattern=r"^(node|execution)\.[a-z_]+$")
+    #: What Last-Event-ID takes to continue after this event.
+    id: str
+    #: The event's fields as JSON, its name among them.
+    data: str
 
 
 class WaitEventAccepted(BaseModel):

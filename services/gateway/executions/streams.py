@@ -63,14 +63,19 @@ async def events(request: web.Request) -> web.StreamResponse:
         )
         await response.prepare(request)
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        loop = asyncio.get_running_loop()
+        # A run may wait for days: its listener reconnects (Last-Event-ID) now and then
+        # instead of holding one connection for as long.
+        ends_at = loop.time() + request.app[RESOURCES].settings.event_stream_max_seconds
         while True:
             for event in pending:
                 await response.write(_frame(event))
                 cursor = event.cursor
-            if progress.finished or hub.closing.is_set():
+            left = ends_at - loop.time()
+            if progress.finished or hub.closing.is_set() or left <= 0:
                 break
             try:
-                await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+                await asyncio.wait_for(wake.wait(), min(POLL_SECONDS, left))
             except TimeoutError:
                 # A comment line: keeps proxies from closing an idle stream.
                 await response.write(b": keep-alive\n\n")

@@ -91,7 +91,8 @@ def _requests() -> list[Operation]:
             responses={
                 200: Answer(
                     "The file as the provider signed it",
-                    {"application/pdf": NO_SCHEMA, "application/octet-stream": NO_SCHEMA},
+                    # The type the provider's file was stored with; a PDF as a rule.
+                    {"application/pdf": NO_SCHEMA, "*/*": NO_SCHEMA},
                 ),
                 **errors,
             },
