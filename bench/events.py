@@ -167,7 +167,7 @@ def parse_args() -> argparse.Namespace:
     add("--rate", type=float, default=20.0, help="events per second, steady phase")
     add("--burst", type=int, default=1000, help="runs per burst (default 1000)")
     add("--parked", type=int, default=100_000, help="runs parked in phase 3 (default 100,000)")
-    add("--in-flight", type=int, default=200, help="run requests in flight while parking")
+    add("--in-flight", type=int, default=100, help="run requests in flight while parking")
     add("--idle", type=float, default=60.0, help="idle seconds measured in phase 3")
     add("--phases", default="steady,burst,parked", help="which phases, comma-separated")
     add("--executors", type=int, default=2, help="executor processes (default 2)")

@@ -82,10 +82,12 @@ async def park_both(
     gate = asyncio.Semaphore(in_flight)
     began = time.monotonic()
     posted = [0]
+    refused_before = api.refused
 
     async def start(n: int) -> uuid.UUID:
         async with gate:
-            execution_id = await api.start_execution(event_wf if n % 2 else approval_wf, {"n": n})
+            workflow_id = event_wf if n % 2 else approval_wf
+            execution_id = await api.start_execution_retried(workflow_id, {"n": n})
         posted[0] += 1
         if posted[0] % 10_000 == 0:
             line("   POSTed", f"{posted[0]:,}", f"{time.monotonic() - began:.0f} s")
@@ -110,7 +112,9 @@ async def park_both(
 
     await wait_for(queues_empty, within=120, what="queues empty", every=0.5)
     seconds = time.monotonic() - began
+    refused = api.refused - refused_before
     line("POSTs accepted", f"{count / post_seconds:,.0f} /s", f"{post_seconds:.0f} s")
+    line("503 answered, asked again", f"{refused:,}", f"{in_flight} requests in flight")
     line("parked (waiting, mail sent)", f"{count / seconds:,.0f} /s", f"{seconds:.0f} s")
     return events, approvals, seconds
 
