@@ -97,15 +97,25 @@ async def park_both(
     post_seconds = time.monotonic() - began
     events, approvals = ids[1::2], ids[0::2]
 
+    paused_at: list[float] = []
+    shown = [time.monotonic()]
+
     async def all_parked() -> bool:
         waiting = await db.fetchval(
             "SELECT count(*) FROM waits w JOIN executions e ON e.id = w.execution_id "
             "WHERE w.kind IN ('event', 'approval') AND w.status = 'open' AND e.status = 'paused'"
         )
         sent = await db.fetchval("SELECT count(*) FROM email_deliveries WHERE status = 'sent'")
-        return bool(waiting >= count and sent - sent_before >= len(approvals))
+        sent -= sent_before
+        if waiting >= count and not paused_at:
+            paused_at.append(time.monotonic())
+        if time.monotonic() - shown[0] >= 30:
+            shown[0] = time.monotonic()
+            at = f"{shown[0] - began:.0f} s"
+            line("   waiting / e-mails sent", f"{waiting:,} / {sent:,}", at)
+        return bool(waiting >= count and sent >= len(approvals))
 
-    await wait_for(all_parked, within=300 + count / 20, what=f"{count} parked", every=1.0)
+    await wait_for(all_parked, within=300 + count / 20, what=f"{count} parked", every=2.0)
 
     async def queues_empty() -> bool:
         return await queue_depth(target, RESUME) == 0 and await queue_depth(target, EMAIL) == 0
@@ -115,7 +125,9 @@ async def park_both(
     refused = api.refused - refused_before
     line("POSTs accepted", f"{count / post_seconds:,.0f} /s", f"{post_seconds:.0f} s")
     line("503 answered, asked again", f"{refused:,}", f"{in_flight} requests in flight")
-    line("parked (waiting, mail sent)", f"{count / seconds:,.0f} /s", f"{seconds:.0f} s")
+    every_paused = paused_at[0] - began
+    line("every run waiting", f"{count / every_paused:,.0f} runs/s", f"{every_paused:.0f} s")
+    line("… and every e-mail sent", f"{count / seconds:,.0f} runs/s", f"{seconds:.0f} s")
     return events, approvals, seconds
 
 
