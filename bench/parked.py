@@ -178,8 +178,12 @@ async def parked_idle(
     rss_after = {s.name: rss_kib(s.pid) for s in stack.services}
     heading(f"   idle {args.idle:g} s")
     cores = cpu_lines(cpu, host, None, args.idle)
-    met = verdict(cores <= PARKED_IDLE_CORES_TARGET)
-    line("all", f"{cores:.4f} cores", f"target ≤ {PARKED_IDLE_CORES_TARGET}: {met}")
+    # The broker is shared with whatever else runs here: its figure is an upper bound, so the
+    # target is judged on the rest as well.
+    broker = host.broker.total / args.idle if host.broker is not None else 0.0
+    for label, used in (("all", cores), ("all but the shared broker", cores - broker)):
+        met = verdict(used <= PARKED_IDLE_CORES_TARGET)
+        line(label, f"{used:.4f} cores", f"target ≤ {PARKED_IDLE_CORES_TARGET}: {met}")
     heading("   memory: after 3a → parked → after the idle window")
     for name in sorted(rss_before):
         rss_line(name, [rss_start[name], rss_before[name], rss_after[name]])
