@@ -65,4 +65,3 @@ async def test_the_open_waits_gauge_counts_from_the_open_kinds_index_alone(
         await connection.rollback()
 
     assert any("Index Only Scan using ix_waits_open_kind" in line for line in lines), lines
-
