@@ -26,6 +26,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         made.append("queues")
 
     monkeypatch.setattr(gauges, "refresh_queue_gauges", queues)
+    monkeypatch.setattr(gauges, "refresh_outbox_gauge", queues)
     return made
 
 
@@ -54,7 +55,7 @@ async def test_a_cheap_open_waits_count_is_refreshed_at_every_interval(
     await passes(refresher, clock, every=1.0, count=30)
 
     assert calls.count("waits") == 6
-    assert calls.count("queues") == 6
+    assert calls.count("queues") == 2 * 6  # the queues and the outbox
 
 
 async def test_a_costly_open_waits_count_is_refreshed_less_often_and_the_queues_are_not(
@@ -68,4 +69,4 @@ async def test_a_costly_open_waits_count_is_refreshed_less_often_and_the_queues_
     await passes(refresher, clock, every=1.0, count=120)
 
     assert calls.count("waits") == 3
-    assert calls.count("queues") == 24
+    assert calls.count("queues") == 2 * 24  # the queues and the outbox
