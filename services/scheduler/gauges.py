@@ -22,9 +22,10 @@ log = structlog.get_logger(__name__)
 #: Seconds between refreshes; a scheduler pass runs far more often than that.
 DEFAULT_INTERVAL_SECONDS = 5.0
 #: The share of one core the open-waits count may take, timed as it runs. Counting reads every
-#: open wait (an index-only scan, ix_waits_open_kind), so with many runs parked it is counted
-#: less often instead of costing more: 15 ms for 100,000 open waits → every 7.5 s; 150 ms for
-#: a million → every 75 s. The queue gauges cost the same whatever waits, so keep `interval`.
+#: open wait (ix_waits_open_kind, or the table when nearly every wait is open), so with many
+#: runs parked it is counted less often instead of costing more: 15 to 35 ms for 100,000 open
+#: waits → every 7.5 to 17.5 s; ten times that for a million → every 75 to 175 s. The queue and
+#: outbox gauges cost the same however many runs wait, so they keep `interval`.
 WAIT_COUNT_SHARE = 0.002
 
 
