@@ -1,5 +1,6 @@
 """The gateway's HTTP API, as much of it as the benchmark uses."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,6 +12,10 @@ from shared.settings import Settings
 
 
 class ApiError(RuntimeError):
+    pass
+
+
+class Overloaded(ApiError):
     pass
 
 
@@ -39,6 +44,8 @@ class Api:
         self._http = http
         self._base = f"{base_url}/api/v1"
         self._headers = {"Authorization": f"Bearer {key}"}
+        #: Requests answered 503 (load shed) and asked again.
+        self.refused = 0
 
     async def create_workflow(self, definition: dict[str, Any]) -> str:
         body = await self._post("/workflows", definition, expect=201)
@@ -50,10 +57,40 @@ class Api:
         )
         return uuid.UUID(body["execution_id"])
 
-    async def _post(self, path: str, payload: dict[str, Any], *, expect: int) -> dict[str, Any]:
+    async def start_execution_retried(
+        self, workflow_id: str, trigger_data: dict[str, Any], *, tries: int = 20
+    ) -> uuid.UUID:
+        """As a client that wants its run: a `503` (the gateway shedding load when the
+        database falls behind) is asked again after a pause, under one Idempotency-Key so a
+        request that did commit is not started twice."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        path = f"/workflows/{workflow_id}/executions"
+        for _ in range(tries - 1):
+            try:
+                body = await self._post(
+                    path, {"trigger_data": trigger_data}, expect=202, headers=headers
+                )
+            except Overloaded:
+                self.refused += 1
+                await asyncio.sleep(1.0)
+                continue
+            return uuid.UUID(body["execution_id"])
+        body = await self._post(path, {"trigger_data": trigger_data}, expect=202, headers=headers)
+        return uuid.UUID(body["execution_id"])
+
+    async def _post(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        *,
+        expect: int,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         async with self._http.post(
-            self._base + path, json=payload, headers=self._headers
+            self._base + path, json=payload, headers={**self._headers, **(headers or {})}
         ) as response:
+            if response.status == 503:
+                raise Overloaded(f"POST {path}: 503 {await response.text()}")
             if response.status != expect:
                 raise ApiError(f"POST {path}: {response.status} {await response.text()}")
             body: dict[str, Any] = await response.json()

@@ -1,17 +1,19 @@
 """Event waits: resume latency, bursts, quiet cost and parked runs: `.venv/bin/python
 bench/events.py --help`.
 
-Real processes (gateway, two executors, scheduler) on PostgreSQL and RabbitMQ. Phases:
+Real processes (gateway, two executors, scheduler; the notifier too for phase 3) on
+PostgreSQL and RabbitMQ. Phases:
 1. steady: `--waits` runs parked on an `event` wait, their events POSTed at `--rate`/s;
    latency from the POST to the next node's `started_at`, and the cores the whole stack used
    (services, the database's backends, the broker);
 2. bursts: 1,000 runs of 10 `set` nodes without a wait (steps/s); 1,000 runs of 5 set nodes,
    an `event` wait and 5 set nodes, parked, then all events POSTed at once (steps/s after the
    wait, resumes/s);
-3. parked: 1,000 runs parked and resumed at once (3a), then `--parked` runs parked on event
-   waits, then `--idle` seconds with nothing to do (CPU of every process, memory, the
-   scheduler's due-work queries EXPLAINed), then 1,000 of them resumed at once (3b, resumes/s
-   against 3a's).
+3. parked (bench/parked.py): 1,000 runs parked and resumed at once (3a), then `--parked`
+   runs parked, half on event waits and half on approval gates (the notifier prints their
+   e-mails), then `--idle` seconds with nothing to do (CPU of every process, memory, the
+   scheduler's and the notifier's periodic statements EXPLAINed, taken from their code),
+   then 1,000 of them resumed at once (3b, resumes/s against 3a's).
 
 It creates and drops its own database and queues and stops every process it started. Figures
 move with whatever else the machine runs: CPU per operation is the steadier one.
@@ -23,13 +25,11 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 from api import Api, chain_of_set_nodes, new_api_key
-from cpu import CpuUse
 from cpu import measured as services_measured
 from event_waits import (
     all_completed,
@@ -40,9 +40,10 @@ from event_waits import (
     waiting_workflow,
 )
 from figures import heading, line, percentile, verdict
-from host_cpu import HostUse
 from host_cpu import measured as host_measured
+from parked import parked_idle
 from profiling import print_py_spy, py_spy_output, sampled
+from resume_burst import cpu_lines, resumed_burst
 from stack import Stack, running_stack
 from target import Target, add_target_args, log_folder, own_database, own_queues, target_for
 
@@ -51,54 +52,6 @@ from shared.db.migrate import upgrade_async
 P50_TARGET_MS, P99_TARGET_MS = 3.0, 6.0
 STEPS_AFTER_WAIT_TARGET = 2900.0
 QUIET_CORES_TARGET = 0.49
-PARKED_IDLE_CORES_TARGET = 0.05
-#: Statements the scheduler runs every pass, each EXPLAINed over the parked runs.
-DUE_WORK_QUERIES = {
-    "due waits (timers, expiries)": (
-        "SELECT id, execution_id, kind FROM waits WHERE status = 'open' AND expires_at <= now() "
-        "AND fired_at IS NULL ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED"
-    ),
-    "expired leases": (
-        "SELECT id FROM executions WHERE status = 'running' AND lease_expires_at < now() "
-        "LIMIT 100 FOR UPDATE SKIP LOCKED"
-    ),
-    "open waits by kind (gauges, every 5 s)": (
-        "SELECT kind, count(*) FROM waits WHERE status = 'open' GROUP BY kind"
-    ),
-    "stranded outbox rows": (
-        "SELECT id FROM outbox WHERE created_at < now() - interval '5 seconds' "
-        "ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED"
-    ),
-}
-
-
-def rss_kib(pid: int) -> int | None:
-    try:
-        for text in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if text.startswith("VmRSS:"):
-                return int(text.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def cpu_lines(services: CpuUse, host: HostUse, per: int | None, wall: float) -> float:
-    """Print each process's CPU (per operation when `per`), return the stack's cores."""
-    total = 0.0
-    parts = [(name, s.total) for name, s in sorted(services.by_service.items())]
-    for name, used in (
-        ("postgresql (this database)", host.database),
-        ("rabbitmq (whole broker)", host.broker),
-    ):
-        if used is not None:
-            parts.append((name, used.total))
-    for name, seconds in parts:
-        total += seconds
-        each = f"{seconds / per * 1000:.2f} ms each" if per else ""
-        line(f"CPU {name}", f"{seconds / wall:.3f} cores", each)
-    if host.machine_busy is not None:
-        line("machine busy (everything)", f"{host.machine_busy * 100:.0f} %")
-    return total / wall
 
 
 async def steady(
@@ -154,71 +107,6 @@ async def no_wait_burst(
     return rate
 
 
-async def resumed_burst(
-    label: str, ids: list[uuid.UUID], after: int,
-    http: aiohttp.ClientSession, key: str, stack: Stack, target: Target, db: asyncpg.Connection,
-) -> tuple[float, float]:  # fmt: skip
-    """All events at once (100 in flight); (resumes/s, steps/s after the wait)."""
-    with services_measured(stack.services) as cpu, host_measured(target.database) as host:
-        began = time.monotonic()
-        sent = await deliver_all(http, stack.base_url, key, ids, rate=None)
-        last = await all_completed(db, ids, within=300)
-        wall = time.monotonic() - began
-    first: datetime = min(sent.values())
-    seconds = (last - first).total_seconds()
-    resumed = await db.fetchval(
-        "SELECT max(t.at) FROM execution_transitions t WHERE t.execution_id = ANY($1::uuid[]) "
-        "AND t.from_status = 'paused' AND t.to_status = 'running'",
-        ids,
-    )
-    resumes = len(ids) / (resumed - first).total_seconds()
-    steps = len(ids) * (after + 1) / seconds  # the event node's own completion counts
-    heading(label)
-    line("resumes/s", f"{resumes:,.0f}", "first POST → last run claimed")
-    line("steps/s after the wait", f"{steps:,.0f}", f"event node + {after} set nodes each")
-    cpu_lines(cpu, host, len(ids), wall)
-    return resumes, steps
-
-
-async def parked_idle(
-    args: argparse.Namespace, api: Api, http: aiohttp.ClientSession, key: str,
-    stack: Stack, target: Target, db: asyncpg.Connection,
-) -> None:  # fmt: skip
-    workflow_id = await api.create_workflow(waiting_workflow(0, 1))
-    few = await park(api, db, target, workflow_id, args.burst)
-    burst_resumes, _ = await resumed_burst(
-        f"3a. {len(few):,} runs parked, all resumed at once", few, 1, http, key, stack, target, db
-    )
-    began = time.monotonic()
-    ids: list[uuid.UUID] = []
-    while len(ids) < args.parked:
-        ids += await park(api, db, target, workflow_id, min(10_000, args.parked - len(ids)))
-    heading(f"3. Parked: {len(ids):,} runs on event waits ({time.monotonic() - began:.0f} s)")
-    await asyncio.sleep(5)  # let the parking's tail (events, outbox deletes) settle
-    rss_before = {s.name: rss_kib(s.pid) for s in stack.services}
-    with services_measured(stack.services) as cpu, host_measured(target.database) as host:
-        await asyncio.sleep(args.idle)
-    rss_after = {s.name: rss_kib(s.pid) for s in stack.services}
-    cores = cpu_lines(cpu, host, None, args.idle)
-    met = verdict(cores <= PARKED_IDLE_CORES_TARGET)
-    line(f"idle {args.idle:g} s, all", f"{cores:.4f} cores", f"target ≤ 0.05: {met}")
-    for name in sorted(rss_before):
-        line(f"RSS {name}", f"{rss_before[name]} → {rss_after[name]} KiB")
-    heading("   the scheduler's due-work queries, EXPLAINed over the parked runs")
-    for what, sql in DUE_WORK_QUERIES.items():
-        plan = await db.fetch(f"EXPLAIN {sql}")
-        print(f"   -- {what}")
-        for row in plan:
-            print(f"      {row[0]}")
-    sample = ids[: args.burst]
-    resumes, _ = await resumed_burst(
-        f"3b. {len(sample):,} of the {len(ids):,} parked runs resumed at once",
-        sample, 1, http, key, stack, target, db,
-    )  # fmt: skip
-    ratio = resumes / burst_resumes
-    line("against 3a", f"{ratio:.2f} x", f"target about 1: {verdict(ratio >= 0.8)}")
-
-
 @contextlib.asynccontextmanager
 async def profiled(args: argparse.Namespace, stack: Stack, log_dir: Path) -> AsyncIterator[None]:
     """With `--py-spy`: sample executor-0 and the gateway, and print where their time went."""
@@ -235,7 +123,12 @@ async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> No
     async with own_database(target), own_queues(target):
         await upgrade_async(target.database_url)
         async with running_stack(
-            target, executors=args.executors, prefetch=None, log_dir=log_dir, cprofile_to=None
+            target,
+            executors=args.executors,
+            prefetch=None,
+            log_dir=log_dir,
+            cprofile_to=None,
+            notifier="parked" in args.phases,
         ) as stack:
             key = await new_api_key(target.settings())
             db = await asyncpg.connect(target.dsn())
@@ -262,7 +155,7 @@ async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> No
                             f"≥ 0.5: {verdict(steps >= plain / 2)}",
                         )
                     if "parked" in args.phases:
-                        await parked_idle(args, api, http, key, stack, target, db)
+                        await parked_idle(args, http, key, stack, target, db, api)
             finally:
                 await db.close()
 
@@ -274,6 +167,7 @@ def parse_args() -> argparse.Namespace:
     add("--rate", type=float, default=20.0, help="events per second, steady phase")
     add("--burst", type=int, default=1000, help="runs per burst (default 1000)")
     add("--parked", type=int, default=100_000, help="runs parked in phase 3 (default 100,000)")
+    add("--in-flight", type=int, default=100, help="run requests in flight while parking")
     add("--idle", type=float, default=60.0, help="idle seconds measured in phase 3")
     add("--phases", default="steady,burst,parked", help="which phases, comma-separated")
     add("--executors", type=int, default=2, help="executor processes (default 2)")

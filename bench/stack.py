@@ -1,4 +1,5 @@
-"""The services as real processes: one gateway, N executors, one scheduler.
+"""The services as real processes: one gateway, N executors, one scheduler (and, when asked,
+one notifier printing e-mails to its log: no SMTP server is configured).
 
 Each process writes its output to its own log file, so a failed run can show why. Every process
 started here is stopped here (SIGTERM, then SIGKILL), however the run ends.
@@ -19,7 +20,7 @@ from typing import BinaryIO
 import aiohttp
 from target import Target, consumer_count
 
-from shared.broker.topology import RUN
+from shared.broker.topology import EMAIL, RUN
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: How long the stack may take to come up (imports, broker declarations, migrations are done).
@@ -124,7 +125,13 @@ def cli(*args: str, cprofile_to: Path | None = None) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    target: Target, *, executors: int, prefetch: int | None, log_dir: Path, cprofile_to: Path | None
+    target: Target,
+    *,
+    executors: int,
+    prefetch: int | None,
+    log_dir: Path,
+    cprofile_to: Path | None,
+    notifier: bool = False,
 ) -> AsyncIterator[Stack]:
     """Start the services, wait until they serve and consume, and stop them all at the end."""
     port = free_port()
@@ -141,19 +148,27 @@ async def running_stack(
             env = service_env(target, DOCFLOW_WORKER_ID=f"bench-executor-{i}", **extra)
             services.append(await spawn(f"executor-{i}", argv, env, log_dir))
         services.append(await spawn("scheduler", cli("scheduler"), service_env(target), log_dir))
+        if notifier:
+            services.append(await spawn("notifier", cli("notifier"), service_env(target), log_dir))
         stack = Stack(base_url=f"http://127.0.0.1:{port}", services=services)
-        await _wait_until_ready(stack, target, executors)
+        await _wait_until_ready(stack, target, executors, notifier=notifier)
         yield stack
     finally:
         await asyncio.gather(*(stop(service) for service in services))
 
 
-async def _wait_until_ready(stack: Stack, target: Target, executors: int) -> None:
+async def _wait_until_ready(
+    stack: Stack, target: Target, executors: int, *, notifier: bool
+) -> None:
     deadline = time.monotonic() + READY_WITHIN_SECONDS
     async with aiohttp.ClientSession() as http:
         while True:
             stack.check()
-            if await _ready(http, stack) and await consumer_count(target, RUN) >= executors:
+            if (
+                await _ready(http, stack)
+                and await consumer_count(target, RUN) >= executors
+                and (not notifier or await consumer_count(target, EMAIL) >= 1)
+            ):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"services not ready within {READY_WITHIN_SECONDS:.0f}s")

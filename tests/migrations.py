@@ -67,3 +67,15 @@ async def columns(url: str, table: str) -> set[str]:
             )
     finally:
         await engine.dispose()
+
+
+async def indexes(url: str, table: str) -> set[str]:
+    """The names of `table`'s indexes in the database at `url`."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: {str(i["name"]) for i in inspect(sync).get_indexes(table)}
+            )
+    finally:
+        await engine.dispose()

@@ -2,15 +2,12 @@
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
-from shared.db.tables import OutboxMessage
 from shared.outbox import relay_stranded
 from shared.runtime import Resources
 
 
 async def relay_outbox(resources: Resources, *, batch: int) -> int:
-    """Relay stranded rows, then report what is still waiting as the backlog gauge."""
+    """Relay stranded rows (what is still waiting is a gauge: gauges.py)."""
     relayed = await relay_stranded(
         resources.sessions,
         resources.broker,
@@ -18,7 +15,4 @@ async def relay_outbox(resources: Resources, *, batch: int) -> int:
         batch=batch,
     )
     resources.metrics.outbox_relayed.inc(relayed)
-    async with resources.sessions() as session:
-        backlog = await session.scalar(select(func.count()).select_from(OutboxMessage))
-    resources.metrics.outbox_backlog.set(backlog or 0)
     return relayed

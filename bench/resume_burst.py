@@ -1,0 +1,62 @@
+"""Resuming a batch of parked runs at once, and the CPU lines every phase of
+bench/events.py prints."""
+
+import time
+import uuid
+from datetime import datetime
+
+import aiohttp
+import asyncpg
+from cpu import CpuUse
+from cpu import measured as services_measured
+from event_waits import all_completed, deliver_all
+from figures import heading, line
+from host_cpu import HostUse
+from host_cpu import measured as host_measured
+from stack import Stack
+from target import Target
+
+
+def cpu_lines(services: CpuUse, host: HostUse, per: int | None, wall: float) -> float:
+    """Print each process's CPU (per operation when `per`), return the stack's cores."""
+    total = 0.0
+    parts = [(name, s.total) for name, s in sorted(services.by_service.items())]
+    for name, used in (
+        ("postgresql (this database)", host.database),
+        ("rabbitmq (whole broker)", host.broker),
+    ):
+        if used is not None:
+            parts.append((name, used.total))
+    for name, seconds in parts:
+        total += seconds
+        each = f"{seconds / per * 1000:.2f} ms each" if per else ""
+        line(f"CPU {name}", f"{seconds / wall:.3f} cores", each)
+    if host.machine_busy is not None:
+        line("machine busy (everything)", f"{host.machine_busy * 100:.0f} %")
+    return total / wall
+
+
+async def resumed_burst(
+    label: str, ids: list[uuid.UUID], after: int,
+    http: aiohttp.ClientSession, key: str, stack: Stack, target: Target, db: asyncpg.Connection,
+) -> tuple[float, float]:  # fmt: skip
+    """All events at once (100 in flight); (resumes/s, steps/s after the wait)."""
+    with services_measured(stack.services) as cpu, host_measured(target.database) as host:
+        began = time.monotonic()
+        sent = await deliver_all(http, stack.base_url, key, ids, rate=None)
+        last = await all_completed(db, ids, within=300)
+        wall = time.monotonic() - began
+    first: datetime = min(sent.values())
+    seconds = (last - first).total_seconds()
+    resumed = await db.fetchval(
+        "SELECT max(t.at) FROM execution_transitions t WHERE t.execution_id = ANY($1::uuid[]) "
+        "AND t.from_status = 'paused' AND t.to_status = 'running'",
+        ids,
+    )
+    resumes = len(ids) / (resumed - first).total_seconds()
+    steps = len(ids) * (after + 1) / seconds  # the event node's own completion counts
+    heading(label)
+    line("resumes/s", f"{resumes:,.0f}", "first POST → last run claimed")
+    line("steps/s after the wait", f"{steps:,.0f}", f"event node + {after} set nodes each")
+    cpu_lines(cpu, host, len(ids), wall)
+    return resumes, steps
