@@ -8,6 +8,10 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+#: How much longer the server lets a statement run than the client waits for it: the client's
+#: own timeout is the one a caller sees, with its reason.
+SERVER_TIMEOUT_MARGIN_SECONDS = 1.0
+
 
 def create_engine(
     database_url: str,
@@ -29,6 +33,11 @@ def create_engine(
         pool_args["pool_timeout"] = connect_timeout
     if statement_timeout is not None:
         connect_args["command_timeout"] = statement_timeout
+        # The same bound on the server, a moment later: a client that gave up drops its
+        # connection, and without this the server went on with the statement nobody waited
+        # for (scheduler passes piling up, minutes each, over a slow plan).
+        server_ms = int((statement_timeout + SERVER_TIMEOUT_MARGIN_SECONDS) * 1000)
+        connect_args["server_settings"] = {"statement_timeout": str(server_ms)}
     # No pre-ping: it costs three round trips per checkout on the per-node hot path. A connection
     # that died (a database restart) fails its first statement instead; SQLAlchemy then discards
     # it, and the message being handled is requeued and retried on a fresh connection.
