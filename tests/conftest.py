@@ -20,6 +20,8 @@ from shared.broker.topology import WORK_QUEUES, Names
 from shared.db.migrate import upgrade
 from shared.egress import LOOPBACK
 from shared.settings import Settings
+from tests.signatures.fake_clicksign import FakeClickSign
+from tests.signatures.fake_zapsign import FakeZapSign
 
 if TYPE_CHECKING:
     from tests.support import Receiver
@@ -162,5 +164,22 @@ async def receiver() -> AsyncIterator["Receiver"]:
     from tests.support import Receiver
 
     server = await Receiver().start()
+    yield server
+    await server.stop()
+
+
+# Local servers that behave like the e-signature providers' documented APIs.
+@pytest.fixture
+async def clicksign() -> AsyncIterator[FakeClickSign]:
+    server = FakeClickSign()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def zapsign() -> AsyncIterator[FakeZapSign]:
+    server = FakeZapSign()
+    await server.start()
     yield server
     await server.stop()

@@ -36,6 +36,16 @@ from shared.workflows import validate_definition
 T = TypeVar("T")
 
 
+class ManualClock:
+    """A monotonic clock a test moves by hand (`clock.now += seconds`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T]],
     accept: Callable[[T], bool] = bool,

@@ -28,13 +28,13 @@ from shared.state_machine.fused_resume_pg import (
     Ask,
     FusedResumes,
     Resumed,
+    decided_wait,
     locked_waits_sql,
     resumed_at_wait,
 )
 from shared.state_machine.moves import RESUME
 from shared.state_machine.outputs import OUTPUTS_SQL
 from shared.state_machine.transitions import transition_sql
-from shared.state_machine.waits import WaitRecord
 
 
 def _iso(column: str) -> str:
@@ -116,12 +116,4 @@ def _decided_at(asks: Sequence[Ask]) -> list[Any]:
 
 
 def _resumed(row: Any) -> Resumed:
-    wait = WaitRecord(
-        id=row["wait_id"],
-        kind="approval",
-        rule=row["rule"] or {},
-        facts={},
-        decision=row["decision"],
-        expires_at=row["expires_at"],
-    )
-    return resumed_at_wait(row, wait)
+    return resumed_at_wait(row, decided_wait(row, "approval", row["decision"]))

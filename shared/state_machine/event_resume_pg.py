@@ -26,13 +26,13 @@ from shared.state_machine.fused_resume_pg import (
     FusedResumes,
     Resumed,
     claimed_fields,
+    decided_wait,
     locked_waits_sql,
     resumed_at_wait,
 )
 from shared.state_machine.moves import RESUME
 from shared.state_machine.outputs import OUTPUTS_SQL
 from shared.state_machine.transitions import transition_sql
-from shared.state_machine.waits import WaitRecord
 from shared.step_summary import MAX_SUMMARY_BYTES
 
 RESUME_EVENT_WAITS_SQL = f"""
@@ -125,14 +125,7 @@ def _summary_limit(_: Sequence[Ask]) -> list[Any]:
 
 def _resumed(row: Any) -> Resumed:
     decision = {"outcome": "received", "event_id": row["event_id"], "payload": row["payload"]}
-    wait = WaitRecord(
-        id=row["wait_id"],
-        kind="event",
-        rule=row["rule"] or {},
-        facts={},
-        decision=decision,
-        expires_at=row["expires_at"],
-    )
+    wait = decided_wait(row, "event", decision)
     if row["next_node_id"] is None:
         return resumed_at_wait(row, wait)
     # The statement stored the payload as the event node's output after reading the outputs

@@ -101,6 +101,18 @@ def claimed_fields(row: Any, outputs: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def decided_wait(row: Any, kind: str, decision: dict[str, Any]) -> WaitRecord:
+    """The wait of a claimed row, as the statement decided it."""
+    return WaitRecord(
+        id=row["wait_id"],
+        kind=kind,
+        rule=row["rule"] or {},
+        facts={},
+        decision=decision,
+        expires_at=row["expires_at"],
+    )
+
+
 def resumed_at_wait(row: Any, wait: WaitRecord) -> Resumed:
     """The run claimed to resume the wait's node with `wait` decided."""
     attempt = row["step_attempt"] or 1

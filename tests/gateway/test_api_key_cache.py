@@ -15,16 +15,9 @@ from shared.db.types import utcnow
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from tests.gateway.conftest import running_gateway, wait_until
+from tests.support import ManualClock as Clock
 
 TTL = 10.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -36,22 +36,6 @@ SEED = int(os.environ["DOCFLOW_FUZZ_SEED"]) if os.environ.get("DOCFLOW_FUZZ_SEED
 
 
 @pytest.fixture
-async def clicksign() -> AsyncIterator[FakeClickSign]:
-    server = FakeClickSign()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def zapsign() -> AsyncIterator[FakeZapSign]:
-    server = FakeZapSign()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def fuzz_settings(
     pg_settings: Settings, clicksign: FakeClickSign, zapsign: FakeZapSign
 ) -> Settings:

@@ -26,6 +26,16 @@ def _events_path(execution_id: str) -> str:
     return f"/api/v1/executions/{execution_id}/events"
 
 
+#: A run that starts and then waits an hour.
+PAUSING = {
+    "name": "pause",
+    "nodes": [
+        {"id": "start", "type": "trigger", "position": 0, "config": {}},
+        {"id": "nap", "type": "delay", "position": 1, "config": {"seconds": 3600}},
+    ],
+}
+
+
 async def test_an_sse_client_sees_every_step_in_order_and_resumes_after_a_reconnect_missing_nothing(
     settings: Settings,
 ) -> None:
@@ -111,13 +121,7 @@ async def test_steps_lists_each_node_attempt_in_the_order_it_ran(settings: Setti
 async def test_a_waiting_node_is_streamed_with_its_wait_and_an_unknown_execution_is_a_404(
     pg_settings: Settings,
 ) -> None:
-    definition = {
-        "name": "pause",
-        "nodes": [
-            {"id": "start", "type": "trigger", "position": 0, "config": {}},
-            {"id": "nap", "type": "delay", "position": 1, "config": {"seconds": 3600}},
-        ],
-    }
+    definition = PAUSING
     async with open_resources(pg_settings) as resources, running_gateway(resources) as gateway:
         workflow = await gateway.create_workflow(definition)
         execution_id = (await gateway.start(workflow["id"], {}))["execution_id"]
@@ -148,13 +152,7 @@ async def test_a_waiting_node_is_streamed_with_its_wait_and_an_unknown_execution
 async def test_a_stream_of_a_waiting_run_ends_after_its_time_and_a_reconnect_repeats_nothing(
     settings: Settings,
 ) -> None:
-    definition = {
-        "name": "pause",
-        "nodes": [
-            {"id": "start", "type": "trigger", "position": 0, "config": {}},
-            {"id": "nap", "type": "delay", "position": 1, "config": {"seconds": 3600}},
-        ],
-    }
+    definition = PAUSING
     bounded = settings.model_copy(update={"event_stream_max_seconds": 0.5})
     async with open_resources(bounded) as resources, running_gateway(resources) as gateway:
         workflow = await gateway.create_workflow(definition)

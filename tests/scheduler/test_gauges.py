@@ -8,14 +8,7 @@ import pytest
 from services.scheduler import gauges
 from services.scheduler.gauges import GaugeRefresher
 from shared.runtime import Resources
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock as Clock
 
 
 @pytest.fixture

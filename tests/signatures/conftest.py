@@ -9,22 +9,6 @@ from tests.signatures.harness import Stack, running_stack
 
 
 @pytest.fixture
-async def clicksign() -> AsyncIterator[FakeClickSign]:
-    server = FakeClickSign()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def zapsign() -> AsyncIterator[FakeZapSign]:
-    server = FakeZapSign()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def stack(
     pg_settings: Settings, clicksign: FakeClickSign, zapsign: FakeZapSign
 ) -> AsyncIterator[Stack]:
