@@ -74,6 +74,10 @@ _REST = (
     "errors",
     "skipped",
 )
+#: Fields a snapshot leaves out while empty (`exclude_if=_empty`).
+LEFT_OUT_WHEN_EMPTY = frozenset(
+    name for name, field in ExecutionContext.model_fields.items() if field.exclude_if is _empty
+)
 
 
 def snapshot(context: ExecutionContext) -> JsonObject:
@@ -100,7 +104,7 @@ def whole(stored: JsonObject | None, outputs: Mapping[str, Any] | None) -> JsonO
 def stored_rest(context: ExecutionContext) -> JsonObject:
     """What `executions.context` holds of `context`: everything but the node outputs."""
     rest = {name: getattr(context, name) for name in _REST}
-    for name in ("errors", "skipped"):
+    for name in LEFT_OUT_WHEN_EMPTY:
         if _empty(rest[name]):
             del rest[name]  # as in a snapshot: see `_empty`
     return rest
@@ -120,15 +124,20 @@ def added(before: ExecutionContext, after: ExecutionContext) -> Added:
     """What `after` adds to `before`, the context last checkpointed. Nodes make contexts by
     copying with changes (`with_output`…), so the parts they left alone are the same objects:
     the identity test answers almost every comparison without looking inside."""
-    old = before.node_outputs
-    outputs = {
-        node_id: output
-        for node_id, output in after.node_outputs.items()
-        if node_id not in old or (old[node_id] is not output and old[node_id] != output)
-    }
+    outputs = changed_outputs(before.node_outputs, after.node_outputs)
     changed = any(
         getattr(before, name) is not getattr(after, name)
         and getattr(before, name) != getattr(after, name)
         for name in _REST
     )
     return Added(outputs, stored_rest(after) if changed else None)
+
+
+def changed_outputs(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs of `after` new or changed since `before`: the same object is unchanged,
+    without looking inside."""
+    return {
+        node_id: output
+        for node_id, output in after.items()
+        if node_id not in before or (before[node_id] is not output and before[node_id] != output)
+    }

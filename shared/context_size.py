@@ -18,10 +18,8 @@ from typing import Any
 
 import pydantic_core
 
-from shared.context import ExecutionContext
+from shared.context import LEFT_OUT_WHEN_EMPTY, ExecutionContext, changed_outputs
 
-#: Fields left out of the encoding while empty (see `shared.context._empty`).
-_LEFT_OUT_WHEN_EMPTY = frozenset({"errors", "skipped"})
 _FIELDS = tuple(ExecutionContext.model_fields)
 _ABSENT = object()
 _NOTHING_MEASURED: Mapping[str, int] = {}
@@ -79,17 +77,15 @@ def changed_parts(before: ExecutionContext, after: ExecutionContext) -> Iterator
         if name != "node_outputs":
             yield {name: new}
             continue
-        for node_id, output in new.items():
-            earlier = old.get(node_id, _ABSENT)
-            if earlier is not output and earlier != output:
-                yield {name: {node_id: output}}
+        for node_id, output in changed_outputs(old, new).items():
+            yield {name: {node_id: output}}
 
 
 def _field(name: str, value: Any) -> int:
     """What a field adds to the encoding: `"name":value` and a comma (0 when left out). The
     first field has no comma before it, but the first is always `source_data`, written by
     every context: the comma counted too many is the same before and after a change."""
-    if name in _LEFT_OUT_WHEN_EMPTY and not value:
+    if name in LEFT_OUT_WHEN_EMPTY and not value:
         return 0
     return len(name) + 4 + _encoded(value)
 

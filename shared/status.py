@@ -99,6 +99,16 @@ class ApprovalStatus(StrEnum):
     EXPIRED = "expired"
 
 
+#: Approver statuses a gate's rule counts (replaced or cancelled approvers take no part): the
+#: executor's rule, its one-statement resume and the scheduler's stalled-gates pass all count
+#: these.
+COUNTED_APPROVER_STATUSES = (
+    ApprovalStatus.PENDING.value,
+    ApprovalStatus.APPROVED.value,
+    ApprovalStatus.REJECTED.value,
+)
+
+
 class DocumentStatus(StrEnum):
     #: A copy exists at the provider; its bytes not yet here.
     PENDING = "pending"

@@ -30,13 +30,10 @@ from shared.db.types import utcnow
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
-from shared.status import ApprovalStatus, WaitStatus
+from shared.status import COUNTED_APPROVER_STATUSES, ApprovalStatus, WaitStatus
 from shared.status import ExecutionStatus as S
 
 log = structlog.get_logger(__name__)
-
-#: Approver statuses the rule counts (replaced or cancelled approvers do not take part).
-_COUNTED = ("pending", "approved", "rejected")
 
 
 class StalledResumes:
@@ -67,7 +64,7 @@ async def _decided_gates(resources: Resources, after: float, batch: int) -> list
     # approvers with every pending approver (ix_approvals_status_next_reminder) once per open
     # gate, a pass quadratic in the gates parked (minutes at 40,000). Now each open gate reads
     # its own approvers only.
-    counted = Approval.status.in_(_COUNTED)
+    counted = Approval.status.in_(COUNTED_APPROVER_STATUSES)
     tally = (
         select(
             Approval.wait_id,

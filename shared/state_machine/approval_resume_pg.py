@@ -35,6 +35,7 @@ from shared.state_machine.fused_resume_pg import (
 from shared.state_machine.moves import RESUME
 from shared.state_machine.outputs import OUTPUTS_SQL
 from shared.state_machine.transitions import transition_sql
+from shared.status import COUNTED_APPROVER_STATUSES
 
 
 def _iso(column: str) -> str:
@@ -51,6 +52,8 @@ def _iso(column: str) -> str:
 
 _MOVED = "SELECT id, 'paused', 'running', 'approval wait decided', owner, at FROM claimed"
 
+_COUNTED = "(" + ", ".join(f"'{status}'" for status in COUNTED_APPROVER_STATUSES) + ")"
+
 RESUME_APPROVAL_GATES_SQL = f"""
 WITH {locked_waits_sql("approval")}, tally AS MATERIALIZED (
     -- Per gate, not per ask: a resume delivered twice at once asks twice in one batch.
@@ -66,7 +69,7 @@ WITH {locked_waits_sql("approval")}, tally AS MATERIALIZED (
                '[]'::jsonb) AS approvers
     FROM (SELECT DISTINCT id, rule FROM w) AS g
     LEFT JOIN approvals AS a
-      ON a.wait_id = g.id AND a.status IN ('pending', 'approved', 'rejected')
+      ON a.wait_id = g.id AND a.status IN {_COUNTED}
     GROUP BY g.id, g.rule
 ), verdict AS MATERIALIZED (
     SELECT t.wait_id, jsonb_build_object(

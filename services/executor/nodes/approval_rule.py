@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from shared.status import COUNTED_APPROVER_STATUSES
+
 Outcome = Literal["approved", "rejected"]
 #: Approver statuses that take part in the rule.
-COUNTED = ("pending", "approved", "rejected")
+COUNTED = COUNTED_APPROVER_STATUSES
 
 
 def required_approvals(strategy: str, approvers: int, required: int | None) -> int:
