@@ -83,9 +83,9 @@ async def until_heard(
     )
 
 
-def three_node_workflow(url: str) -> dict[str, Any]:
+def three_node_workflow(url: str, name: str = "deal to webhook") -> dict[str, Any]:
     return {
-        "name": "deal to webhook",
+        "name": name,
         "nodes": [
             {"id": "start", "type": "trigger", "position": 0, "config": {}},
             {

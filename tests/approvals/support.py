@@ -2,18 +2,22 @@
 an approver's side (reading the e-mail, opening the page, clicking)."""
 
 import asyncio
+import contextlib
 import importlib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 import aiohttp
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
+from services.executor.worker import ExecutorWorker
+from services.gateway.app import create_app
+from services.notifier.worker import Notifier
 from shared.approval_links import token_hash
 from shared.db.tables import Approval, ApprovalToken, Execution
 from shared.runtime import Resources
@@ -204,3 +208,22 @@ class Api:
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         response = await self.client.request(method, f"/api/v1{path}", json=body, headers=self.auth)
         return response.status, await response.json()
+
+
+@contextlib.asynccontextmanager
+async def running_harness(resources: Resources) -> AsyncIterator[Harness]:
+    """Executor, notifier (recording what it sends) and gateway on `resources`."""
+    transport = RecordingTransport()
+    executor = ExecutorWorker(resources)
+    notifier = Notifier(resources, transport=transport)
+    await executor.start()
+    await notifier.start()
+    try:
+        async with (
+            TestClient(TestServer(create_app(resources))) as client,
+            aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser,
+        ):
+            yield Harness(resources, client, transport, browser)
+    finally:
+        await notifier.stop()
+        await executor.stop()

@@ -4,14 +4,9 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from services.executor.worker import ExecutorWorker
-from services.gateway.app import create_app
-from services.notifier.worker import Notifier
 from shared.api_keys import create_api_key, hash_key
 from shared.db.tables import ApiKey
 from shared.runtime import open_resources
@@ -19,10 +14,10 @@ from shared.settings import Settings
 from tests.approvals.support import (
     Api,
     Harness,
-    RecordingTransport,
     approvals_of,
     approvers,
     gate_workflow,
+    running_harness,
 )
 from tests.approvals.test_concurrency import resumes
 from tests.support import wait_for_status
@@ -151,20 +146,8 @@ async def test_another_workspaces_key_cannot_decide(harness: Harness, api: Api) 
 @pytest.fixture
 async def embedded(embedded_settings: Settings) -> AsyncIterator[Harness]:
     """The same stack on SQLite and the in-process broker (the statement-by-statement path)."""
-    async with open_resources(embedded_settings) as resources:
-        transport = RecordingTransport()
-        executor, notifier = ExecutorWorker(resources), Notifier(resources, transport=transport)
-        await executor.start()
-        await notifier.start()
-        try:
-            async with (
-                TestClient(TestServer(create_app(resources))) as client,
-                aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as browser,
-            ):
-                yield Harness(resources, client, transport, browser)
-        finally:
-            await notifier.stop()
-            await executor.stop()
+    async with open_resources(embedded_settings) as resources, running_harness(resources) as stack:
+        yield stack
 
 
 async def test_on_the_embedded_backend_a_decision_is_recorded_once_naming_the_key(

@@ -20,7 +20,7 @@ from shared.settings import Settings
 from tests.approvals.support import DEAL, approvals_of, approvers, gate_workflow
 from tests.approvals.test_browser import ARTIFACTS, CHROMIUM_ARGS, chromium
 from tests.notifier.support import free_port
-from tests.support import Receiver, eventually, wait_for_status, waits_of
+from tests.support import Receiver, eventually, three_node_workflow, wait_for_status, waits_of
 
 if TYPE_CHECKING:
     from playwright.async_api import ViewportSize
@@ -61,27 +61,6 @@ class Site:
             return await response.json()
 
 
-def webhook_workflow(name: str, url: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "nodes": [
-            {"id": "start", "type": "trigger", "position": 0, "config": {}},
-            {
-                "id": "price",
-                "type": "set",
-                "position": 1,
-                "config": {"values": {"total": "{{ source.deal.amount * 2 }}"}},
-            },
-            {
-                "id": "notify",
-                "type": "webhook",
-                "position": 2,
-                "config": {"url": url, "body": {"total": "{{ nodes.price.total }}"}},
-            },
-        ],
-    }
-
-
 @pytest.fixture
 async def site(pg_settings: Settings) -> AsyncIterator[Site]:
     """Gateway on a real port, an executor, a notifier printing its e-mails, two receivers."""
@@ -115,8 +94,10 @@ async def test_an_operator_runs_retries_and_unblocks_work_in_the_console(
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
-    quote = await site.api("POST", "/api/v1/workflows", webhook_workflow("quote", site.slow.url))
-    flaky = await site.api("POST", "/api/v1/workflows", webhook_workflow("invoice", site.flaky.url))
+    quote = await site.api("POST", "/api/v1/workflows", three_node_workflow(site.slow.url, "quote"))
+    flaky = await site.api(
+        "POST", "/api/v1/workflows", three_node_workflow(site.flaky.url, "invoice")
+    )
     gate = await site.api(
         "POST", "/api/v1/workflows", gate_workflow(approvers=approvers(2), expires_in="2h")
     )
