@@ -23,6 +23,7 @@ import aiohttp
 import asyncpg
 from api import Api, new_api_key
 from cpu import measured as cpu_measured
+from event_waits import analyze_as_autovacuum_would
 from figures import heading, line, percentile
 from stack import Stack, cli, running_stack, service_env, spawn, stop
 from target import Target, add_target_args, log_folder, own_database, own_queues, target_for
@@ -101,6 +102,7 @@ async def open_gates(
     rows = await wait_for(committed, within=30, what="every printed link committed")
     gates = {row["execution_id"]: by_hash[row["token_hash"]] for row in rows}
     assert set(gates) == started, "every run has its link"
+    await analyze_as_autovacuum_would(db)
     return gates
 
 

@@ -21,7 +21,7 @@ import asyncpg
 from api import Api
 from cpu import measured as services_measured
 from due_work import captured, explained, scans_growing_table
-from event_waits import EVENT, park, wait_for
+from event_waits import EVENT, analyze_as_autovacuum_would, park, wait_for
 from figures import heading, line, verdict
 from host_cpu import measured as host_measured
 from resume_burst import cpu_lines, resumed_burst
@@ -172,12 +172,8 @@ async def parked_idle(
     heading(f"3. Parked: {args.parked:,} runs, half on event waits, half on approval gates")
     events, _, _ = await park_both(api, db, target, args.parked, in_flight=args.in_flight)
     await asyncio.sleep(5)  # let the parking's tail (events, outbox deletes) settle
-    # What autovacuum does on a production server after tables grew a hundredfold; it is off
-    # on the development machine's, where plans then follow statistics of the empty tables.
-    autovacuum = await db.fetchval("SHOW autovacuum")
-    if autovacuum != "on":
-        await db.execute("VACUUM ANALYZE")
-        line("VACUUM ANALYZE", "run by the bench", f"autovacuum is {autovacuum} on this server")
+    if await analyze_as_autovacuum_would(db):
+        line("VACUUM ANALYZE", "run by the bench", "autovacuum is off on this server")
     rss_before = {s.name: rss_kib(s.pid) for s in stack.services}
     with services_measured(stack.services) as cpu, host_measured(target.database) as host:
         await asyncio.sleep(args.idle)

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.broker.base import Broker
-from shared.outbox import Staged, delete_published, publish_in_order
+from shared.outbox import Staged, delete_confirmed, publish_in_order
 
 log = structlog.get_logger(__name__)
 
@@ -85,15 +85,7 @@ class OutboxPublisher:
 
     async def _delete_confirmed(self) -> None:
         ids, self._confirmed = self._confirmed, []
-        if not ids:
-            return
-        try:
-            async with self._engine.connect() as connection:
-                # One statement is atomic by itself: autocommit spares a BEGIN and a COMMIT.
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.execute(delete_published(ids, self._engine.dialect.name))
-        except Exception as e:  # the rows are published; a relay would repeat them harmlessly
-            log.warning("outbox_delete_failed", count=len(ids), error=repr(e))
+        await delete_confirmed(self._engine, ids)
 
     async def close(self) -> None:
         """Delete whatever confirmed rows wait, and stop. Call after the publishes ended."""
