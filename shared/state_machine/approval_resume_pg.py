@@ -69,7 +69,7 @@ WITH {locked_waits_sql("approval")}, tally AS MATERIALIZED (
                '[]'::jsonb) AS approvers
     FROM (SELECT DISTINCT id, rule FROM w) AS g
     LEFT JOIN approvals AS a
-      ON a.wait_id = g.id AND a.status IN {_COUNTED}
+      ON a.wait_id = g.id AND a.wait_id = ANY($2::uuid[]) AND a.status IN {_COUNTED}
     GROUP BY g.id, g.rule
 ), verdict AS MATERIALIZED (
     SELECT t.wait_id, jsonb_build_object(
@@ -87,7 +87,8 @@ WITH {locked_waits_sql("approval")}, tally AS MATERIALIZED (
     SET status = 'running', version = e.version + 1,
         lease_owner = w.owner, lease_expires_at = w.lease_expires_at
     FROM w JOIN verdict AS v ON v.wait_id = w.id
-    WHERE e.id = w.execution_id AND {RESUME.sql_guard()} AND e.current_node_id = w.node_id
+    WHERE e.id = w.execution_id AND e.id = ANY($1::uuid[]) AND {RESUME.sql_guard()}
+      AND e.current_node_id = w.node_id
     RETURNING {CLAIMED_COLUMNS}, {OUTPUTS_SQL} AS outputs, w.id AS wait_id,
               w.node_id, w.rule, w.expires_at, w.owner, w.at, v.decision
 ), decided AS (

@@ -40,7 +40,7 @@ WITH {locked_waits_sql("event")}, ev AS MATERIALIZED (
     SELECT DISTINCT ON (w.id) w.id AS wait_id, v.id AS event_id, v.payload
     FROM w
     JOIN wait_events AS v ON v.execution_id = w.execution_id AND v.node_id = w.node_id
-    WHERE v.status = 'accepted'
+    WHERE v.execution_id = ANY($1::uuid[]) AND v.status = 'accepted'
     ORDER BY w.id
 ), next AS MATERIALIZED (
     SELECT w.id AS wait_id, (
@@ -67,7 +67,8 @@ WITH {locked_waits_sql("event")}, ev AS MATERIALIZED (
         lease_owner = w.owner, lease_expires_at = w.lease_expires_at,
         current_node_id = coalesce(x.node_id, e.current_node_id)
     FROM w JOIN ev ON ev.wait_id = w.id JOIN next AS x ON x.wait_id = w.id
-    WHERE e.id = w.execution_id AND {RESUME.sql_guard()} AND e.current_node_id = w.node_id
+    WHERE e.id = w.execution_id AND e.id = ANY($1::uuid[]) AND {RESUME.sql_guard()}
+      AND e.current_node_id = w.node_id
     RETURNING {CLAIMED_COLUMNS}, {OUTPUTS_SQL} AS outputs, w.id AS wait_id,
               w.node_id, w.rule, w.expires_at, w.owner, w.at, ev.event_id, ev.payload,
               x.node_id AS next_node_id

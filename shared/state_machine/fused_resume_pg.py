@@ -9,6 +9,11 @@ for every resume asked for together. Each such statement is built of the pieces 
 - `input`, `w`: each asked wait, still open and of the statement's kind, locked in id order
   (two batches never wait on each other crosswise). The gateway share-locks the wait while
   recording a fact, so a fact is either seen here or finds the wait decided — never lost;
+- every table is also constrained by the asked ids as constants (`= ANY($1)`, `= ANY($2)`),
+  redundant with the joins: a join with the unnested asks alone left the plan to the
+  statistics, and on those of tables analyzed while small (a new deployment, a server without
+  autovacuum) PostgreSQL read every open wait of the kind for the one asked — ten times the
+  cost at a thousand parked runs, growing with them;
 - then the kind's own rule and its `claimed` compare-and-set (paused → running, only while
   the execution is paused at the wait's node), with `decided` and the transition following
   only what it claimed: the wait is decided exactly when its run is claimed;
@@ -47,7 +52,7 @@ def locked_waits_sql(kind: str) -> str:
            i.owner, i.lease_expires_at, i.at
     FROM input AS i
     JOIN waits AS w ON w.id = i.wait_id AND w.execution_id = i.execution_id
-    WHERE w.status = 'open' AND w.kind = '{kind}'
+    WHERE w.id = ANY($2::uuid[]) AND w.status = 'open' AND w.kind = '{kind}'
     ORDER BY w.id
     FOR UPDATE OF w
 )"""
@@ -65,6 +70,7 @@ WAITING_STEP_SQL = """step AS (
     FROM claimed AS c
     JOIN execution_steps AS s
       ON s.execution_id = c.id AND s.node_id = c.node_id AND s.status = 'waiting'
+    WHERE s.execution_id = ANY($1::uuid[])
     ORDER BY c.id, s.attempt DESC
 )"""
 

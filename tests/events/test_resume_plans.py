@@ -1,0 +1,147 @@
+"""The one-statement resumes read the rows of the runs they were asked for, and no others,
+whatever the planner's statistics say.
+
+Each test's database is new and its tables never analyzed — as a new deployment's are, or a
+server's whose autovacuum is off or has not caught up. On such statistics the statements once
+joined the asked waits to every open wait of their kind, and claimed among every paused
+execution (index scans over all of them, filtered by the join): a cost that grew with the runs
+parked. They now name the asked ids as constants too, which only the primary keys match.
+"""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, update
+
+from shared.db import driver
+from shared.db.tables import Approval, WaitEvent
+from shared.db.types import utcnow
+from shared.runtime import Resources, open_resources
+from shared.settings import Settings
+from shared.state_machine.approval_resume_pg import RESUME_APPROVAL_GATES_SQL
+from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
+from shared.step_summary import MAX_SUMMARY_BYTES
+from tests.approvals.support import Harness, gate_workflow, gather_limited, running_harness
+from tests.events.support import event_workflow, open_wait
+from tests.support import wait_for_status, waits_of
+
+PARKED = 60
+#: Rows a resume may read from the growing tables for one ask, counted per plan node: its wait
+#: (locked, then decided), its event or approvers, its execution (looked up, then claimed), its
+#: step (found, then completed) and its outputs. Parked runs must add nothing to it.
+ROWS_PER_ASK = 16
+GROWING = {
+    "waits",
+    "wait_events",
+    "approvals",
+    "executions",
+    "execution_steps",
+    "execution_outputs",
+}
+
+
+@pytest.fixture
+async def harness(pg_settings: Settings) -> AsyncIterator[Harness]:
+    async with open_resources(pg_settings) as resources, running_harness(resources) as running:
+        yield running
+
+
+def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _scans(child)
+
+
+async def _rows_read(resources: Resources, sql: str, *args: Any) -> dict[str, int]:
+    """Rows each growing table gave the statement (returned or filtered out), by EXPLAIN
+    ANALYZE in a transaction rolled back: nothing is resumed."""
+    async with resources.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        transaction = raw.transaction()
+        await transaction.start()
+        try:
+            plan = await raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+        finally:
+            await transaction.rollback()
+    read: dict[str, int] = {}
+    # SQLAlchemy's asyncpg dialect gives the connection a JSON codec; a bare one gives text.
+    explained = json.loads(plan) if isinstance(plan, str) else plan
+    for node in _scans(explained[0]["Plan"]):
+        table = node.get("Relation Name")
+        if table in GROWING:
+            rows = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            read[table] = read.get(table, 0) + rows * node["Actual Loops"]
+    return read
+
+
+def _asks(execution_id: uuid.UUID, wait_id: uuid.UUID) -> list[Any]:
+    now = utcnow()
+    return [[execution_id], [wait_id], ["planner"], [now + timedelta(seconds=30)], [now]]
+
+
+async def test_an_event_resume_reads_only_the_asked_run(harness: Harness) -> None:
+    resources = harness.resources
+    runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(PARKED)))
+    waits = [await open_wait(resources, run) for run in runs]
+    async with resources.sessions.begin() as session:
+        for wait in waits:
+            await session.execute(
+                insert(WaitEvent).values(
+                    workspace_id=(await _workspace_of(resources, wait.execution_id)),
+                    execution_id=wait.execution_id,
+                    node_id=wait.node_id,
+                    name="po.confirmed",
+                    dedup_key=f"once:{uuid.uuid4()}",
+                    via="api",
+                    status="accepted",
+                    payload={"ok": True},
+                    wait_id=wait.id,
+                    received_at=utcnow(),
+                )
+            )
+    asked = waits[PARKED // 2]
+
+    read = await _rows_read(
+        resources,
+        RESUME_EVENT_WAITS_SQL,
+        *_asks(asked.execution_id, asked.id),
+        MAX_SUMMARY_BYTES,
+    )
+
+    assert read["waits"] >= 1, read  # the statement did look at the asked wait
+    assert sum(read.values()) <= ROWS_PER_ASK, read
+
+
+async def test_an_approval_resume_reads_only_the_asked_gate(harness: Harness) -> None:
+    resources = harness.resources
+    runs = await gather_limited(*(harness.start(gate_workflow()) for _ in range(PARKED)))
+    for run in runs:
+        await wait_for_status(resources, run, "paused")
+    asked = runs[PARKED // 2]
+    [wait] = await waits_of(resources, asked)
+    async with resources.sessions.begin() as session:
+        await session.execute(
+            update(Approval)
+            .where(Approval.wait_id == wait.id)
+            .values(status="approved", decided_at=utcnow())
+        )
+
+    asks = _asks(asked, wait.id)
+    decided_at = [[at.isoformat() for at in asks[-1]]]
+    read = await _rows_read(resources, RESUME_APPROVAL_GATES_SQL, *asks, *decided_at)
+
+    assert read["waits"] >= 1, read
+    assert sum(read.values()) <= ROWS_PER_ASK + 3, read  # + its three approvers
+
+
+async def _workspace_of(resources: Resources, execution_id: uuid.UUID) -> uuid.UUID:
+    row = await driver.fetchrow(
+        resources.engine, "SELECT workspace_id FROM executions WHERE id = $1", execution_id
+    )
+    workspace: uuid.UUID = row["workspace_id"]
+    return workspace
