@@ -46,7 +46,9 @@ WITH input AS (
             LIMIT 1
         ))
     FROM input AS i
-    WHERE e.id = i.id AND {CLAIM.sql_guard()}
+    -- The ids again as constants: joined with the unnested asks alone, the plan followed
+    -- the statistics, and on those of small tables it read every queued execution.
+    WHERE e.id = i.id AND e.id = ANY($1::uuid[]) AND {CLAIM.sql_guard()}
     RETURNING e.id, e.workspace_id, e.workflow_id, e.workflow_version, e.version,
               e.current_node_id, e.context, {OUTPUTS_SQL} AS outputs, e.trigger_data,
               e.started_at, i.owner, i.at

@@ -23,11 +23,13 @@ from shared.db.types import utcnow
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from shared.state_machine.approval_resume_pg import RESUME_APPROVAL_GATES_SQL
+from shared.state_machine.checkpoint_pg import CHECKPOINTS_SQL, CheckpointRow
+from shared.state_machine.claim_pg import CLAIM_QUEUED_SQL
 from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
 from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.approvals.support import Harness, gate_workflow, gather_limited, running_harness
 from tests.events.support import event_workflow, open_wait
-from tests.support import wait_for_status, waits_of
+from tests.support import execution_row, wait_for_status, waits_of
 
 PARKED = 60
 #: Rows a resume may read from the growing tables for one ask, counted per plan node: its wait
@@ -56,15 +58,19 @@ def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _scans(child)
 
 
-async def _rows_read(resources: Resources, sql: str, *args: Any) -> dict[str, int]:
+async def _rows_read(
+    resources: Resources, sql: str, *args: Any, first: str | None = None
+) -> dict[str, int]:
     """Rows each growing table gave the statement (returned or filtered out), by EXPLAIN
-    ANALYZE in a transaction rolled back: nothing is resumed."""
+    ANALYZE in a transaction rolled back (after `first`, when given): nothing is written."""
     async with resources.engine.connect() as connection:
         raw = (await connection.get_raw_connection()).driver_connection
         assert raw is not None
         transaction = raw.transaction()
         await transaction.start()
         try:
+            if first is not None:
+                await raw.execute(first)
             plan = await raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
         finally:
             await transaction.rollback()
@@ -137,6 +143,46 @@ async def test_an_approval_resume_reads_only_the_asked_gate(harness: Harness) ->
 
     assert read["waits"] >= 1, read
     assert sum(read.values()) <= ROWS_PER_ASK + 3, read  # + its three approvers
+
+
+async def test_a_checkpoint_and_a_claim_read_only_their_own_run(harness: Harness) -> None:
+    """Both hot statements of a run, asked for one run while every other run is running (the
+    checkpoint's guard), then queued (the claim's)."""
+    resources = harness.resources
+    runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(PARKED)))
+    waits = [await open_wait(resources, run) for run in runs]
+    asked = waits[PARKED // 2].execution_id
+    version = (await execution_row(resources, asked)).version
+    now = utcnow()
+    row = CheckpointRow(
+        execution_id=asked, expected_version=version, rest=None, outputs={"po": 1},
+        current_node_id=None, status="running", finished_at=None, execution_time_ms=None,
+        error=None, node_id="after", node_type="set", attempt=1, step_status="completed",
+        started_at=now, completed_at=now, duration_ms=0, step_error=None, output_summary=None,
+        condition=None, step_id=None, reason="planned", at=now,
+    )  # fmt: skip
+
+    checkpoint = await _rows_read(
+        resources,
+        CHECKPOINTS_SQL,
+        driver.as_json([row]),
+        "planner",
+        [asked],
+        first="UPDATE executions SET status = 'running', lease_owner = 'planner'",
+    )
+    claim = await _rows_read(
+        resources,
+        CLAIM_QUEUED_SQL,
+        *_asks(asked, uuid.uuid4())[:1],
+        ["planner"],
+        [now + timedelta(seconds=30)],
+        [now],
+        first="UPDATE executions SET status = 'queued', lease_owner = NULL",
+    )
+
+    assert checkpoint["executions"] >= 1 and claim["executions"] >= 1, (checkpoint, claim)
+    assert sum(checkpoint.values()) <= ROWS_PER_ASK, checkpoint
+    assert sum(claim.values()) <= ROWS_PER_ASK, claim
 
 
 async def _workspace_of(resources: Resources, execution_id: uuid.UUID) -> uuid.UUID:
