@@ -133,9 +133,12 @@ class Wait(Base):
         ),
         # The scheduler's stalled-gates pass starts from the open gates someone decided on:
         # gates nobody touched are not in this index, so parked runs cost the pass nothing
-        # (migration 0019).
+        # (migration 0019). `kind` leads although the predicate fixes it: SQLite's planner,
+        # without statistics, otherwise prefers ix_waits_open_kind's equality on `kind`
+        # (every open gate) to a range on `last_decided_at`.
         Index(
             "ix_waits_open_gates_last_decided",
+            "kind",
             "last_decided_at",
             postgresql_where=text(OPEN_DECIDED_GATES),
             sqlite_where=text(OPEN_DECIDED_GATES),

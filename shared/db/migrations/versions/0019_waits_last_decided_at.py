@@ -48,7 +48,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_waits_open_gates_last_decided",
         "waits",
-        ["last_decided_at"],
+        # `kind` first, though fixed by the predicate: SQLite then prefers this index to
+        # ix_waits_open_kind (an equality on `kind` over every open wait of the kind).
+        ["kind", "last_decided_at"],
         postgresql_where=sa.text(_OPEN_DECIDED_GATES),
         sqlite_where=sa.text(_OPEN_DECIDED_GATES),
     )
