@@ -2,19 +2,19 @@
 partial index, with a backfill) add what the models describe, and remove it again."""
 
 import asyncio
-import uuid
-from datetime import datetime, timedelta
+import functools
+from datetime import timedelta
 
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from shared.db.migrate import alembic_config
-from shared.db.tables import Approval, Execution, Wait
+from shared.db.tables import Wait
 from shared.db.types import utcnow
-from shared.runtime import Resources, open_resources
+from shared.runtime import open_resources
 from shared.settings import Settings
 from tests.migrations import columns, indexes, schema_state
-from tests.scheduler.support import insert_execution, insert_wait
+from tests.scheduler.support import PENDING, insert_gate
 
 
 async def test_migration_0018_adds_the_open_kinds_index_and_downgrades_cleanly(
@@ -53,11 +53,12 @@ async def test_migration_0019_backfills_the_open_gates_decided_on_and_downgrades
     # Gates as 0018 left them; only open gates with a counted decision get a time.
     early, late = utcnow() - timedelta(minutes=9), utcnow() - timedelta(minutes=3)
     async with open_resources(settings) as resources:
-        decided_on = await _gate(resources, [("approved", early), ("rejected", late), PENDING])
-        untouched = await _gate(resources, [PENDING, PENDING])
+        gate = functools.partial(insert_gate, resources)
+        decided_on = await gate([("approved", early), ("rejected", late), PENDING], required=3)
+        untouched = await gate([PENDING, PENDING])
         # A replaced approver's `decided_at` is when they were replaced: no decision.
-        only_replaced = await _gate(resources, [("replaced", early), PENDING])
-        closed = await _gate(resources, [("approved", early)], status="decided")
+        only_replaced = await gate([("replaced", early), PENDING])
+        closed = await gate([("approved", early)], status="decided")
 
     await asyncio.to_thread(command.upgrade, alembic_config(url), "0019")
     assert "ix_waits_open_gates_last_decided" in await indexes(url, "waits")
@@ -66,35 +67,9 @@ async def test_migration_0019_backfills_the_open_gates_decided_on_and_downgrades
     async with open_resources(settings) as resources, resources.sessions() as session:
         rows = (await session.execute(select(Wait.id, Wait.last_decided_at))).all()
     found = {wait_id: at for wait_id, at in rows}
-    assert found == {decided_on: late, untouched: None, only_replaced: None, closed: None}
-
-
-PENDING: tuple[str, datetime | None] = ("pending", None)
-
-
-async def _gate(
-    resources: Resources, approvers: list[tuple[str, datetime | None]], *, status: str = "open"
-) -> uuid.UUID:
-    """A paused run on an approval gate, its approvers with these statuses and times."""
-    execution_id = await insert_execution(resources, status="paused", lease_owner=None)
-    wait_id = await insert_wait(
-        resources, execution_id, expires_at=None, kind="approval", status=status
-    )
-    async with resources.sessions.begin() as session:
-        workspace_id = await session.scalar(
-            select(Execution.workspace_id).where(Execution.id == execution_id)
-        )
-        for position, (approver_status, decided_at) in enumerate(approvers):
-            await session.execute(
-                insert(Approval).values(
-                    wait_id=wait_id,
-                    execution_id=execution_id,
-                    workspace_id=workspace_id,
-                    node_id="wait",
-                    position=position,
-                    email=f"approver{position}@example.com",
-                    status=approver_status,
-                    decided_at=decided_at,
-                )
-            )
-    return wait_id
+    assert found == {
+        decided_on.wait_id: late,
+        untouched.wait_id: None,
+        only_replaced.wait_id: None,
+        closed.wait_id: None,
+    }
