@@ -100,8 +100,8 @@ class ApprovalStatus(StrEnum):
 
 
 #: Approver statuses a gate's rule counts (replaced or cancelled approvers take no part): the
-#: executor's rule, its one-statement resume and the scheduler's stalled-gates pass all count
-#: these.
+#: executor's rule and its one-statement resume count these, and the decisions that set a
+#: gate's `last_decided_at` (which the scheduler's stalled-gates pass starts from) are of these.
 COUNTED_APPROVER_STATUSES = (
     ApprovalStatus.PENDING.value,
     ApprovalStatus.APPROVED.value,

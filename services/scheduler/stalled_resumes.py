@@ -7,7 +7,10 @@ and stages their resume again:
 
 - approval waits that the recorded decisions already decide (the node's rule: approved when
   approvals ≥ required, rejected when approvals + pending < required), whose latest decision
-  is older than `stalled_resume_after_seconds` (younger resumes may still be in flight);
+  (`waits.last_decided_at`, set by the gateway with each one) is older than
+  `stalled_resume_after_seconds` (younger resumes may still be in flight). Only gates with a
+  recorded decision are read, through an index: the pass never resumed a gate without one,
+  and gates nobody decided on (most parked runs) cost it nothing;
 - waits the scheduler fired at their deadline that are still open that long after firing.
 
 A resume that is not needed is harmless: the executor decides a wait once, by compare-and-set.
@@ -20,7 +23,7 @@ import uuid
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import BindParameter, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scheduler.timers import TIMER_KINDS
@@ -30,7 +33,7 @@ from shared.db.types import utcnow
 from shared.messages import ResumeExecution
 from shared.outbox import Staged, publish_staged, stage
 from shared.runtime import Resources
-from shared.status import COUNTED_APPROVER_STATUSES, ApprovalStatus, WaitStatus
+from shared.status import ApprovalStatus, WaitStatus
 from shared.status import ExecutionStatus as S
 
 log = structlog.get_logger(__name__)
@@ -58,21 +61,27 @@ class StalledResumes:
 
 async def _decided_gates(resources: Resources, after: float, batch: int) -> list[Staged]:
     before = utcnow() - timedelta(seconds=after)
-    open_gates = select(Wait.id).where(Wait.status == WaitStatus.OPEN, Wait.kind == "approval")
+    # Only gates somebody decided on: `last_decided_at` is set with each recorded decision, and
+    # the partial index ix_waits_open_gates_last_decided holds open gates that have one. Gates
+    # nobody touched are not read at all, however many runs are parked on them. The constants
+    # are inlined so that every plan (a generic one too) can see the index's predicate.
+    decided_on = select(Wait.id).where(
+        Wait.status == _inline(WaitStatus.OPEN.value),
+        Wait.kind == _inline("approval"),
+        Wait.last_decided_at.is_not(None),
+        Wait.last_decided_at < before,
+    )
     # Which approvers count is said in the aggregates, not in the WHERE clause: a condition on
     # `approvals.status` there let the planner, its statistics out of date, AND the gate's
-    # approvers with every pending approver (ix_approvals_status_next_reminder) once per open
-    # gate, a pass quadratic in the gates parked (minutes at 40,000). Now each open gate reads
-    # its own approvers only.
-    counted = Approval.status.in_(COUNTED_APPROVER_STATUSES)
+    # approvers with every pending approver (ix_approvals_status_next_reminder) once per gate,
+    # a pass quadratic in the gates (minutes at 40,000). Each gate reads its own approvers.
     tally = (
         select(
             Approval.wait_id,
             func.count().filter(Approval.status == ApprovalStatus.APPROVED).label("approved"),
             func.count().filter(Approval.status.in_(("approved", "pending"))).label("live"),
-            func.max(Approval.decided_at).filter(counted).label("last_decided_at"),
         )
-        .where(Approval.wait_id.in_(open_gates))
+        .where(Approval.wait_id.in_(decided_on))
         .group_by(Approval.wait_id)
         .subquery()
     )
@@ -86,13 +95,19 @@ async def _decided_gates(resources: Resources, after: float, batch: int) -> list
                 .where(
                     Wait.status == WaitStatus.OPEN,
                     Execution.status == S.PAUSED,
-                    tally.c.last_decided_at < before,
                     or_(tally.c.approved >= required, tally.c.live < required),
                 )
                 .limit(batch)
             )
         ).all()
         return [await _stage(session, execution, wait, "fact") for wait, execution in rows]
+
+
+def _inline(value: str) -> BindParameter[str]:
+    """A constant written into the statement rather than sent as a parameter: a partial
+    index's predicate is matched against constants only (SQLite never matches a parameter,
+    PostgreSQL not in a generic plan)."""
+    return literal(value, literal_execute=True)
 
 
 async def _refire_fired_waits(resources: Resources, after: float, batch: int) -> list[Staged]:

@@ -202,9 +202,10 @@ async def _load_for_resume(
     conn: AsyncConnection, execution_id: uuid.UUID, wait_id: uuid.UUID
 ) -> Row[Any] | None:
     """The execution with the wait, in one read; the wait's row locked until the transaction
-    ends. The gateway takes a share lock on it while recording a decision, so a decision is
-    committed before the rule reads the facts (and counted) or sees the wait decided (and is
-    recorded as late): never lost."""
+    ends. The gateway locks it too while recording a decision (a share lock for an event,
+    FOR NO KEY UPDATE for an approver, whose decision also writes the gate's
+    `last_decided_at`), so a decision is committed before the rule reads the facts (and
+    counted) or sees the wait decided (and is recorded as late): never lost."""
     return (
         await conn.execute(
             select(

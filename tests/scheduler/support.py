@@ -4,15 +4,24 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aio_pika
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from services.scheduler.worker import Scheduler
 from shared.broker.topology import Names
-from shared.db.tables import Execution, OutboxMessage, Wait, Workflow, WorkflowVersion, Workspace
+from shared.db.tables import (
+    Approval,
+    Execution,
+    OutboxMessage,
+    Wait,
+    Workflow,
+    WorkflowVersion,
+    Workspace,
+)
 from shared.db.types import utcnow
 from shared.messages import Message, decode
 from shared.runtime import Resources
@@ -107,6 +116,64 @@ async def insert_wait(
             )
         )
     return wait_id
+
+
+@dataclass(frozen=True)
+class Gate:
+    """An approval gate inserted by `insert_gate`; its approvers are approver<N>@example.com."""
+
+    workspace_id: uuid.UUID
+    execution_id: uuid.UUID
+    wait_id: uuid.UUID
+    node_id: str = "gate"
+
+
+#: An approver as `insert_gate` writes them: their status and when they decided, if they did.
+Approver = tuple[str, datetime | None]
+PENDING: Approver = ("pending", None)
+
+
+async def insert_gate(
+    resources: Resources,
+    approvers: list[Approver],
+    *,
+    required: int = 1,
+    status: str = "open",
+) -> Gate:
+    """A paused run on an approval gate (node `gate`) needing `required` approvals, with
+    approvers in these statuses, written straight into the tables (nothing else is set)."""
+    execution_id = await insert_execution(resources, status="paused", lease_owner=None)
+    wait_id = uuid.uuid4()
+    async with resources.sessions.begin() as session:
+        workspace_id = await session.scalar(
+            select(Execution.workspace_id).where(Execution.id == execution_id)
+        )
+        assert workspace_id is not None
+        await session.execute(
+            insert(Wait).values(
+                id=wait_id,
+                execution_id=execution_id,
+                node_id="gate",
+                kind="approval",
+                rule={"strategy": "any" if required == 1 else "all", "required": required},
+                facts={},
+                status=status,
+            )
+        )
+        for position, (approver_status, decided_at) in enumerate(approvers):
+            await session.execute(
+                insert(Approval).values(
+                    wait_id=wait_id,
+                    execution_id=execution_id,
+                    workspace_id=workspace_id,
+                    node_id="gate",
+                    position=position,
+                    email=f"approver{position}@example.com",
+                    status=approver_status,
+                    decided_at=decided_at,
+                )
+            )
+    return Gate(workspace_id, execution_id, wait_id)
 
 
 async def insert_outbox(

@@ -5,12 +5,16 @@ two reads, the compare-and-set, the outbox insert, COMMIT): on this path round t
 of the gateway's cost. In order:
 
 - `link`: the approver (named by a link's token, or by e-mail on a gate for the decision API)
-  and their wait, the wait's row share-locked (FOR SHARE OF w), as the
-  executor takes it exclusively while deciding the wait: a decision is counted or late, never
-  lost. Read under the lock, the wait's status is the one that holds.
+  and their wait, the wait's row locked (FOR NO KEY UPDATE OF w), as the executor takes it
+  exclusively while deciding the wait: a decision is counted or late, never lost. Read under
+  the lock, the wait's status is the one that holds. Not FOR SHARE: `marked` writes the row,
+  and two deciders on one gate each holding a share lock would deadlock upgrading it; they
+  take turns instead (one short statement each).
 - `won`: the compare-and-set `pending → approved|rejected`, only when no refusal applies; of
   concurrent requests for one approver the second waits for the first, re-checks
   `status = 'pending'` and matches nothing.
+- `marked`: the open gate's `last_decided_at`, moved to this decision, so the scheduler's
+  stalled-gates pass finds the gate should its resume be lost (it reads only gates with one).
 - `staged`: the resume's outbox row, unless the decision is late. Its body is the message
   pydantic built (`template`), with the two ids only the statement knows merged in.
 
@@ -36,7 +40,7 @@ BY_TOKEN = """
     JOIN approvals AS a ON a.id = t.approval_id
     JOIN waits AS w ON w.id = a.wait_id
     WHERE t.token_hash = $9
-    FOR SHARE OF w
+    FOR NO KEY UPDATE OF w
 """
 
 #: The approver the decision API names: by e-mail ($12), on the latest approval wait of node
@@ -55,7 +59,7 @@ BY_APPROVER = """
       )
     -- One address is on a gate once (the node and reassign refuse a second): one row.
     ORDER BY a.created_at DESC LIMIT 1
-    FOR SHARE OF w
+    FOR NO KEY UPDATE OF w
 """
 
 RECORD_SQL = """
@@ -69,6 +73,11 @@ WITH link AS MATERIALIZED ({link}), won AS (
       AND l.status = 'pending' AND l.wait_status <> 'cancelled' AND l.revoked_at IS NULL
       AND (l.expires_at IS NULL OR l.expires_at > $3)
     RETURNING a.id, a.late
+), marked AS (
+    UPDATE waits AS w SET last_decided_at = GREATEST(w.last_decided_at, $3)
+    FROM won JOIN link AS l ON l.id = won.id
+    WHERE w.id = l.wait_id AND NOT won.late
+    RETURNING w.id
 ), staged AS (
     INSERT INTO outbox (queue, body, created_at)
     SELECT $6, (($7::text)::jsonb || jsonb_build_object(

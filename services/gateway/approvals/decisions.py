@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, null, select, update
+from sqlalchemy import Select, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.gateway.approvals.decision_sql import record_in_one_statement
@@ -296,13 +296,15 @@ async def _statement_by_statement(
             key = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == who.key_hash))
         if link is None:
             return Refusal.UNKNOWN
-        # Shared with other deciders, exclusive against the executor deciding the wait (see
-        # claims.claim_resume): a decision is counted, or it is late, never in between.
+        # Exclusive against the executor deciding the wait (see claims.claim_resume): a
+        # decision is counted, or it is late, never in between. Not a share lock: the gate's
+        # row is written below (`last_decided_at`), and two deciders each holding one would
+        # deadlock upgrading it. FOR NO KEY UPDATE still lets approvers' foreign keys in.
         wait = (
             await session.execute(
                 select(Wait.status, Wait.expires_at)
                 .where(Wait.id == link.wait_id)
-                .with_for_update(read=True)
+                .with_for_update(key_share=True)
             )
         ).one()
         settled = _settled(
@@ -336,6 +338,21 @@ async def _statement_by_statement(
             return Refusal.CONFLICT
         staged = None
         if not late:
+            await mark_decided_on(session, link.wait_id, values.at)
             message = _resume(link.execution_id, link.wait_id, values.at)
             staged = await stage(session, RESUME, message)
     return Recorded(values.status, late, staged)
+
+
+async def mark_decided_on(session: AsyncSession, wait_id: uuid.UUID, at: datetime) -> None:
+    """Move the open gate's `last_decided_at` to `at` (never back): the scheduler's
+    stalled-gates pass reads only gates with one, and resumes them should this decision's
+    resume be lost. The PostgreSQL statement does the same (decision_sql, `marked`)."""
+    await session.execute(
+        update(Wait)
+        .where(
+            Wait.id == wait_id,
+            or_(Wait.last_decided_at.is_(None), Wait.last_decided_at < at),
+        )
+        .values(last_decided_at=at)
+    )

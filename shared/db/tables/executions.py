@@ -27,6 +27,10 @@ from shared.status import (
     WaitStatus,
 )
 
+#: The partial index's predicate (`ix_waits_open_gates_last_decided`): open approval gates with
+#: at least one decision recorded.
+OPEN_DECIDED_GATES = "status = 'open' AND kind = 'approval' AND last_decided_at IS NOT NULL"
+
 
 class Execution(Base):
     __tablename__ = "executions"
@@ -127,6 +131,18 @@ class Wait(Base):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
+        # The scheduler's stalled-gates pass starts from the open gates someone decided on:
+        # gates nobody touched are not in this index, so parked runs cost the pass nothing
+        # (migration 0019). `kind` leads although the predicate fixes it: SQLite's planner,
+        # without statistics, otherwise prefers ix_waits_open_kind's equality on `kind`
+        # (every open gate) to a range on `last_decided_at`.
+        Index(
+            "ix_waits_open_gates_last_decided",
+            "kind",
+            "last_decided_at",
+            postgresql_where=text(OPEN_DECIDED_GATES),
+            sqlite_where=text(OPEN_DECIDED_GATES),
+        ),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id"), index=True)
@@ -143,6 +159,10 @@ class Wait(Base):
     fired_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+    #: Approval gates: when the latest approver decision counted by the rule was recorded
+    #: (the gateway sets it with the decision). None while nobody has decided; the
+    #: stalled-gates pass reads only gates where it is set.
+    last_decided_at: Mapped[datetime | None]
 
 
 class WaitEvent(Base):
