@@ -7,8 +7,9 @@ Python. Where the rule is simple enough for SQL (an `event` wait: event_resume_p
 for every resume asked for together. Each such statement is built of the pieces here:
 
 - `input`, `w`: each asked wait, still open and of the statement's kind, locked in id order
-  (two batches never wait on each other crosswise). The gateway share-locks the wait while
-  recording a fact, so a fact is either seen here or finds the wait decided — never lost;
+  (two batches never wait on each other crosswise). The gateway locks the wait while
+  recording a fact (an event: FOR SHARE; an approver's decision, which also marks the gate:
+  FOR NO KEY UPDATE), so a fact is either seen here or finds the wait decided — never lost;
 - every table is also constrained by the asked ids as constants (`= ANY($1)`, `= ANY($2)`),
   redundant with the joins: a join with the unnested asks alone left the plan to the
   statistics, and on those of tables analyzed while small (a new deployment, a server without
