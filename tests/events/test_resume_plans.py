@@ -47,6 +47,12 @@ async def harness(pg_settings: Settings) -> AsyncIterator[Harness]:
         yield running
 
 
+async def _analyze(resources: Resources) -> None:
+    async with resources.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("ANALYZE")
+
+
 def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield plan
     for child in plan.get("Plans", []):
@@ -147,9 +153,7 @@ async def test_a_checkpoint_and_a_claim_read_only_their_own_run(harness: Harness
     resources = harness.resources
     runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(PARKED)))
     waits = [await open_wait(resources, run) for run in runs]
-    async with resources.engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.exec_driver_sql("ANALYZE")
+    await _analyze(resources)
     asked = waits[PARKED // 2].execution_id
     version = (await execution_row(resources, asked)).version
     now = utcnow()
