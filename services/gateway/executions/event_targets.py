@@ -77,6 +77,10 @@ class EventTargets:
             return None
         return Target(execution_id, pin[0], found)
 
+    async def node(self, workflow_id: uuid.UUID, version: int, node_id: str) -> EventNode | None:
+        """The event node `node_id` of a workflow version (its compiled schema cached)."""
+        return (await self._event_nodes(workflow_id, version)).by_id.get(node_id)
+
     async def _pin(self, execution_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, int] | None:
         """(workspace, workflow, version) of the execution; on PostgreSQL straight through
         the driver (a third of the CPU of an ORM session on this hot path)."""

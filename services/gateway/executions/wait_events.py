@@ -1,6 +1,9 @@
 """Recording an external event for an `event` node, and the resume staged with it.
 
-The gateway records the fact; the executor decides the wait. In one transaction:
+The gateway records the fact; the executor decides the wait. First the event node is found
+(the execution's, in the caller's workspace, by event name or node id) and the payload checked
+against its schema: no such node is `NoSuchEventWait`, a payload that does not match is
+`PayloadMismatch`, and neither records anything. Then, in one transaction:
 - a repeat (the same de-duplication key: an `Idempotency-Key`, or a resume token's hash) is
   answered as the first delivery was, and records nothing;
 - the node's latest wait is share-locked (the executor locks it exclusively to decide it), so
@@ -22,8 +25,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.gateway.executions.event_targets import Target
-from services.gateway.executions.wait_event_sql import record_in_one_statement
+from services.gateway.executions.event_targets import EventTargets, Target
+from services.gateway.executions.wait_event_sql import Row, record_in_one_statement
 from shared.broker.topology import RESUME
 from shared.db.errors import retrying
 from shared.db.tables import Execution, Wait, WaitEvent
@@ -35,8 +38,20 @@ FINISHED = (S.COMPLETED.value, S.FAILED.value, S.CANCELLED.value)
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Which event node a delivery is for."""
+
+    execution_id: uuid.UUID
+    #: The caller's workspace (an API key); None for a resume URL, whose token names the run.
+    workspace_id: uuid.UUID | None
+    #: The event's name (the API) or the node's id (a resume URL).
+    name: str | None = None
+    node_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Delivery:
-    target: Target
+    lookup: Lookup
     payload: Any
     dedup_key: str
     #: api | url
@@ -51,17 +66,39 @@ class Recorded:
     status: str
     #: This delivery repeated an earlier one; the answer is the earlier one's.
     repeat: bool
+    node_id: str
+    #: The event's name.
+    name: str
     staged: Staged | None = None
 
 
-async def record(sessions: async_sessionmaker[AsyncSession], delivery: Delivery) -> Recorded:
+class NoSuchEventWait(Exception):
+    """No such execution (in the caller's workspace), or no such event node in it."""
+
+
+class PayloadMismatch(Exception):
+    """The payload does not match the node's schema; nothing was recorded."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+async def record(
+    sessions: async_sessionmaker[AsyncSession], targets: EventTargets, delivery: Delivery
+) -> Recorded:
     """Tried again while the database refuses or drops the connection, then
     `DatabaseUnavailable`. A try whose commit went through but whose answer was lost is
-    found again by its de-duplication key, as a repeat."""
+    found again by its de-duplication key, as a repeat. Raises `NoSuchEventWait` and
+    `PayloadMismatch`."""
     engine = sessions.kw["bind"]
     if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
-        return await retrying(lambda: _in_one_statement(engine, delivery), what="wait event")
-    return await retrying(lambda: _statement_by_statement(sessions, delivery), what="wait event")
+        return await retrying(
+            lambda: _in_one_statement(engine, targets, delivery), what="wait event"
+        )
+    return await retrying(
+        lambda: _statement_by_statement(sessions, targets, delivery), what="wait event"
+    )
 
 
 def resume_message(
@@ -74,39 +111,68 @@ def resume_message(
     )
 
 
-async def _in_one_statement(engine: AsyncEngine, delivery: Delivery) -> Recorded:
-    target = delivery.target
-    row = await record_in_one_statement(
-        engine,
-        execution_id=target.execution_id,
-        workspace_id=target.workspace_id,
-        node_id=target.node.node_id,
-        name=target.node.config.name,
-        dedup_key=delivery.dedup_key,
-        via=delivery.via,
-        payload=delivery.payload,
-        at=delivery.at,
-        queue=RESUME,
-        resume=resume_message(
-            target.execution_id, target.node.node_id, uuid.UUID(int=0), delivery.at
-        ).model_dump(mode="json"),
-        arrived=resume_message(
-            target.execution_id, target.node.node_id, None, delivery.at
-        ).model_dump(mode="json"),
-    )
+async def _in_one_statement(
+    engine: AsyncEngine, targets: EventTargets, delivery: Delivery
+) -> Recorded:
+    lookup, at = delivery.lookup, delivery.at
+    # The node's id is merged into the bodies by the statement, which finds the node.
+    bodies = {
+        "resume": resume_message(lookup.execution_id, "", uuid.UUID(int=0), at),
+        "arrived": resume_message(lookup.execution_id, "", None, at),
+    }
+
+    async def run(node_id: str | None, name: str | None, *, checked: bool) -> Row:
+        return await record_in_one_statement(
+            engine,
+            execution_id=lookup.execution_id,
+            workspace_id=lookup.workspace_id,
+            node_id=node_id,
+            name=name,
+            dedup_key=delivery.dedup_key,
+            via=delivery.via,
+            payload=delivery.payload,
+            at=at,
+            queue=RESUME,
+            resume=bodies["resume"].model_dump(mode="json"),
+            arrived=bodies["arrived"].model_dump(mode="json"),
+            checked=checked,
+        )
+
+    row = await run(lookup.node_id, lookup.name, checked=False)
+    if row.node_id is not None and row.event_id is None:
+        # The node has a schema: check the payload against it, then record.
+        assert row.workflow_id is not None and row.workflow_version is not None
+        node = await targets.node(row.workflow_id, row.workflow_version, row.node_id)
+        problem = node.problem_with(delivery.payload) if node is not None else None
+        if problem is not None:
+            raise PayloadMismatch(problem)
+        row = await run(row.node_id, None, checked=True)
+    if row.node_id is None or row.name is None or row.event_id is None or row.status is None:
+        raise NoSuchEventWait()
     staged = None
     if row.outbox_id is not None:
-        message = resume_message(target.execution_id, target.node.node_id, row.wait_id, delivery.at)
+        message = resume_message(lookup.execution_id, row.node_id, row.wait_id, at)
         staged = Staged(row.outbox_id, RESUME, message)
-    return Recorded(row.event_id, row.status, row.repeat, staged)
+    return Recorded(row.event_id, row.status, row.repeat, row.node_id, row.name, staged)
 
 
 async def _statement_by_statement(
-    sessions: async_sessionmaker[AsyncSession], delivery: Delivery
+    sessions: async_sessionmaker[AsyncSession], targets: EventTargets, delivery: Delivery
 ) -> Recorded:
-    target = delivery.target
+    lookup = delivery.lookup
+    target = await targets.find(
+        lookup.execution_id,
+        workspace_id=lookup.workspace_id,
+        name=lookup.name,
+        node_id=lookup.node_id,
+    )
+    if target is None:
+        raise NoSuchEventWait()
+    problem = target.node.problem_with(delivery.payload)
+    if problem is not None:
+        raise PayloadMismatch(problem)
     async with sessions.begin() as session:
-        prior = await _prior(session, delivery)
+        prior = await _prior(session, target, delivery)
         if prior is not None:
             return prior
         execution_status = await session.scalar(
@@ -134,41 +200,51 @@ async def _statement_by_statement(
         wait_id = wait.id if wait is not None else None
         event_id = None
         if on_time:
-            event_id = await _insert(session, delivery, "accepted", wait_id)
+            event_id = await _insert(session, target, delivery, "accepted", wait_id)
             if event_id is None:  # another event was accepted first, or this one repeats
-                prior = await _prior(session, delivery)
+                prior = await _prior(session, target, delivery)
                 if prior is not None:
                     return prior
         if event_id is None:
-            event_id = await _insert(session, delivery, "late", wait_id)
+            event_id = await _insert(session, target, delivery, "late", wait_id)
             if event_id is None:
-                prior = await _prior(session, delivery)
+                prior = await _prior(session, target, delivery)
                 assert prior is not None, "a late insert conflicts only with a repeat"
                 return prior
-            return Recorded(event_id, "late", False)
+            return _recorded(target, event_id, "late", repeat=False)
         message = resume_message(target.execution_id, target.node.node_id, wait_id, delivery.at)
         staged = await stage(session, RESUME, message)
-    return Recorded(event_id, "accepted", False, staged)
+    return _recorded(target, event_id, "accepted", repeat=False, staged=staged)
 
 
-async def _prior(session: AsyncSession, delivery: Delivery) -> Recorded | None:
+def _recorded(
+    target: Target, event_id: int, status: str, *, repeat: bool, staged: Staged | None = None
+) -> Recorded:
+    node = target.node
+    return Recorded(event_id, status, repeat, node.node_id, node.config.name, staged)
+
+
+async def _prior(session: AsyncSession, target: Target, delivery: Delivery) -> Recorded | None:
     row = (
         await session.execute(
             select(WaitEvent.id, WaitEvent.status).where(
-                WaitEvent.execution_id == delivery.target.execution_id,
-                WaitEvent.node_id == delivery.target.node.node_id,
+                WaitEvent.execution_id == target.execution_id,
+                WaitEvent.node_id == target.node.node_id,
                 WaitEvent.dedup_key == delivery.dedup_key,
             )
         )
     ).first()
-    return None if row is None else Recorded(row.id, row.status, True)
+    return None if row is None else _recorded(target, row.id, row.status, repeat=True)
 
 
 async def _insert(
-    session: AsyncSession, delivery: Delivery, status: str, wait_id: uuid.UUID | None
+    session: AsyncSession,
+    target: Target,
+    delivery: Delivery,
+    status: str,
+    wait_id: uuid.UUID | None,
 ) -> int | None:
     """The new event's id; None when a unique index refused it."""
-    target = delivery.target
     try:
         async with session.begin_nested():
             event_id: int | None = await session.scalar(
