@@ -11,14 +11,11 @@ from typing import Any
 
 import jsonschema
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import driver
 from shared.db.tables import Execution, WorkflowVersion
 from shared.nodes.event import EventConfig
 from shared.workflows import WorkflowDefinition, parse_config
-
-PIN_SQL = "SELECT workspace_id, workflow_id, workflow_version FROM executions WHERE id = $1"
 
 
 @dataclass(frozen=True)
@@ -82,22 +79,16 @@ class EventTargets:
         return (await self._event_nodes(workflow_id, version)).by_id.get(node_id)
 
     async def _pin(self, execution_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, int] | None:
-        """(workspace, workflow, version) of the execution; on PostgreSQL straight through
-        the driver (a third of the CPU of an ORM session on this hot path)."""
-        engine = self._sessions.kw["bind"]
-        if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
-            found = await driver.fetchrow(engine, PIN_SQL, execution_id)
-        else:
-            async with self._sessions() as session:
-                found = (
-                    await session.execute(
-                        select(
-                            Execution.workspace_id,
-                            Execution.workflow_id,
-                            Execution.workflow_version,
-                        ).where(Execution.id == execution_id)
-                    )
-                ).first()
+        """(workspace, workflow, version) of the execution. Only the portable path asks: on
+        PostgreSQL the statement that records an event finds the pin itself."""
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    select(
+                        Execution.workspace_id, Execution.workflow_id, Execution.workflow_version
+                    ).where(Execution.id == execution_id)
+                )
+            ).first()
         if found is None:
             return None
         return found[0], found[1], found[2]
