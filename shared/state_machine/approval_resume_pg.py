@@ -6,6 +6,8 @@ The rule is the one services/executor/nodes/approval_rule.py states — approved
 approvals ≥ required, rejected when approvals + pending < required, counting only pending,
 approved and rejected approvers — spelled in SQL, and the decision is the JSON that module's
 `decision()` writes, field for field. After `w` (each asked gate, locked):
+- `approver`: the gate's approvers, share-locked so that each is read as last committed (a
+  decision recorded while this statement waited for the gate is counted, not missed);
 - `tally`: the gate's approvers counted by status, and listed in their order;
 - `verdict`: the decision, only for a gate the rule decides (a gate still short of its
   quorum yields nothing: the message is acknowledged and the run stays paused);
@@ -55,7 +57,18 @@ _MOVED = "SELECT id, 'paused', 'running', 'approval wait decided', owner, at FRO
 _COUNTED = "(" + ", ".join(f"'{status}'" for status in COUNTED_APPROVER_STATUSES) + ")"
 
 RESUME_APPROVAL_GATES_SQL = f"""
-WITH {locked_waits_sql("approval")}, tally AS MATERIALIZED (
+WITH {locked_waits_sql("approval")}, approver AS MATERIALIZED (
+    -- Locked, so each row is read as last committed, not as the statement's snapshot had it:
+    -- a decision the gateway recorded while this statement waited for the gate's lock was
+    -- recorded on time (the gate was open) and must be counted. Reading the snapshot missed
+    -- it, and it was neither counted nor late.
+    SELECT a.id, a.wait_id, a.status, a.email, a.name, a.comment, a.decided_at, a.position,
+           a.created_at
+    FROM approvals AS a
+    WHERE a.wait_id = ANY($2::uuid[]) AND a.wait_id IN (SELECT id FROM w)
+    ORDER BY a.id
+    FOR SHARE OF a
+), tally AS MATERIALIZED (
     -- Per gate, not per ask: a resume delivered twice at once asks twice in one batch.
     SELECT g.id AS wait_id, g.rule, (g.rule ->> 'required')::int AS required,
            count(a.id) FILTER (WHERE a.status = 'approved') AS approved,
@@ -68,8 +81,7 @@ WITH {locked_waits_sql("approval")}, tally AS MATERIALIZED (
                    ORDER BY a.position, a.created_at) FILTER (WHERE a.id IS NOT NULL),
                '[]'::jsonb) AS approvers
     FROM (SELECT DISTINCT id, rule FROM w) AS g
-    LEFT JOIN approvals AS a
-      ON a.wait_id = g.id AND a.wait_id = ANY($2::uuid[]) AND a.status IN {_COUNTED}
+    LEFT JOIN approver AS a ON a.wait_id = g.id AND a.status IN {_COUNTED}
     GROUP BY g.id, g.rule
 ), verdict AS MATERIALIZED (
     SELECT t.wait_id, jsonb_build_object(

@@ -6,11 +6,13 @@ thread while the gateway serves on the test's event loop.
 """
 
 import uuid
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import schemathesis
+from hypothesis.errors import HypothesisDeprecationWarning
 from schemathesis.core.result import Ok
 from schemathesis.engine import events, from_schema
 
@@ -162,6 +164,15 @@ def run(document: dict[str, Any], settings: schemathesis.Config, own_key_id: uui
         ),
     )
     seen: set[tuple[str, str, str]] = set()
+    # The services under test run in the main thread beside this one and draw on the global
+    # `random` module (retry jitter, message ids); Hypothesis, generating a case here, takes a
+    # change of that state for a strategy using it and warns, which the test settings make an
+    # error. Our strategies use no global randomness, so the warning says nothing here.
+    warnings.filterwarnings(
+        "ignore",
+        message="Do not use the `random` module inside strategies",
+        category=HypothesisDeprecationWarning,
+    )
     # before_call is a global hook only: registered for this run, and removed after it.
     schemathesis.hook("before_call")(spare_own_key)
     try:
