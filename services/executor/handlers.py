@@ -58,7 +58,14 @@ class Handlers:
         postgres = engine.dialect.name == "postgresql"
         self._queued = QueuedClaims(engine) if postgres else None
         self._in_one_statement: dict[str, FusedResumes] = (
-            {"event": event_resumes(engine), "approval": approval_resumes(engine)}
+            {
+                "event": event_resumes(engine),
+                "approval": approval_resumes(
+                    engine,
+                    max_context_bytes=settings.max_context_bytes,
+                    max_node_output_bytes=settings.max_node_output_bytes,
+                ),
+            }
             if postgres
             else {}
         )
@@ -195,7 +202,7 @@ class Handlers:
                 self._events.emit(
                     event(claimed, "execution.resumed", S.RUNNING, node_id=node_id),
                     event(claimed, "node.completed", S.RUNNING, node_id=node_id,
-                          node_type=completed.kind, attempt=resumed.attempt, duration_ms=0),
+                          node_type=resumed.node_type, attempt=resumed.attempt, duration_ms=0),
                 )  # fmt: skip
             await self._run(claimed)
 

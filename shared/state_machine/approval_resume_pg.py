@@ -26,18 +26,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.state_machine.fused_resume_pg import (
     CLAIMED_COLUMNS,
     CLAIMED_RUNS_SQL,
-    WAITING_STEP_SQL,
+    NEXT_NODE_SQL,
     Ask,
     FusedResumes,
     Resumed,
+    completed_node_sql,
     decided_wait,
     locked_waits_sql,
     resumed_at_wait,
+    resumed_past_wait,
 )
 from shared.state_machine.moves import RESUME
 from shared.state_machine.outputs import OUTPUTS_SQL
 from shared.state_machine.transitions import transition_sql
 from shared.status import COUNTED_APPROVER_STATUSES
+from shared.step_summary import MAX_SUMMARY_BYTES
+
+#: The gate's node type (services/executor/nodes/approval.py).
+NODE_TYPE = "human-in-loop"
 
 
 def _iso(column: str) -> str:
@@ -53,6 +59,32 @@ def _iso(column: str) -> str:
 
 
 _MOVED = "SELECT id, 'paused', 'running', 'approval wait decided', owner, at FROM claimed"
+
+#: Over what the gate's output (`summary`: outcome, by and two counts) can take.
+MAX_GATE_OUTPUT_BYTES = 256
+
+#: The execution's context with the decision as `approvals.<gate>`, every other key where it
+#: was (as `{**approvals, gate: decision}` in ApprovalNode.resume): `e` is the locked row.
+_WITH_DECISION = """(
+    SELECT json_object_agg(k, CASE WHEN k = 'approvals' THEN gates.decided ELSE v END ORDER BY n)
+    FROM (
+        SELECT k, v, n FROM json_each(coalesce(e.context, '{}'::json)) WITH ORDINALITY AS c(k, v, n)
+        UNION ALL
+        SELECT 'approvals', NULL, 9223372036854775807
+        WHERE coalesce(e.context, '{}'::json) -> 'approvals' IS NULL
+    ) AS parts, (
+        SELECT json_object_agg(k, CASE WHEN k = w.node_id THEN p.decision::json ELSE v END
+                               ORDER BY n) AS decided
+        FROM (
+            SELECT k, v, n
+            FROM json_each(coalesce(e.context -> 'approvals', '{}'::json))
+                 WITH ORDINALITY AS a(k, v, n)
+            UNION ALL
+            SELECT w.node_id, NULL, 9223372036854775807
+            WHERE e.context -> 'approvals' -> w.node_id IS NULL
+        ) AS earlier
+    ) AS gates
+)"""
 
 _COUNTED = "(" + ", ".join(f"'{status}'" for status in COUNTED_APPROVER_STATUSES) + ")"
 
@@ -94,15 +126,41 @@ WITH {locked_waits_sql("approval")}, approver AS MATERIALIZED (
         SELECT DISTINCT ON (wait_id) * FROM unnest($2::uuid[], $6::text[]) AS d(wait_id, decided_at)
     ) AS d ON d.wait_id = t.wait_id
     WHERE t.approved >= t.required OR t.approved + t.pending < t.required
+), {NEXT_NODE_SQL}, plan AS MATERIALIZED (
+    -- Where each decided gate's run goes on. The gate's node completes here when it would
+    -- complete in Python (approved, or rejected with `on_reject: continue`), a node follows
+    -- it, and the context cannot be near a limit: the sizes below overestimate the encoded
+    -- context the runner would measure (the decision counted twice, for the output too).
+    -- Otherwise the run is claimed at the gate and its `resume` runs in the worker.
+    SELECT w.id AS wait_id, v.decision,
+           jsonb_build_object('outcome', v.decision -> 'outcome', 'by', v.decision -> 'by',
+                              'approved', v.decision -> 'approved',
+                              'rejected', v.decision -> 'rejected') AS summary,
+           CASE WHEN (v.decision ->> 'outcome' = 'approved'
+                      OR w.rule ->> 'on_reject' = 'continue')
+                 AND $8 >= {MAX_GATE_OUTPUT_BYTES}
+                 AND coalesce((SELECT octet_length(e3.context::text) FROM executions AS e3
+                               WHERE e3.id = w.execution_id), 0)
+                     + coalesce((SELECT sum(octet_length(o.node_id)
+                                            + octet_length(o.output::text) + 8)
+                                 FROM execution_outputs AS o
+                                 WHERE o.execution_id = w.execution_id), 0)
+                     + 2 * (octet_length(v.decision::text) + octet_length(w.node_id) + 8)
+                     + {MAX_GATE_OUTPUT_BYTES} <= $7
+                THEN x.node_id END AS next_node_id
+    FROM w JOIN verdict AS v ON v.wait_id = w.id JOIN next AS x ON x.wait_id = w.id
 ), claimed AS (
     UPDATE executions AS e
     SET status = 'running', version = e.version + 1,
-        lease_owner = w.owner, lease_expires_at = w.lease_expires_at
-    FROM w JOIN verdict AS v ON v.wait_id = w.id
+        lease_owner = w.owner, lease_expires_at = w.lease_expires_at,
+        current_node_id = coalesce(p.next_node_id, e.current_node_id),
+        context = CASE WHEN p.next_node_id IS NULL THEN e.context ELSE {_WITH_DECISION} END
+    FROM w JOIN plan AS p ON p.wait_id = w.id
     WHERE e.id = w.execution_id AND e.id = ANY($1::uuid[]) AND {RESUME.sql_guard()}
       AND e.current_node_id = w.node_id
     RETURNING {CLAIMED_COLUMNS}, {OUTPUTS_SQL} AS outputs, w.id AS wait_id,
-              w.node_id, w.rule, w.expires_at, w.owner, w.at, v.decision
+              w.node_id, w.rule, w.expires_at, w.owner, w.at, p.decision, p.summary,
+              p.next_node_id
 ), decided AS (
     UPDATE waits AS x
     SET status = 'decided', decided_at = c.at, decision = c.decision
@@ -110,26 +168,30 @@ WITH {locked_waits_sql("approval")}, approver AS MATERIALIZED (
     WHERE x.id = c.wait_id
 ), moved AS (
     {transition_sql(_MOVED)}
-), {WAITING_STEP_SQL}
+), {completed_node_sql("c.summary", "$9")}
 {CLAIMED_RUNS_SQL}
 """
 
 
-def approval_resumes(engine: AsyncEngine) -> FusedResumes:
-    """One worker's resumes of approval gates after a decision."""
+def approval_resumes(
+    engine: AsyncEngine, *, max_context_bytes: int, max_node_output_bytes: int
+) -> FusedResumes:
+    """One worker's resumes of approval gates after a decision; the limits are the
+    executor's (a gate whose completion could reach one completes in the worker, which
+    applies it)."""
+
+    def extra(asks: Sequence[Ask]) -> list[Any]:
+        # The decision's time as the portable rule writes it (`at.isoformat()`).
+        decided_at = [a.at.isoformat() for a in asks]
+        return [decided_at, max_context_bytes, max_node_output_bytes, MAX_SUMMARY_BYTES]
+
     return FusedResumes(
-        engine,
-        RESUME_APPROVAL_GATES_SQL,
-        name="approval resumes",
-        resumed=_resumed,
-        extra=_decided_at,
+        engine, RESUME_APPROVAL_GATES_SQL, name="approval resumes", resumed=_resumed, extra=extra
     )
 
 
-def _decided_at(asks: Sequence[Ask]) -> list[Any]:
-    # The decision's time as the portable rule writes it (`at.isoformat()`).
-    return [[a.at.isoformat() for a in asks]]
-
-
 def _resumed(row: Any) -> Resumed:
-    return resumed_at_wait(row, decided_wait(row, "approval", row["decision"]))
+    wait = decided_wait(row, "approval", row["decision"])
+    if row["next_node_id"] is None:
+        return resumed_at_wait(row, wait, NODE_TYPE)
+    return resumed_past_wait(row, wait, row["summary"], NODE_TYPE)

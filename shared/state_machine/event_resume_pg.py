@@ -17,18 +17,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.state_machine.claimed import Claimed
 from shared.state_machine.fused_resume_pg import (
     CLAIMED_COLUMNS,
     CLAIMED_RUNS_SQL,
-    WAITING_STEP_SQL,
+    NEXT_NODE_SQL,
     Ask,
     FusedResumes,
     Resumed,
-    claimed_fields,
+    completed_node_sql,
     decided_wait,
     locked_waits_sql,
     resumed_at_wait,
+    resumed_past_wait,
 )
 from shared.state_machine.moves import RESUME
 from shared.state_machine.outputs import OUTPUTS_SQL
@@ -42,26 +42,7 @@ WITH {locked_waits_sql("event")}, ev AS MATERIALIZED (
     JOIN wait_events AS v ON v.execution_id = w.execution_id AND v.node_id = w.node_id
     WHERE v.execution_id = ANY($1::uuid[]) AND v.status = 'accepted'
     ORDER BY w.id
-), next AS MATERIALIZED (
-    SELECT w.id AS wait_id, (
-        SELECT n ->> 'id'
-        FROM executions AS e2
-        JOIN workflow_versions AS v
-          ON v.workflow_id = e2.workflow_id AND v.version = e2.workflow_version,
-        -- The event node's position, found once (as a subquery in the filter it was looked
-        -- up again for every node: ten times the cost).
-        LATERAL (
-            SELECT (m ->> 'position')::int AS position
-            FROM jsonb_array_elements(v.definition -> 'nodes') AS m
-            WHERE m ->> 'id' = w.node_id
-        ) AS here,
-        jsonb_array_elements(v.definition -> 'nodes') AS n
-        WHERE e2.id = w.execution_id AND (n ->> 'position')::int > here.position
-        ORDER BY (n ->> 'position')::int
-        LIMIT 1
-    ) AS node_id
-    FROM w
-), claimed AS (
+), {NEXT_NODE_SQL}, claimed AS (
     UPDATE executions AS e
     SET status = 'running', version = e.version + 1,
         lease_owner = w.owner, lease_expires_at = w.lease_expires_at,
@@ -72,30 +53,7 @@ WITH {locked_waits_sql("event")}, ev AS MATERIALIZED (
     RETURNING {CLAIMED_COLUMNS}, {OUTPUTS_SQL} AS outputs, w.id AS wait_id,
               w.node_id, w.rule, w.expires_at, w.owner, w.at, ev.event_id, ev.payload,
               x.node_id AS next_node_id
-), output AS (
-    -- When a node follows the event node, the payload is the event node's output.
-    INSERT INTO execution_outputs (execution_id, node_id, output, at)
-    SELECT c.id, c.node_id, coalesce(c.payload, 'null'::jsonb)::json, c.at
-    FROM claimed AS c
-    WHERE c.next_node_id IS NOT NULL
-    ON CONFLICT (execution_id, node_id) DO UPDATE SET output = excluded.output, at = excluded.at
-), {WAITING_STEP_SQL}, completed AS (
-    -- The event node completes here when a node follows it: its output is the payload, and
-    -- the run goes on from the next node with no checkpoint of the event node's own.
-    UPDATE execution_steps AS s
-    SET status = 'completed', completed_at = c.at, duration_ms = 0,
-        output_summary = (CASE
-            WHEN octet_length(c.payload::text) <= $6 THEN jsonb_build_object('output', c.payload)
-            ELSE jsonb_build_object(
-                'truncated', true, 'bytes', octet_length(c.payload::text),
-                'keys', CASE WHEN jsonb_typeof(c.payload) = 'object' THEN (
-                    SELECT jsonb_agg(k)
-                    FROM (SELECT jsonb_object_keys(c.payload) AS k LIMIT 50) AS keys
-                ) END)
-        END)::json
-    FROM claimed AS c JOIN step ON step.execution_id = c.id
-    WHERE s.id = step.id AND c.next_node_id IS NOT NULL
-), decided AS (
+), {completed_node_sql("c.payload", "$6")}, decided AS (
     UPDATE waits AS x
     SET status = 'decided', decided_at = c.at,
         decision = jsonb_build_object('outcome', 'received', 'event_id', c.event_id,
@@ -128,9 +86,5 @@ def _resumed(row: Any) -> Resumed:
     decision = {"outcome": "received", "event_id": row["event_id"], "payload": row["payload"]}
     wait = decided_wait(row, "event", decision)
     if row["next_node_id"] is None:
-        return resumed_at_wait(row, wait)
-    # The statement stored the payload as the event node's output after reading the outputs
-    # (a statement sees the database as it was when it began).
-    outputs = {**(row["outputs"] or {}), row["node_id"]: row["payload"]}
-    claimed = Claimed(current_node_id=row["next_node_id"], **claimed_fields(row, outputs))
-    return Resumed(claimed, row["node_id"], wait, row["step_attempt"] or 1)
+        return resumed_at_wait(row, wait, "event")
+    return resumed_past_wait(row, wait, row["payload"], "event")

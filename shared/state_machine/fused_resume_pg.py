@@ -18,7 +18,9 @@ for every resume asked for together. Each such statement is built of the pieces 
 - then the kind's own rule and its `claimed` compare-and-set (paused → running, only while
   the execution is paused at the wait's node), with `decided` and the transition following
   only what it claimed: the wait is decided exactly when its run is claimed;
-- `step`: the node's `waiting` step, whose attempt the resumed node completes.
+- `step`: the node's `waiting` step, whose attempt the resumed node completes;
+- `next` (`NEXT_NODE_SQL`): the node after the wait's, for the kinds whose statement also
+  completes the wait's node, so the run goes on from there with no checkpoint of its own.
 
 No row back for an ask means there was nothing to resume (a duplicate message, a wait already
 decided, a rule not met yet): the caller acknowledges and drops the message, as with any
@@ -75,6 +77,63 @@ WAITING_STEP_SQL = """step AS (
     ORDER BY c.id, s.attempt DESC
 )"""
 
+#: The node after each locked wait's node by position (None for the last): where a run goes
+#: on when the statement completes the wait's node, as the runner's order has it.
+NEXT_NODE_SQL = """next AS MATERIALIZED (
+    SELECT w.id AS wait_id, (
+        SELECT n ->> 'id'
+        FROM executions AS e2
+        JOIN workflow_versions AS v
+          ON v.workflow_id = e2.workflow_id AND v.version = e2.workflow_version,
+        -- The wait node's position, found once (as a subquery in the filter it was looked
+        -- up again for every node: ten times the cost).
+        LATERAL (
+            SELECT (m ->> 'position')::int AS position
+            FROM jsonb_array_elements(v.definition -> 'nodes') AS m
+            WHERE m ->> 'id' = w.node_id
+        ) AS here,
+        jsonb_array_elements(v.definition -> 'nodes') AS n
+        WHERE e2.id = w.execution_id AND (n ->> 'position')::int > here.position
+        ORDER BY (n ->> 'position')::int
+        LIMIT 1
+    ) AS node_id
+    FROM w
+)"""
+
+
+def completed_node_sql(output: str, summary_limit: str) -> str:
+    """The `step`, `output` and `completed` CTEs: for each claimed run with a node after the
+    wait's (`c.next_node_id`), the wait's node completes in the statement — `output` (a jsonb
+    expression over `claimed AS c`) stored as its output, its waiting step completed with the
+    summary a step row keeps (shared/step_summary.py; `summary_limit` is the parameter holding
+    MAX_SUMMARY_BYTES) — and the run goes on from the next node with no checkpoint of the wait
+    node's own."""
+    return f"""output AS (
+    INSERT INTO execution_outputs (execution_id, node_id, output, at)
+    SELECT c.id, c.node_id, coalesce({output}, 'null'::jsonb)::json, c.at
+    FROM claimed AS c
+    WHERE c.next_node_id IS NOT NULL
+    ON CONFLICT (execution_id, node_id) DO UPDATE SET output = excluded.output, at = excluded.at
+), {WAITING_STEP_SQL}, completed AS (
+    UPDATE execution_steps AS s
+    SET status = 'completed', completed_at = c.at, duration_ms = 0,
+        output_summary = (CASE
+            -- No output, no summary (as `summarize(None)`).
+            WHEN coalesce({output}, 'null'::jsonb) = 'null'::jsonb THEN NULL
+            WHEN octet_length({output}::text) <= {summary_limit}
+                THEN jsonb_build_object('output', {output})
+            ELSE jsonb_build_object(
+                'truncated', true, 'bytes', octet_length({output}::text),
+                'keys', CASE WHEN jsonb_typeof({output}) = 'object' THEN (
+                    SELECT jsonb_agg(k)
+                    FROM (SELECT jsonb_object_keys({output}) AS k LIMIT 50) AS keys
+                ) END)
+        END)::json
+    FROM claimed AS c JOIN step ON step.execution_id = c.id
+    WHERE s.id = step.id AND c.next_node_id IS NOT NULL
+)"""
+
+
 #: What the statement answers: each claimed run with its waiting step.
 CLAIMED_RUNS_SQL = """SELECT c.*, s.id AS step_id, s.attempt AS step_attempt
 FROM claimed AS c
@@ -92,6 +151,8 @@ class Resumed:
     completed: WaitRecord | None
     #: The attempt of the wait's node.
     attempt: int
+    #: The wait node's type, as its `node.completed` event names it.
+    node_type: str
 
 
 def claimed_fields(row: Any, outputs: dict[str, Any] | None) -> dict[str, Any]:
@@ -120,13 +181,23 @@ def decided_wait(row: Any, kind: str, decision: dict[str, Any]) -> WaitRecord:
     )
 
 
-def resumed_at_wait(row: Any, wait: WaitRecord) -> Resumed:
-    """The run claimed to resume the wait's node with `wait` decided."""
+def resumed_at_wait(row: Any, wait: WaitRecord, node_type: str) -> Resumed:
+    """The run claimed to resume the wait's node (of `node_type`) with `wait` decided."""
     attempt = row["step_attempt"] or 1
     step = {"open_step_id": row["step_id"], "attempt": attempt} if row["step_id"] else {}
     fields = claimed_fields(row, row["outputs"])
     claimed = Claimed(current_node_id=row["node_id"], wait=wait, **fields, **step)
-    return Resumed(claimed, row["node_id"], None, attempt)
+    return Resumed(claimed, row["node_id"], None, attempt, node_type)
+
+
+def resumed_past_wait(row: Any, wait: WaitRecord, output: Any, node_type: str) -> Resumed:
+    """The run claimed at the node after the wait's, which the statement completed with
+    `output`."""
+    # The statement stored the output after reading the outputs (a statement sees the
+    # database as it was when it began).
+    outputs = {**(row["outputs"] or {}), row["node_id"]: output}
+    claimed = Claimed(current_node_id=row["next_node_id"], **claimed_fields(row, outputs))
+    return Resumed(claimed, row["node_id"], wait, row["step_attempt"] or 1, node_type)
 
 
 @dataclass(frozen=True)

@@ -139,8 +139,9 @@ async def test_an_approval_resume_reads_only_the_asked_gate(harness: Harness) ->
         )
 
     asks = _asks(asked, wait.id)
-    decided_at = [[at.isoformat() for at in asks[-1]]]
-    read = await _rows_read(resources, RESUME_APPROVAL_GATES_SQL, *asks, *decided_at)
+    decided_at = [at.isoformat() for at in asks[-1]]
+    limits = (Settings().max_context_bytes, Settings().max_node_output_bytes, MAX_SUMMARY_BYTES)
+    read = await _rows_read(resources, RESUME_APPROVAL_GATES_SQL, *asks, decided_at, *limits)
 
     assert read["waits"] >= 1, read
     assert sum(read.values()) <= ROWS_PER_ASK + 3, read  # + its three approvers
