@@ -62,7 +62,8 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             "docflow_outbox_backlog",
-            "Outbox rows not yet published",
+            "Outbox rows still there a second after they were staged: not published yet, "
+            "or their delete is late",
             registry=registry,
         )
         self.http_requests = Counter(
