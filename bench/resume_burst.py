@@ -31,6 +31,12 @@ def cpu_lines(services: CpuUse, host: HostUse, per: int | None, wall: float) -> 
         total += seconds
         each = f"{seconds / per * 1000:.2f} ms each" if per else ""
         line(f"CPU {name}", f"{seconds / wall:.3f} cores", each)
+    if host.load_generator is not None:
+        # Not DocFlow's: the HTTP client and the database polls of this script, which share
+        # the machine with the stack (left out of the stack's total).
+        used = host.load_generator.total
+        each = f"{used / per * 1000:.2f} ms each" if per else ""
+        line("CPU load generator (this script)", f"{used / wall:.3f} cores", each)
     if host.machine_busy is not None:
         line("machine busy (everything)", f"{host.machine_busy * 100:.0f} %")
     return total / wall
