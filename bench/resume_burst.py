@@ -34,9 +34,9 @@ def cpu_lines(services: CpuUse, host: HostUse, per: int | None, wall: float) -> 
     if host.load_generator is not None:
         # Not DocFlow's: the HTTP client and the database polls of this script, which share
         # the machine with the stack (left out of the stack's total).
-        used = host.load_generator.total
-        each = f"{used / per * 1000:.2f} ms each" if per else ""
-        line("CPU load generator (this script)", f"{used / wall:.3f} cores", each)
+        generator = host.load_generator.total
+        each = f"{generator / per * 1000:.2f} ms each" if per else ""
+        line("CPU load generator (this script)", f"{generator / wall:.3f} cores", each)
     if host.machine_busy is not None:
         line("machine busy (everything)", f"{host.machine_busy * 100:.0f} %")
     return total / wall
