@@ -14,6 +14,9 @@ from shared.templating import is_template
 
 #: One gate asks at most this many people; a larger list is almost certainly a mistake.
 MAX_APPROVERS = 200
+#: The decision's fields a completed gate outputs (`nodes.<gate>`); the whole decision is in
+#: `approvals.<gate>`. The node's `resume` and the one-statement resume both build it from here.
+GATE_OUTPUT_KEYS = ("outcome", "by", "approved", "rejected")
 
 
 class Approver(BaseModel):

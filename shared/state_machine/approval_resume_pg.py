@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.nodes.approval import GATE_OUTPUT_KEYS
 from shared.state_machine.fused_resume_pg import (
     CLAIMED_COLUMNS,
     CLAIMED_RUNS_SQL,
@@ -59,6 +60,13 @@ def _iso(column: str) -> str:
 
 
 _MOVED = "SELECT id, 'paused', 'running', 'approval wait decided', owner, at FROM claimed"
+
+#: The gate's output, as ApprovalNode.resume makes it: the decision's GATE_OUTPUT_KEYS.
+_GATE_OUTPUT = (
+    "jsonb_build_object("
+    + ", ".join(f"'{key}', v.decision -> '{key}'" for key in GATE_OUTPUT_KEYS)
+    + ")"
+)
 
 #: Over what the gate's output (`summary`: outcome, by and two counts) can take.
 MAX_GATE_OUTPUT_BYTES = 256
@@ -133,9 +141,7 @@ WITH {locked_waits_sql("approval")}, approver AS MATERIALIZED (
     -- context the runner would measure (the decision counted twice, for the output too).
     -- Otherwise the run is claimed at the gate and its `resume` runs in the worker.
     SELECT w.id AS wait_id, v.decision,
-           jsonb_build_object('outcome', v.decision -> 'outcome', 'by', v.decision -> 'by',
-                              'approved', v.decision -> 'approved',
-                              'rejected', v.decision -> 'rejected') AS summary,
+           {_GATE_OUTPUT} AS summary,
            CASE WHEN (v.decision ->> 'outcome' = 'approved'
                       OR w.rule ->> 'on_reject' = 'continue')
                  AND $8 >= {MAX_GATE_OUTPUT_BYTES}

@@ -26,7 +26,7 @@ from shared.approval_links import mail_key
 from shared.broker.topology import EMAIL
 from shared.db.types import utcnow
 from shared.messages import ApprovalEmail, Message
-from shared.nodes.approval import ApprovalConfig
+from shared.nodes.approval import GATE_OUTPUT_KEYS, ApprovalConfig
 from shared.state_machine.waits import WaitRecord, WaitSpec
 from shared.status import ApprovalStatus
 
@@ -132,5 +132,5 @@ class ApprovalNode(NodeType):
         context = call.context.model_copy(
             update={"approvals": {**call.context.approvals, call.node_id: decided}}
         )
-        summary = {key: decided.get(key) for key in ("outcome", "by", "approved", "rejected")}
+        summary = {key: decided.get(key) for key in GATE_OUTPUT_KEYS}
         return Completed(output=summary, context=context)

@@ -116,10 +116,8 @@ async def _in_one_statement(
 ) -> Recorded:
     lookup, at = delivery.lookup, delivery.at
     # The node's id is merged into the bodies by the statement, which finds the node.
-    bodies = {
-        "resume": resume_message(lookup.execution_id, "", uuid.UUID(int=0), at),
-        "arrived": resume_message(lookup.execution_id, "", None, at),
-    }
+    resume = resume_message(lookup.execution_id, "", uuid.UUID(int=0), at).model_dump(mode="json")
+    arrived = resume_message(lookup.execution_id, "", None, at).model_dump(mode="json")
 
     async def run(node_id: str | None, name: str | None, *, checked: bool) -> Row:
         return await record_in_one_statement(
@@ -133,8 +131,8 @@ async def _in_one_statement(
             payload=delivery.payload,
             at=at,
             queue=RESUME,
-            resume=bodies["resume"].model_dump(mode="json"),
-            arrived=bodies["arrived"].model_dump(mode="json"),
+            resume=resume,
+            arrived=arrived,
             checked=checked,
         )
 
