@@ -10,9 +10,9 @@ import structlog
 from services.client.main import CLIENT_COMMANDS, add_client_commands, run_client_command
 from services.lifecycle import (
     Readiness,
-    freeze_startup_objects,
     listening_urls,
     serving,
+    settle_garbage_collection,
     wait_for_stop,
     worker_side_app,
 )
@@ -38,7 +38,7 @@ async def run_worker(settings: Settings, name: str) -> int:
             else contextlib.nullcontext()
         )
         async with side_door, running([WORKERS[name](resources)]):
-            freeze_startup_objects()
+            settle_garbage_collection()
             log.info("service_started", service=name)
             died = await wait_for_stop(resources)
             readiness.stopping = True
@@ -56,7 +56,7 @@ async def run_gateway(settings: Settings) -> int:
         async with serving(
             app, settings.http_host, settings.http_port, reuse_port=settings.http_reuse_port
         ) as runner:
-            freeze_startup_objects()
+            settle_garbage_collection()
             log.info(
                 "service_started",
                 service="gateway",

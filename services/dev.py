@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.lifecycle import freeze_startup_objects, serving, wait_for_stop
+from services.lifecycle import serving, settle_garbage_collection, wait_for_stop
 from services.workers import EXIT_LOOP_DIED, WORKERS, running
 from shared.connections.crypto import new_secret_key
 from shared.db.tables import Workflow, WorkflowVersion, Workspace
@@ -79,7 +79,7 @@ async def run_dev(settings: Settings) -> int:
         ):
             print(welcome, flush=True)
             print(EGRESS_NOTE, flush=True)
-            freeze_startup_objects()
+            settle_garbage_collection()
             died = await wait_for_stop(resources)
     return 0 if died is None else EXIT_LOOP_DIED
 
