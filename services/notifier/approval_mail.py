@@ -1,9 +1,10 @@
-"""Approval e-mails: the link's token is minted here, as the e-mail is sent.
+"""Approval e-mails: the link's token is minted here, just before the e-mail is sent.
 
-Only its SHA-256 is written, in the transaction that records the delivery, so a raw token
-exists nowhere but in the e-mail itself: not in the outbox, the broker, or `email_deliveries`.
-If the send fails the transaction rolls back and the token never existed; if the process
-dies after the server took the e-mail, the redelivered message mints another one.
+Only its SHA-256 is written, and committed before the send (Notifier.send), so a raw token
+exists nowhere but in the e-mail itself: not in the outbox, the broker, or `email_deliveries`,
+and the link works from the moment the e-mail arrives, even if the process dies before it
+records the send. If the send fails, the token is in no e-mail and opens nothing anyone knows
+of; the redelivered message mints another one.
 """
 
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from shared.runtime import Resources
 
 log = structlog.get_logger(__name__)
 
-#: Turns the envelope into the e-mail to send, inside the delivery's transaction.
+#: Turns the envelope into the e-mail to send, in a transaction committed before the send.
 Prepare = Callable[[AsyncSession], Awaitable[SendEmail]]
 Send = Callable[[SendEmail, Prepare], Awaitable[str]]
 

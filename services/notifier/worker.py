@@ -135,8 +135,12 @@ class Notifier:
         requeued, superseded).
 
         The try is claimed and committed first, then sent under the row's lock (deliveries.py).
-        `prepare` completes the message inside the second transaction once the key is known to
-        be unsent (an approval e-mail mints its link there).
+        `prepare` completes the message once the key is known to be unsent (an approval e-mail
+        mints its link there), in a transaction of its own committed before the send: the
+        e-mail must not reach anyone before what its link points to is in the database (a mail
+        gateway's link scanner opens links the moment they arrive, and a send whose commit is
+        lost to a crash would leave a dead link in the approver's inbox). A try superseded
+        after that leaves an unused link behind, which opens nothing anyone knows of.
         """
         message_id = message_id_for(message.idempotency_key)
         original = _HANDLING.get() or message
@@ -169,12 +173,13 @@ class Notifier:
                 # Another copy's try is between its two transactions, or died a moment ago.
                 await asyncio.sleep(UNDER_WAY_POLL_SECONDS)
             if isinstance(begun, Attempt):
+                if prepare is not None:
+                    async with session.begin():
+                        message = await prepare(session)
                 async with session.begin():
                     if not await deliveries.hold(session, begun):
                         log.info("email_try_taken_over", attempt=begun.number)
                         return "superseded"
-                    if prepare is not None:
-                        message = await prepare(session)
                     # An approval e-mail learns its execution only once prepared.
                     with log_context(execution_id=_id_or_none(message.execution_id)):
                         outcome, staged = await self._attempt(session, begun, message, message_id)

@@ -1,8 +1,10 @@
 """E-mails: each approver gets a link at a real SMTP server, reminders reach only those still
 pending, and without SMTP the e-mail is printed with its link."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
@@ -62,13 +64,35 @@ class MailHarness:
     mailbox: Mailbox
 
 
-@pytest.fixture
-async def mail(pg_settings: Settings) -> AsyncIterator[MailHarness]:
-    mailbox = Mailbox()
+class LinkScanner(Mailbox):
+    """A mail gateway that opens every approval link the moment its e-mail arrives, before it
+    accepts the e-mail, as link scanners in front of corporate mailboxes do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Set once the gateway serves: where the links' pages are.
+        self.gateway_url = ""
+        #: The page's status for each link, in the order the e-mails came.
+        self.opened: list[int] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        email = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(email, EmailMessage)
+        link = LINK.search(text_of(email))
+        assert link is not None
+        # The server's own thread and loop: a session of its own.
+        async with aiohttp.ClientSession() as http:
+            page = await http.get(f"{self.gateway_url}/approve/{link['token']}")
+            self.opened.append(page.status)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@contextlib.asynccontextmanager
+async def running_mail(settings: Settings, mailbox: Mailbox) -> AsyncIterator[MailHarness]:
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
-    settings = pg_settings.model_copy(
+    settings = settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": port, "public_url": PUBLIC_URL}
     )
     try:
@@ -90,6 +114,12 @@ async def mail(pg_settings: Settings) -> AsyncIterator[MailHarness]:
                     await worker.stop()
     finally:
         controller.stop()
+
+
+@pytest.fixture
+async def mail(pg_settings: Settings) -> AsyncIterator[MailHarness]:
+    async with running_mail(pg_settings, Mailbox()) as running:
+        yield running
 
 
 def with_documents(**gate: Any) -> dict[str, Any]:
@@ -187,6 +217,22 @@ async def test_reminders_reach_only_pending_approvers_no_more_often_than_configu
     assert await harness.click(later["token"], "approve") == 200
     done = await wait_for_status(harness.resources, execution_id, "completed")
     assert done.context["approvals"]["gate"]["approved"] == 3
+
+
+async def test_a_link_opens_the_moment_its_email_arrives(pg_settings: Settings) -> None:
+    """Each link is in the database before its e-mail leaves: a scanner that opens it while
+    the mail server still holds the e-mail gets the page, never a 404."""
+    scanner = LinkScanner()
+    async with running_mail(pg_settings, scanner) as mail:
+        scanner.gateway_url = str(mail.harness.client.make_url("")).rstrip("/")
+        definition = gate_workflow(strategy="all")
+        resources = mail.harness.resources
+        workspace_id, workflow_id = await seed_workflow(resources, definition)
+        await start_execution(resources, workspace_id, workflow_id, DEAL)
+
+        await received(scanner, 3)
+
+    assert scanner.opened == [200, 200, 200]
 
 
 async def test_without_smtp_the_email_is_printed_with_its_link(
