@@ -11,6 +11,7 @@ from typing import Any
 
 import pydantic_core
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from shared.db import deadline
 
@@ -19,8 +20,12 @@ async def fetch(engine: AsyncEngine, sql: str, *args: Any) -> list[Any]:
     """The statement's rows (asyncpg records), within the request's deadline if one is set
     (`shared.db.deadline`)."""
     deadline.bound(None)
-    async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
+    # The pool's connection itself (raw_connection), not engine.connect(): no SQLAlchemy
+    # Connection is built, begun and closed around a statement SQLAlchemy never sees. That
+    # was a sixth of the caller's CPU per statement (`SELECT 1`: 185 against 155 µs).
+    pooled = await engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
         assert driver is not None
         # The connection's own bound (command_timeout), shortened to what the deadline left
         # after the checkout; asyncpg keeps that bound in its private configuration only.
@@ -33,8 +38,11 @@ async def fetch(engine: AsyncEngine, sql: str, *args: Any) -> list[Any]:
             if isinstance(e, TimeoutError):
                 driver.terminate()  # at once: a polite close would wait out another timeout
             if driver.is_closed():
-                await connection.invalidate()
+                await greenlet_spawn(pooled.invalidate)
             raise
+    finally:
+        # Back to the pool (its reset may talk to the connection: in SQLAlchemy's greenlet).
+        await greenlet_spawn(pooled.close)
     return rows
 
 
