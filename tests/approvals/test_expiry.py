@@ -5,7 +5,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.scheduler.worker import Scheduler
 from shared.db.tables import ExecutionTransition, Wait
@@ -27,6 +27,13 @@ async def resumes(resources: Resources, execution_id: uuid.UUID) -> int:
     return int(count or 0)
 
 
+async def _deadline_passes(resources: Resources, execution_id: uuid.UUID) -> None:
+    async with resources.sessions.begin() as session:
+        await session.execute(
+            update(Wait).where(Wait.execution_id == execution_id).values(expires_at=utcnow())
+        )
+
+
 @pytest.mark.parametrize(
     ("on_timeout", "on_reject", "status", "outcome", "wait_status"),
     [
@@ -46,12 +53,15 @@ async def test_an_expired_gate_applies_on_timeout_once(
     wait_status: str,
 ) -> None:
     execution_id = await harness.start(
-        gate_workflow(strategy="all", expires_in=1, on_timeout=on_timeout, on_reject=on_reject)
+        gate_workflow(strategy="all", expires_in=3600, on_timeout=on_timeout, on_reject=on_reject)
     )
     links = await harness.links(3)
     # One approval before the deadline is not enough for `all`: the timeout decides.
     assert await harness.click(links["approver0@example.com"], "approve") == 200
     await harness.settled_without_decision(1)
+    # The deadline comes now, not after a second of wall clock that a loaded machine could
+    # spend before the click.
+    await _deadline_passes(harness.resources, execution_id)
 
     done = await wait_for_status(harness.resources, execution_id, "completed", "failed")
 
