@@ -24,10 +24,8 @@ class Readiness:
 #: Container objects allocated (net of those freed) between two young-generation collections;
 #: Python's default is 700. A node transition or a request leaves hundreds of objects alive for
 #: a moment (coroutines, futures, rows, messages): at 700 each collection walked objects still
-#: in use and promoted them, to be walked again by the older generations. bench/executor_cpu.py
-#: (1,000 runs of 10 set nodes in one process, startup objects frozen): 550 young, 50 middle
-#: and 5 full collections took 0.44 to 0.49 s of CPU; at 50,000, 20, 1 and 1 took 0.15 to 0.17 s,
-#: 0.03 ms less per transition (of 0.2). The cost: a young generation of a few MB at most.
+#: in use and promoted them, to be walked again by the older generations. The collector's CPU
+#: fell to about a third (docs/decisions/030), for a young generation of a few MB at most.
 YOUNG_COLLECTION_EVERY = 50_000
 #: Young collections per middle one, and middle ones per full one (defaults 10 and 10).
 MIDDLE_COLLECTION_EVERY, FULL_COLLECTION_EVERY = 20, 100

@@ -37,7 +37,7 @@ def test_what_lives_at_start_is_frozen_and_startup_garbage_is_collected_first() 
 
 
 @pytest.mark.usefixtures("unfrozen_afterwards")
-def test_short_lived_cycles_no_longer_start_a_collection_every_700_objects() -> None:
+def test_a_requests_worth_of_short_lived_objects_starts_no_collection() -> None:
     settle_garbage_collection()
     young_before = gc.get_stats()[0]["collections"]
 
