@@ -128,6 +128,10 @@ def make_settings(**overrides: object) -> Settings:
         "delivery_limit": 3,
         "log_format": "console",
         "log_level": "WARNING",
+        # The production bound (2 s) is for a gateway that should answer 503 rather than hang;
+        # a full CI run on two busy cores once took longer than that to open a connection for a
+        # test's own poll. The tests of the bound set theirs.
+        "db_connect_timeout_seconds": 10.0,
         # Fake providers and webhook receivers listen on 127.0.0.1: opened here, explicitly,
         # as `docflow dev` does; the egress tests build their own policy without it.
         "egress_allow": LOOPBACK,
