@@ -40,6 +40,7 @@ from shared.outbox import publish_staged
 from shared.state_machine import checkpoint as checkpoints
 from shared.state_machine.checkpoint import Checkpoint, StepRecord
 from shared.state_machine.checkpoint_pg import CheckpointWriter
+from shared.state_machine.claim import claim_vanished
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.lease import let_go, release
 from shared.state_machine.waits import CheckpointWrites, WaitSpec
@@ -52,6 +53,12 @@ log = structlog.get_logger(__name__)
 
 class LostClaim(Exception):
     """The lease heartbeat found the execution moved on; the node in progress is abandoned."""
+
+
+class ClaimVanished(Exception):
+    """The run moved on only because its claim was lost with the database (a claim commits
+    without waiting for the log's flush): raised so the message goes back to the queue and
+    its next delivery claims again. Acknowledged, it would leave the run stranded."""
 
 
 class Runner:
@@ -124,6 +131,7 @@ class Runner:
                     if task in self._abandoned:
                         hand_back = True
                     else:
+                        await self._unless_claim_vanished(run)
                         self._metrics.claim_conflicts.labels(stage="checkpoint").inc()
                         log.info("claim_lost", reason=str(e))
         except Exception as e:
@@ -155,11 +163,18 @@ class Runner:
     async def _hand_back(self, run: RunProgress) -> None:
         staged = await release(self._engine, run, owner=self._owner)
         if staged is None:
+            await self._unless_claim_vanished(run)
             log.info("release_skipped", reason="the execution moved on")
             return
         self._metrics.executions_released.inc()
         log.info("execution_released", current_node_id=run.current_node_id)
         await publish_staged(self._sessions, self._broker, [staged])
+
+    async def _unless_claim_vanished(self, run: RunProgress) -> None:
+        """A run found moved on is normally another worker's now, or cancelled, and its message
+        is done with; not when the row went back below our claim's version."""
+        if await claim_vanished(self._engine, run.claimed):
+            raise ClaimVanished(f"the claim of execution {run.execution_id} was lost")
 
     async def _run_node(
         self, run: RunProgress, node: PreparedNode, next_id: str | None, event_nodes: frozenset[str]
@@ -197,7 +212,12 @@ class Runner:
             if node.node_type.side_effects:
                 try:
                     step_id = await start_step(
-                        self._engine, run, node.id, node.type_name, budget=self._budget
+                        self._engine,
+                        run,
+                        node.id,
+                        node.type_name,
+                        owner=self._owner,
+                        budget=self._budget,
                     )
                 except InterruptedTooOften as e:
                     failed = Failed(str(e), retryable=False)

@@ -7,8 +7,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.executor.progress import RunProgress
-from shared.db.tables import ExecutionStep
+from shared.db.tables import Execution, ExecutionStep
 from shared.db.types import utcnow
+from shared.errors import StaleVersion
+from shared.state_machine.lease import held_by
+from shared.state_machine.moves import HEARTBEAT
 from shared.status import StepStatus
 
 
@@ -25,11 +28,26 @@ class InterruptedTooOften(Exception):
 
 
 async def start_step(
-    engine: AsyncEngine, run: RunProgress, node_id: str, node_type: str, *, budget: int
+    engine: AsyncEngine,
+    run: RunProgress,
+    node_id: str,
+    node_type: str,
+    *,
+    owner: str,
+    budget: int,
 ) -> int:
     """Record a side-effecting attempt before it starts, so a crash mid-node stays visible;
-    `InterruptedTooOften` when `budget` earlier attempts of the node were interrupted."""
+    `InterruptedTooOften` when `budget` earlier attempts of the node were interrupted, and
+    `StaleVersion` when the run is no longer ours to go on with."""
     async with engine.begin() as conn:
+        # Only under our claim, held (share-locked) until the step is recorded: a worker fenced
+        # meanwhile, or whose claim the database lost in a crash (claims commit without waiting
+        # for the log's flush), must not start a side effect. The run's next claim will.
+        held = await conn.scalar(
+            select(Execution.id).where(held_by(run, owner, HEARTBEAT)).with_for_update(read=True)
+        )
+        if held is None:
+            raise StaleVersion(f"execution {run.execution_id} moved past version {run.version}")
         # The latest attempts, newest first: those interrupted since the last that ended
         # otherwise (failed, completed, waiting) count. A retry, of the node or of the failed
         # run, follows a failed attempt and so starts a budget of its own.

@@ -254,3 +254,14 @@ async def claim_retry(
             return claimed_from(row, version, row.current_node_id, attempt=attempt)
     except Conflict:
         return None
+
+
+async def claim_vanished(engine: AsyncEngine, claimed: Claimed) -> bool:
+    """True when the row's version is below the one `claimed` wrote: the claim committed
+    without waiting for the log's flush (shared/db/commit_without_flush.py) and a database
+    crash lost it. Versions only grow, so nothing else puts a row below a claim's version."""
+    async with engine.connect() as conn:
+        version = await conn.scalar(
+            select(Execution.version).where(Execution.id == claimed.execution_id)
+        )
+    return version is not None and version < claimed.version

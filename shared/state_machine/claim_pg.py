@@ -8,7 +8,8 @@ the same statement. Anything else (a reclaim after a lost lease, SQLite) takes t
 path in claim.py.
 
 A burst of run messages reaches a worker as many claims at once; they go to PostgreSQL
-together (shared/group_commit.py), one round trip and one commit for all.
+together (shared/group_commit.py), one round trip and one commit for all — a commit that does
+not wait for the log's flush (shared/db/commit_without_flush.py).
 """
 
 import uuid
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.context import restore
 from shared.db import driver
+from shared.db.commit_without_flush import COMMIT_WITHOUT_FLUSH
 from shared.group_commit import GroupCommit
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.moves import CLAIM
@@ -31,6 +33,7 @@ CLAIM_QUEUED_SQL = f"""
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[])
         AS i(id, owner, lease_expires_at, at)
+    WHERE {COMMIT_WITHOUT_FLUSH}
 ), claimed AS (
     UPDATE executions AS e
     SET status = 'running',

@@ -6,6 +6,8 @@ Python. Where the rule is simple enough for SQL (an `event` wait: event_resume_p
 `approval` gate: approval_resume_pg.py), the statement settles, decides and claims at once,
 for every resume asked for together. Each such statement is built of the pieces here:
 
+- the statement commits without waiting for the log's flush, as every claim does
+  (shared/db/commit_without_flush.py);
 - `input`, `w`: each asked wait, still open and of the statement's kind, locked in id order
   (two batches never wait on each other crosswise). The gateway locks the wait while
   recording a fact (an event: FOR SHARE; an approver's decision, which also marks the gate:
@@ -38,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.context import restore
 from shared.db import driver
+from shared.db.commit_without_flush import COMMIT_WITHOUT_FLUSH
 from shared.group_commit import GroupCommit
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.waits import WaitRecord
@@ -50,6 +53,7 @@ def locked_waits_sql(kind: str) -> str:
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[],
                          $5::timestamptz[])
         AS i(execution_id, wait_id, owner, lease_expires_at, at)
+    WHERE {COMMIT_WITHOUT_FLUSH}
 ), w AS MATERIALIZED (
     SELECT w.id, w.execution_id, w.node_id, w.rule, w.expires_at,
            i.owner, i.lease_expires_at, i.at

@@ -1,12 +1,15 @@
 """Workflows with an `event` node, and waiting for their waits."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from shared.db import driver
 from shared.db.tables import ExecutionTransition, Wait, WaitEvent
+from shared.db.types import utcnow
 from shared.runtime import Resources
 from tests.gateway.conftest import Gateway
 from tests.support import eventually, steps_of
@@ -92,3 +95,31 @@ async def transitions_of(
             .order_by(ExecutionTransition.id)
         )
         return [(row.from_status, row.to_status) for row in rows]
+
+
+async def accept_event(resources: Resources, wait: Wait) -> None:
+    """Record an accepted event for `wait`'s node, as the gateway would, without a resume."""
+    row = await driver.fetchrow(
+        resources.engine, "SELECT workspace_id FROM executions WHERE id = $1", wait.execution_id
+    )
+    async with resources.sessions.begin() as session:
+        await session.execute(
+            insert(WaitEvent).values(
+                workspace_id=row["workspace_id"],
+                execution_id=wait.execution_id,
+                node_id=wait.node_id,
+                name="po.confirmed",
+                dedup_key=f"once:{uuid.uuid4()}",
+                via="api",
+                status="accepted",
+                payload={"ok": True},
+                wait_id=wait.id,
+                received_at=utcnow(),
+            )
+        )
+
+
+def asks_for(execution_id: uuid.UUID, wait_id: uuid.UUID) -> list[Any]:
+    """The parameters $1 to $5 of a one-statement resume asked for one wait (by "planner")."""
+    now = utcnow()
+    return [[execution_id], [wait_id], ["planner"], [now + timedelta(seconds=30)], [now]]

@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from shared.db import driver
-from shared.db.tables import Approval, WaitEvent
+from shared.db.tables import Approval
 from shared.db.types import utcnow
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
@@ -28,7 +28,7 @@ from shared.state_machine.claim_pg import CLAIM_QUEUED_SQL
 from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
 from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.approvals.support import Harness, gate_workflow, gather_limited, running_harness
-from tests.events.support import event_workflow, open_wait
+from tests.events.support import accept_event, asks_for, event_workflow, open_wait
 from tests.support import execution_row, wait_for_status, waits_of
 
 PARKED = 60
@@ -86,37 +86,18 @@ async def _rows_read(
     return read
 
 
-def _asks(execution_id: uuid.UUID, wait_id: uuid.UUID) -> list[Any]:
-    now = utcnow()
-    return [[execution_id], [wait_id], ["planner"], [now + timedelta(seconds=30)], [now]]
-
-
 async def test_an_event_resume_reads_only_the_asked_run(harness: Harness) -> None:
     resources = harness.resources
     runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(PARKED)))
     waits = [await open_wait(resources, run) for run in runs]
-    async with resources.sessions.begin() as session:
-        for wait in waits:
-            await session.execute(
-                insert(WaitEvent).values(
-                    workspace_id=(await _workspace_of(resources, wait.execution_id)),
-                    execution_id=wait.execution_id,
-                    node_id=wait.node_id,
-                    name="po.confirmed",
-                    dedup_key=f"once:{uuid.uuid4()}",
-                    via="api",
-                    status="accepted",
-                    payload={"ok": True},
-                    wait_id=wait.id,
-                    received_at=utcnow(),
-                )
-            )
+    for wait in waits:
+        await accept_event(resources, wait)
     asked = waits[PARKED // 2]
 
     read = await _rows_read(
         resources,
         RESUME_EVENT_WAITS_SQL,
-        *_asks(asked.execution_id, asked.id),
+        *asks_for(asked.execution_id, asked.id),
         MAX_SUMMARY_BYTES,
     )
 
@@ -138,7 +119,7 @@ async def test_an_approval_resume_reads_only_the_asked_gate(harness: Harness) ->
             .values(status="approved", decided_at=utcnow())
         )
 
-    asks = _asks(asked, wait.id)
+    asks = asks_for(asked, wait.id)
     decided_at = [at.isoformat() for at in asks[-1]]
     limits = (Settings().max_context_bytes, Settings().max_node_output_bytes, MAX_SUMMARY_BYTES)
     read = await _rows_read(resources, RESUME_APPROVAL_GATES_SQL, *asks, decided_at, *limits)
@@ -177,7 +158,7 @@ async def test_a_checkpoint_and_a_claim_read_only_their_own_run(harness: Harness
     claim = await _rows_read(
         resources,
         CLAIM_QUEUED_SQL,
-        *_asks(asked, uuid.uuid4())[:1],
+        *asks_for(asked, uuid.uuid4())[:1],
         ["planner"],
         [now + timedelta(seconds=30)],
         [now],
@@ -187,11 +168,3 @@ async def test_a_checkpoint_and_a_claim_read_only_their_own_run(harness: Harness
     assert checkpoint["executions"] >= 1 and claim["executions"] >= 1, (checkpoint, claim)
     assert sum(checkpoint.values()) <= ROWS_PER_ASK, checkpoint
     assert sum(claim.values()) <= ROWS_PER_ASK, claim
-
-
-async def _workspace_of(resources: Resources, execution_id: uuid.UUID) -> uuid.UUID:
-    row = await driver.fetchrow(
-        resources.engine, "SELECT workspace_id FROM executions WHERE id = $1", execution_id
-    )
-    workspace: uuid.UUID = row["workspace_id"]
-    return workspace

@@ -1,0 +1,137 @@
+"""Claims commit without waiting for the write-ahead log's flush; checkpoints wait for it.
+
+The statement sets `synchronous_commit` for its own transaction, which is what PostgreSQL reads
+when that transaction commits. Each statement runs here in a transaction that is then rolled
+back, so the setting can be read after it (SHOW) and nothing is written.
+(Why a claim may, and a checkpoint may not: shared/db/commit_without_flush.py.)
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from shared.db import driver
+from shared.db.tables import Approval
+from shared.db.types import utcnow
+from shared.runtime import Resources, open_resources
+from shared.settings import Settings
+from shared.state_machine.approval_resume_pg import RESUME_APPROVAL_GATES_SQL
+from shared.state_machine.checkpoint_pg import CHECKPOINTS_SQL, CheckpointRow
+from shared.state_machine.claim_pg import CLAIM_QUEUED_SQL
+from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
+from shared.step_summary import MAX_SUMMARY_BYTES
+from tests.approvals.support import Harness, gate_workflow, running_harness
+from tests.events.support import accept_event, asks_for, event_workflow, open_wait
+from tests.support import execution_row, wait_for_status, waits_of
+
+
+@pytest.fixture
+async def harness(pg_settings: Settings) -> AsyncIterator[Harness]:
+    async with open_resources(pg_settings) as resources, running_harness(resources) as running:
+        yield running
+
+
+async def _commit_mode(
+    resources: Resources, sql: str, *args: Any, first: str | None = None
+) -> tuple[int, str]:
+    """Rows the statement returned, and `synchronous_commit` as its transaction would commit."""
+    async with resources.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        transaction = raw.transaction()
+        await transaction.start()
+        try:
+            if first is not None:
+                await raw.execute(first)
+            rows = await raw.fetch(sql, *args)
+            mode: str = await raw.fetchval("SHOW synchronous_commit")
+        finally:
+            await transaction.rollback()
+    return len(rows), mode
+
+
+async def _parked_on_event(harness: Harness) -> tuple[uuid.UUID, uuid.UUID]:
+    run = await harness.start(event_workflow())
+    wait = await open_wait(harness.resources, run)
+    return run, wait.id
+
+
+async def test_an_event_resume_claims_without_waiting_for_the_flush(harness: Harness) -> None:
+    run, wait_id = await _parked_on_event(harness)
+    [wait] = [w for w in await waits_of(harness.resources, run) if w.id == wait_id]
+    await accept_event(harness.resources, wait)
+
+    claimed, mode = await _commit_mode(
+        harness.resources, RESUME_EVENT_WAITS_SQL, *asks_for(run, wait_id), MAX_SUMMARY_BYTES
+    )
+
+    assert (claimed, mode) == (1, "off")
+
+
+async def test_an_approval_resume_claims_without_waiting_for_the_flush(harness: Harness) -> None:
+    resources = harness.resources
+    run = await harness.start(gate_workflow())
+    await wait_for_status(resources, run, "paused")
+    [wait] = await waits_of(resources, run)
+    async with resources.sessions.begin() as session:
+        await session.execute(
+            update(Approval)
+            .where(Approval.wait_id == wait.id)
+            .values(status="approved", decided_at=utcnow())
+        )
+    asks = asks_for(run, wait.id)
+    decided_at = [at.isoformat() for at in asks[-1]]
+    limits = (Settings().max_context_bytes, Settings().max_node_output_bytes, MAX_SUMMARY_BYTES)
+
+    claimed, mode = await _commit_mode(
+        resources, RESUME_APPROVAL_GATES_SQL, *asks, decided_at, *limits
+    )
+
+    assert (claimed, mode) == (1, "off")
+
+
+async def test_a_queued_run_is_claimed_without_waiting_for_the_flush(harness: Harness) -> None:
+    run, _ = await _parked_on_event(harness)
+    now = utcnow()
+
+    claimed, mode = await _commit_mode(
+        harness.resources,
+        CLAIM_QUEUED_SQL,
+        [run],
+        ["planner"],
+        [now + timedelta(seconds=30)],
+        [now],
+        first="UPDATE executions SET status = 'queued', lease_owner = NULL",
+    )
+
+    assert (claimed, mode) == (1, "off")
+
+
+async def test_a_checkpoint_waits_for_the_flush(harness: Harness) -> None:
+    """The checkpoint that ends a run's turn is the commit that makes its claim durable before
+    the message is acknowledged: it must not skip the flush."""
+    run, _ = await _parked_on_event(harness)
+    version = (await execution_row(harness.resources, run)).version
+    now = utcnow()
+    row = CheckpointRow(
+        execution_id=run, expected_version=version, rest=None, outputs={"po": 1},
+        current_node_id=None, status="completed", finished_at=now, execution_time_ms=1,
+        error=None, node_id="after", node_type="set", attempt=1, step_status="completed",
+        started_at=now, completed_at=now, duration_ms=0, step_error=None, output_summary=None,
+        condition=None, step_id=None, reason="every node completed", at=now,
+    )  # fmt: skip
+
+    written, mode = await _commit_mode(
+        harness.resources,
+        CHECKPOINTS_SQL,
+        driver.as_json([row]),
+        "planner",
+        [run],
+        first="UPDATE executions SET status = 'running', lease_owner = 'planner'",
+    )
+
+    assert (written, mode) == (1, "on")
