@@ -21,6 +21,7 @@ import pytest
 from shared.broker.topology import WORK_QUEUES, Names
 from shared.db.migrate import upgrade
 from shared.egress import LOOPBACK
+from shared.logging import configure_logging
 from shared.settings import Settings
 from tests.signatures.fake_clicksign import FakeClickSign
 from tests.signatures.fake_zapsign import FakeZapSign
@@ -33,6 +34,12 @@ PG_PORT = int(os.environ.get("DOCFLOW_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("DOCFLOW_TEST_PG_USER", "postgres")
 AMQP_URL = os.environ.get("DOCFLOW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# The services a test runs in its own process never set up logging, and structlog's default
+# renders every logged exception as a syntax-highlighted table (rich, pygments): that took
+# half of the test process's CPU while the fault tests ran. The services' own set-up instead:
+# plain tracebacks, INFO and up.
+configure_logging("INFO", "console")
 
 
 def pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
