@@ -75,7 +75,7 @@ def create_app(resources: Resources) -> web.Application:
     app.on_cleanup.append(_close_outbox_publisher)
     wait_event_api.add_state(app)
     table = routes.operations()
-    app[OPENAPI] = routes.document(table, registry)
+    app[OPENAPI] = routes.document(registry)
     served = settings.metrics_on_api_port
     add_routes(app.router, [o for o in table if served or o.path not in routes.OPTIONAL_PATHS])
     add_routes(app.router, routes.pages())
