@@ -1,18 +1,23 @@
 """Workflows with an `event` node, and waiting for their waits."""
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 from aiohttp import ClientResponse
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from shared.db import driver
-from shared.db.tables import ExecutionTransition, Wait, WaitEvent
+from shared.db.tables import Approval, ExecutionTransition, Wait, WaitEvent
 from shared.db.types import utcnow
 from shared.runtime import Resources
+from shared.settings import Settings
+from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.gateway.conftest import Gateway
-from tests.support import eventually, steps_of
+from tests.support import eventually, steps_of, waits_of
 
 
 def event_workflow(
@@ -123,3 +128,38 @@ def asks_for(execution_id: uuid.UUID, wait_id: uuid.UUID) -> list[Any]:
     """The parameters $1 to $5 of a one-statement resume asked for one wait (by "planner")."""
     now = utcnow()
     return [[execution_id], [wait_id], ["planner"], [now + timedelta(seconds=30)], [now]]
+
+
+async def approved_gate_resume_args(resources: Resources, execution_id: uuid.UUID) -> list[Any]:
+    """The parameters of RESUME_APPROVAL_GATES_SQL for the run's gate, once its approvers are
+    marked approved (as the gateway would, without a resume)."""
+    [wait] = await waits_of(resources, execution_id)
+    async with resources.sessions.begin() as session:
+        await session.execute(
+            update(Approval)
+            .where(Approval.wait_id == wait.id)
+            .values(status="approved", decided_at=utcnow())
+        )
+    asks = asks_for(execution_id, wait.id)
+    decided_at = [at.isoformat() for at in asks[-1]]
+    limits = (Settings().max_context_bytes, Settings().max_node_output_bytes, MAX_SUMMARY_BYTES)
+    return [*asks, decided_at, *limits]
+
+
+@contextlib.asynccontextmanager
+async def rolled_back(
+    resources: Resources, first: str | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A PostgreSQL connection inside a transaction that is rolled back at the end, after
+    `first` when given: a statement run in it writes nothing."""
+    async with resources.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        transaction = raw.transaction()
+        await transaction.start()
+        try:
+            if first is not None:
+                await raw.execute(first)
+            yield raw
+        finally:
+            await transaction.rollback()

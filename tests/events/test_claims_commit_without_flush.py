@@ -12,10 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from shared.db import driver
-from shared.db.tables import Approval
 from shared.db.types import utcnow
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
@@ -25,7 +23,14 @@ from shared.state_machine.claim_pg import CLAIM_QUEUED_SQL
 from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
 from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.approvals.support import Harness, gate_workflow, running_harness
-from tests.events.support import accept_event, asks_for, event_workflow, open_wait
+from tests.events.support import (
+    accept_event,
+    approved_gate_resume_args,
+    asks_for,
+    event_workflow,
+    open_wait,
+    rolled_back,
+)
 from tests.support import execution_row, wait_for_status, waits_of
 
 
@@ -39,18 +44,9 @@ async def _commit_mode(
     resources: Resources, sql: str, *args: Any, first: str | None = None
 ) -> tuple[int, str]:
     """Rows the statement returned, and `synchronous_commit` as its transaction would commit."""
-    async with resources.engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
-        transaction = raw.transaction()
-        await transaction.start()
-        try:
-            if first is not None:
-                await raw.execute(first)
-            rows = await raw.fetch(sql, *args)
-            mode: str = await raw.fetchval("SHOW synchronous_commit")
-        finally:
-            await transaction.rollback()
+    async with rolled_back(resources, first) as connection:
+        rows = await connection.fetch(sql, *args)
+        mode: str = await connection.fetchval("SHOW synchronous_commit")
     return len(rows), mode
 
 
@@ -76,20 +72,9 @@ async def test_an_approval_resume_claims_without_waiting_for_the_flush(harness: 
     resources = harness.resources
     run = await harness.start(gate_workflow())
     await wait_for_status(resources, run, "paused")
-    [wait] = await waits_of(resources, run)
-    async with resources.sessions.begin() as session:
-        await session.execute(
-            update(Approval)
-            .where(Approval.wait_id == wait.id)
-            .values(status="approved", decided_at=utcnow())
-        )
-    asks = asks_for(run, wait.id)
-    decided_at = [at.isoformat() for at in asks[-1]]
-    limits = (Settings().max_context_bytes, Settings().max_node_output_bytes, MAX_SUMMARY_BYTES)
+    args = await approved_gate_resume_args(resources, run)
 
-    claimed, mode = await _commit_mode(
-        resources, RESUME_APPROVAL_GATES_SQL, *asks, decided_at, *limits
-    )
+    claimed, mode = await _commit_mode(resources, RESUME_APPROVAL_GATES_SQL, *args)
 
     assert (claimed, mode) == (1, "off")
 

@@ -15,10 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from shared.db import driver
-from shared.db.tables import Approval
 from shared.db.types import utcnow
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
@@ -28,8 +26,15 @@ from shared.state_machine.claim_pg import CLAIM_QUEUED_SQL
 from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
 from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.approvals.support import Harness, gate_workflow, gather_limited, running_harness
-from tests.events.support import accept_event, asks_for, event_workflow, open_wait
-from tests.support import execution_row, wait_for_status, waits_of
+from tests.events.support import (
+    accept_event,
+    approved_gate_resume_args,
+    asks_for,
+    event_workflow,
+    open_wait,
+    rolled_back,
+)
+from tests.support import execution_row, wait_for_status
 
 PARKED = 60
 #: Rows a statement may read for one ask from the tables it finds its rows in by id, counted
@@ -64,17 +69,8 @@ async def _rows_read(
 ) -> dict[str, int]:
     """Rows each growing table gave the statement (returned or filtered out), by EXPLAIN
     ANALYZE in a transaction rolled back (after `first`, when given): nothing is written."""
-    async with resources.engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
-        transaction = raw.transaction()
-        await transaction.start()
-        try:
-            if first is not None:
-                await raw.execute(first)
-            plan = await raw.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
-        finally:
-            await transaction.rollback()
+    async with rolled_back(resources, first) as connection:
+        plan = await connection.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
     read: dict[str, int] = {}
     # SQLAlchemy's asyncpg dialect gives the connection a JSON codec; a bare one gives text.
     explained = json.loads(plan) if isinstance(plan, str) else plan
@@ -111,18 +107,9 @@ async def test_an_approval_resume_reads_only_the_asked_gate(harness: Harness) ->
     for run in runs:
         await wait_for_status(resources, run, "paused")
     asked = runs[PARKED // 2]
-    [wait] = await waits_of(resources, asked)
-    async with resources.sessions.begin() as session:
-        await session.execute(
-            update(Approval)
-            .where(Approval.wait_id == wait.id)
-            .values(status="approved", decided_at=utcnow())
-        )
+    args = await approved_gate_resume_args(resources, asked)
 
-    asks = asks_for(asked, wait.id)
-    decided_at = [at.isoformat() for at in asks[-1]]
-    limits = (Settings().max_context_bytes, Settings().max_node_output_bytes, MAX_SUMMARY_BYTES)
-    read = await _rows_read(resources, RESUME_APPROVAL_GATES_SQL, *asks, decided_at, *limits)
+    read = await _rows_read(resources, RESUME_APPROVAL_GATES_SQL, *args)
 
     assert read["waits"] >= 1, read
     assert sum(read.values()) <= ROWS_PER_ASK + 3, read  # + its three approvers
