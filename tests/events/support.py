@@ -8,16 +8,15 @@ from typing import Any
 
 import asyncpg
 from aiohttp import ClientResponse
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
-from shared.db import driver
-from shared.db.tables import Approval, ExecutionTransition, Wait, WaitEvent
+from shared.db.tables import ExecutionTransition, Wait, WaitEvent
 from shared.db.types import utcnow
 from shared.runtime import Resources
 from shared.settings import Settings
 from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.gateway.conftest import Gateway
-from tests.support import eventually, steps_of, waits_of
+from tests.support import eventually, steps_of
 
 
 def event_workflow(
@@ -102,26 +101,17 @@ async def transitions_of(
         return [(row.from_status, row.to_status) for row in rows]
 
 
-async def accept_event(resources: Resources, wait: Wait) -> None:
-    """Record an accepted event for `wait`'s node, as the gateway would, without a resume."""
-    row = await driver.fetchrow(
-        resources.engine, "SELECT workspace_id FROM executions WHERE id = $1", wait.execution_id
+def accepted_event_sql(wait: Wait) -> str:
+    """An accepted event for `wait`'s node, as the gateway records one but with no resume:
+    for `rolled_back(first=...)`, so that no executor sees it and resumes the run first (an
+    executor's settle-on-open resume of the wait would, were it committed)."""
+    return (
+        "INSERT INTO wait_events (workspace_id, execution_id, node_id, name, dedup_key, via, "
+        "status, payload, wait_id, received_at) "
+        f"SELECT workspace_id, id, '{wait.node_id}', 'po.confirmed', 'once:{uuid.uuid4()}', "
+        f"'api', 'accepted', '{{\"ok\": true}}', '{wait.id}', now() "
+        f"FROM executions WHERE id = '{wait.execution_id}'"
     )
-    async with resources.sessions.begin() as session:
-        await session.execute(
-            insert(WaitEvent).values(
-                workspace_id=row["workspace_id"],
-                execution_id=wait.execution_id,
-                node_id=wait.node_id,
-                name="po.confirmed",
-                dedup_key=f"once:{uuid.uuid4()}",
-                via="api",
-                status="accepted",
-                payload={"ok": True},
-                wait_id=wait.id,
-                received_at=utcnow(),
-            )
-        )
 
 
 def asks_for(execution_id: uuid.UUID, wait_id: uuid.UUID) -> list[Any]:
@@ -130,17 +120,17 @@ def asks_for(execution_id: uuid.UUID, wait_id: uuid.UUID) -> list[Any]:
     return [[execution_id], [wait_id], ["planner"], [now + timedelta(seconds=30)], [now]]
 
 
-async def approved_gate_resume_args(resources: Resources, execution_id: uuid.UUID) -> list[Any]:
-    """The parameters of RESUME_APPROVAL_GATES_SQL for the run's gate, once its approvers are
-    marked approved (as the gateway would, without a resume)."""
-    [wait] = await waits_of(resources, execution_id)
-    async with resources.sessions.begin() as session:
-        await session.execute(
-            update(Approval)
-            .where(Approval.wait_id == wait.id)
-            .values(status="approved", decided_at=utcnow())
-        )
-    asks = asks_for(execution_id, wait.id)
+def approved_gate_sql(wait_id: uuid.UUID) -> str:
+    """Every approver of the gate approved, with no resume: for `rolled_back(first=...)`, as
+    `accepted_event_sql`."""
+    return (
+        f"UPDATE approvals SET status = 'approved', decided_at = now() WHERE wait_id = '{wait_id}'"
+    )
+
+
+def approval_resume_args(execution_id: uuid.UUID, wait_id: uuid.UUID) -> list[Any]:
+    """The parameters of RESUME_APPROVAL_GATES_SQL for one gate."""
+    asks = asks_for(execution_id, wait_id)
     decided_at = [at.isoformat() for at in asks[-1]]
     limits = (Settings().max_context_bytes, Settings().max_node_output_bytes, MAX_SUMMARY_BYTES)
     return [*asks, decided_at, *limits]

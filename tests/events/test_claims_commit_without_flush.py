@@ -6,7 +6,6 @@ back, so the setting can be read after it (SHOW) and nothing is written.
 (Why a claim may, and a checkpoint may not: shared/db/commit_without_flush.py.)
 """
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from shared.db import driver
+from shared.db.tables import Wait
 from shared.db.types import utcnow
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
@@ -24,8 +24,9 @@ from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
 from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.approvals.support import Harness, gate_workflow, running_harness
 from tests.events.support import (
-    accept_event,
-    approved_gate_resume_args,
+    accepted_event_sql,
+    approval_resume_args,
+    approved_gate_sql,
     asks_for,
     event_workflow,
     open_wait,
@@ -50,19 +51,20 @@ async def _commit_mode(
     return len(rows), mode
 
 
-async def _parked_on_event(harness: Harness) -> tuple[uuid.UUID, uuid.UUID]:
-    run = await harness.start(event_workflow())
-    wait = await open_wait(harness.resources, run)
-    return run, wait.id
+async def _parked_on_event(harness: Harness) -> Wait:
+    """A run's open event wait, with no event: nothing resumes the run meanwhile."""
+    return await open_wait(harness.resources, await harness.start(event_workflow()))
 
 
 async def test_an_event_resume_claims_without_waiting_for_the_flush(harness: Harness) -> None:
-    run, wait_id = await _parked_on_event(harness)
-    [wait] = [w for w in await waits_of(harness.resources, run) if w.id == wait_id]
-    await accept_event(harness.resources, wait)
+    wait = await _parked_on_event(harness)
 
     claimed, mode = await _commit_mode(
-        harness.resources, RESUME_EVENT_WAITS_SQL, *asks_for(run, wait_id), MAX_SUMMARY_BYTES
+        harness.resources,
+        RESUME_EVENT_WAITS_SQL,
+        *asks_for(wait.execution_id, wait.id),
+        MAX_SUMMARY_BYTES,
+        first=accepted_event_sql(wait),
     )
 
     assert (claimed, mode) == (1, "off")
@@ -72,15 +74,20 @@ async def test_an_approval_resume_claims_without_waiting_for_the_flush(harness: 
     resources = harness.resources
     run = await harness.start(gate_workflow())
     await wait_for_status(resources, run, "paused")
-    args = await approved_gate_resume_args(resources, run)
+    [wait] = await waits_of(resources, run)
 
-    claimed, mode = await _commit_mode(resources, RESUME_APPROVAL_GATES_SQL, *args)
+    claimed, mode = await _commit_mode(
+        resources,
+        RESUME_APPROVAL_GATES_SQL,
+        *approval_resume_args(run, wait.id),
+        first=approved_gate_sql(wait.id),
+    )
 
     assert (claimed, mode) == (1, "off")
 
 
 async def test_a_queued_run_is_claimed_without_waiting_for_the_flush(harness: Harness) -> None:
-    run, _ = await _parked_on_event(harness)
+    run = (await _parked_on_event(harness)).execution_id
     now = utcnow()
 
     claimed, mode = await _commit_mode(
@@ -99,7 +106,7 @@ async def test_a_queued_run_is_claimed_without_waiting_for_the_flush(harness: Ha
 async def test_a_checkpoint_waits_for_the_flush(harness: Harness) -> None:
     """The checkpoint that ends a run's turn is the commit that makes its claim durable before
     the message is acknowledged: it must not skip the flush."""
-    run, _ = await _parked_on_event(harness)
+    run = (await _parked_on_event(harness)).execution_id
     version = (await execution_row(harness.resources, run)).version
     now = utcnow()
     row = CheckpointRow(

@@ -27,14 +27,15 @@ from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
 from shared.step_summary import MAX_SUMMARY_BYTES
 from tests.approvals.support import Harness, gate_workflow, gather_limited, running_harness
 from tests.events.support import (
-    accept_event,
-    approved_gate_resume_args,
+    accepted_event_sql,
+    approval_resume_args,
+    approved_gate_sql,
     asks_for,
     event_workflow,
     open_wait,
     rolled_back,
 )
-from tests.support import execution_row, wait_for_status
+from tests.support import execution_row, wait_for_status, waits_of
 
 PARKED = 60
 #: Rows a statement may read for one ask from the tables it finds its rows in by id, counted
@@ -86,8 +87,6 @@ async def test_an_event_resume_reads_only_the_asked_run(harness: Harness) -> Non
     resources = harness.resources
     runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(PARKED)))
     waits = [await open_wait(resources, run) for run in runs]
-    for wait in waits:
-        await accept_event(resources, wait)
     asked = waits[PARKED // 2]
 
     read = await _rows_read(
@@ -95,6 +94,7 @@ async def test_an_event_resume_reads_only_the_asked_run(harness: Harness) -> Non
         RESUME_EVENT_WAITS_SQL,
         *asks_for(asked.execution_id, asked.id),
         MAX_SUMMARY_BYTES,
+        first="; ".join(accepted_event_sql(wait) for wait in waits),
     )
 
     assert read["waits"] >= 1, read  # the statement did look at the asked wait
@@ -107,9 +107,14 @@ async def test_an_approval_resume_reads_only_the_asked_gate(harness: Harness) ->
     for run in runs:
         await wait_for_status(resources, run, "paused")
     asked = runs[PARKED // 2]
-    args = await approved_gate_resume_args(resources, asked)
+    [wait] = await waits_of(resources, asked)
 
-    read = await _rows_read(resources, RESUME_APPROVAL_GATES_SQL, *args)
+    read = await _rows_read(
+        resources,
+        RESUME_APPROVAL_GATES_SQL,
+        *approval_resume_args(asked, wait.id),
+        first=approved_gate_sql(wait.id),
+    )
 
     assert read["waits"] >= 1, read
     assert sum(read.values()) <= ROWS_PER_ASK + 3, read  # + its three approvers
