@@ -26,7 +26,17 @@ async def _post_run(gateway: Gateway, workflow_id: str) -> tuple[int, str | None
     return response.status, response.headers.get("Retry-After"), time.monotonic() - started
 
 
-@pytest.mark.parametrize("fault", ["cut", "silent"])
+#: Against a silent database a connection attempt that timed out is sometimes left to the
+#: garbage collector to close (asyncpg's connect, cancelled mid-handshake), which Python
+#: reports as an unclosed transport: once in CI, on a slow machine. The socket is closed
+#: either way; what this test holds is the answer and its time.
+_ABANDONED_HANDSHAKE = pytest.mark.filterwarnings(
+    "ignore:Exception ignored in.*_SelectorTransport.__del__"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
+
+@pytest.mark.parametrize("fault", ["cut", pytest.param("silent", marks=_ABANDONED_HANDSHAKE)])
 async def test_a_run_request_while_the_database_is_away_is_a_quick_503_then_202_again(
     pg_settings: Settings, fault: str
 ) -> None:
