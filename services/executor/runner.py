@@ -40,7 +40,7 @@ from shared.outbox import publish_staged
 from shared.state_machine import checkpoint as checkpoints
 from shared.state_machine.checkpoint import Checkpoint, StepRecord
 from shared.state_machine.checkpoint_pg import CheckpointWriter
-from shared.state_machine.claim import claim_vanished
+from shared.state_machine.claim import unless_claim_vanished
 from shared.state_machine.claimed import Claimed
 from shared.state_machine.lease import let_go, release
 from shared.state_machine.waits import CheckpointWrites, WaitSpec
@@ -53,12 +53,6 @@ log = structlog.get_logger(__name__)
 
 class LostClaim(Exception):
     """The lease heartbeat found the execution moved on; the node in progress is abandoned."""
-
-
-class ClaimVanished(Exception):
-    """The run moved on only because its claim was lost with the database (a claim commits
-    without waiting for the log's flush): raised so the message goes back to the queue and
-    its next delivery claims again. Acknowledged, it would leave the run stranded."""
 
 
 class Runner:
@@ -131,7 +125,7 @@ class Runner:
                     if task in self._abandoned:
                         hand_back = True
                     else:
-                        await self._unless_claim_vanished(run)
+                        await unless_claim_vanished(self._engine, run.claimed)
                         self._metrics.claim_conflicts.labels(stage="checkpoint").inc()
                         log.info("claim_lost", reason=str(e))
         except Exception as e:
@@ -163,18 +157,12 @@ class Runner:
     async def _hand_back(self, run: RunProgress) -> None:
         staged = await release(self._engine, run, owner=self._owner)
         if staged is None:
-            await self._unless_claim_vanished(run)
+            await unless_claim_vanished(self._engine, run.claimed)
             log.info("release_skipped", reason="the execution moved on")
             return
         self._metrics.executions_released.inc()
         log.info("execution_released", current_node_id=run.current_node_id)
         await publish_staged(self._sessions, self._broker, [staged])
-
-    async def _unless_claim_vanished(self, run: RunProgress) -> None:
-        """A run found moved on is normally another worker's now, or cancelled, and its message
-        is done with; not when the row went back below our claim's version."""
-        if await claim_vanished(self._engine, run.claimed):
-            raise ClaimVanished(f"the claim of execution {run.execution_id} was lost")
 
     async def _run_node(
         self, run: RunProgress, node: PreparedNode, next_id: str | None, event_nodes: frozenset[str]

@@ -256,6 +256,19 @@ async def claim_retry(
         return None
 
 
+class ClaimVanished(Exception):
+    """The run moved on only because its claim was lost with the database (a claim commits
+    without waiting for the log's flush): raised so the message goes back to the queue and
+    its next delivery claims again. Acknowledged, it would leave the run stranded."""
+
+
+async def unless_claim_vanished(engine: AsyncEngine, claimed: Claimed) -> None:
+    """A run found moved on is normally another worker's now, or cancelled, and its message
+    is done with; not when the row went back below our claim's version: ClaimVanished."""
+    if await claim_vanished(engine, claimed):
+        raise ClaimVanished(f"the claim of execution {claimed.execution_id} was lost")
+
+
 async def claim_vanished(engine: AsyncEngine, claimed: Claimed) -> bool:
     """True when the row's version is below the one `claimed` wrote: the claim committed
     without waiting for the log's flush (shared/db/commit_without_flush.py) and a database
