@@ -21,6 +21,7 @@ from services.gateway.executions.run_request_sql import RunInserts
 from services.gateway.keys import (
     API_KEYS,
     EVENT_HUB,
+    LOG_FLUSHES,
     METRIC_CHILDREN,
     OPENAPI,
     OUTBOX,
@@ -34,6 +35,7 @@ from services.gateway.keys import (
 from services.gateway.signatures.webhooks_pg import InboxWriter
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
+from shared.db.log_flushes import LogFlushes
 from shared.nodes.registry import build_config_registry
 from shared.runtime import Resources
 
@@ -57,6 +59,7 @@ def create_app(resources: Resources) -> web.Application:
     app[METRIC_CHILDREN] = MetricChildren(resources.metrics)
     app[TASKS] = BackgroundTasks()
     app[OUTBOX] = OutboxPublisher(resources.broker, resources.engine)
+    app[LOG_FLUSHES] = LogFlushes(resources.engine)
     app[SIGNATURE_INBOX] = InboxWriter(resources.engine)
     app[RUNS] = RunInserts(resources.engine)
     app[API_KEYS] = KeyCache(resources.sessions, resources.settings.auth_cache_seconds)

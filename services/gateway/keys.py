@@ -14,6 +14,7 @@ from services.gateway.executions.run_request_sql import RunInserts
 from services.gateway.signatures.webhooks_pg import InboxWriter
 from services.lifecycle import Readiness
 from shared.api_keys import KeyCache
+from shared.db.log_flushes import LogFlushes
 from shared.nodes.registry import ConfigRegistry
 from shared.runtime import Resources
 
@@ -25,6 +26,8 @@ OPENAPI = web.AppKey("openapi_document", dict[str, Any])
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 #: Publishes what run, cancel and retry requests committed, and deletes their rows in batches.
 OUTBOX = web.AppKey("outbox_publisher", OutboxPublisher)
+#: Waits until what a request committed without the flush is on disk (docs/decisions/032).
+LOG_FLUSHES = web.AppKey("log_flushes", LogFlushes)
 #: The request, duration and webhook series the middleware updates, looked up once each.
 METRIC_CHILDREN = web.AppKey("metric_children", MetricChildren)
 #: Inserts accepted runs; on PostgreSQL, many per statement under load.

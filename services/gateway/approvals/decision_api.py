@@ -19,7 +19,8 @@ from services.gateway.approvals.decisions import ByApprover, Refusal
 from services.gateway.common.auth import key_hash_of
 from services.gateway.common.bodies import json_object, path_id
 from services.gateway.common.problems import Problem, invalid, not_found
-from services.gateway.keys import OUTBOX, RESOURCES, TASKS, workspace_of
+from services.gateway.common.resume_publish import publish_then_flush
+from services.gateway.keys import RESOURCES, workspace_of
 from shared.db.tables import Execution, Wait
 from shared.db.types import utcnow
 
@@ -75,10 +76,7 @@ async def decide(request: web.Request) -> web.Response:
         raise invalid("approver", "is not an approver of this gate")
     if isinstance(outcome, Refusal):
         raise Problem(409, "conflict", _CONFLICTS[outcome])
-    if outcome.staged is not None:
-        request.app[TASKS].spawn(
-            request.app[OUTBOX].publish([outcome.staged]), name="publish-approval-resume"
-        )
+    await publish_then_flush(request, outcome.staged, name="publish-approval-resume")
     log.info("approval_recorded", decision=outcome.decision, late=outcome.late, by="api")
     answer = DecisionRecorded(
         execution_id=execution_id,

@@ -18,6 +18,9 @@ of the gateway's cost. In order:
 - `staged`: the resume's outbox row, unless the decision is late. Its body is the message
   pydantic built (`template`), with the two ids only the statement knows merged in.
 
+The statement commits without waiting for the log's flush: the caller publishes the resume, then
+waits for the flush before it answers (docs/decisions/032).
+
 The caller tells the outcomes apart from the returned row exactly as the general path does.
 """
 
@@ -31,27 +34,28 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import driver
+from shared.db.commit_without_flush import COMMIT_WITHOUT_FLUSH
 
 #: The approver an e-mailed link names ($9: the token's hash).
-BY_TOKEN = """
+BY_TOKEN = f"""
     SELECT t.revoked_at, a.id, a.status, a.late, a.decided_at, a.wait_id, a.execution_id,
            w.status AS wait_status, w.expires_at
     FROM approval_tokens AS t
     JOIN approvals AS a ON a.id = t.approval_id
     JOIN waits AS w ON w.id = a.wait_id
-    WHERE t.token_hash = $9
+    WHERE t.token_hash = $9 AND {COMMIT_WITHOUT_FLUSH}
     FOR NO KEY UPDATE OF w
 """
 
 #: The approver the decision API names: by e-mail ($12), on the latest approval wait of node
 #: $11 of execution $10, in workspace $9. A replaced approver gave way to their successor.
-BY_APPROVER = """
+BY_APPROVER = f"""
     SELECT NULL::timestamptz AS revoked_at, a.id, a.status, a.late, a.decided_at, a.wait_id,
            a.execution_id, w.status AS wait_status, w.expires_at
     FROM approvals AS a
     JOIN waits AS w ON w.id = a.wait_id
     WHERE a.workspace_id = $9 AND a.execution_id = $10 AND lower(a.email) = lower($12)
-      AND a.status <> 'replaced'
+      AND a.status <> 'replaced' AND {COMMIT_WITHOUT_FLUSH}
       AND a.wait_id = (
           SELECT id FROM waits
           WHERE execution_id = $10 AND node_id = $11 AND kind = 'approval'

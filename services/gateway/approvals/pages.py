@@ -17,9 +17,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from services.gateway.approvals import decisions
-from services.gateway.approvals.decisions import ByLink, Found, Recorded, Refusal
+from services.gateway.approvals.decisions import ByLink, Found, Refusal
 from services.gateway.common.problems import RETRY_AFTER_SECONDS
-from services.gateway.keys import OUTBOX, RESOURCES, TASKS
+from services.gateway.common.resume_publish import publish_then_flush
+from services.gateway.keys import RESOURCES
 from shared.approval_gates import GateView
 from shared.db.types import utcnow
 from shared.errors import DatabaseUnavailable
@@ -198,12 +199,13 @@ async def decide(request: web.Request) -> web.Response:
             user_agent=request.headers.get("User-Agent"),
             now=utcnow(),
         )
+        staged = None if isinstance(outcome, Refusal) else outcome.staged
+        await publish_then_flush(request, staged, name="publish-approval-resume")
     except DatabaseUnavailable:
         log.warning("approval_not_recorded_database_unavailable")
         return _busy()
     if isinstance(outcome, Refusal):
         return _refused(outcome)
-    _publish(request, outcome)
     log.info("approval_recorded", decision=decision, late=outcome.late)
     note = (
         "The request had already been decided, so your answer was recorded but did not change "
@@ -224,13 +226,3 @@ async def _find(request: web.Request, token: str) -> Found | web.Response:
     if found is None:
         return _refused(Refusal.UNKNOWN)
     return found
-
-
-def _publish(request: web.Request, recorded: Recorded) -> None:
-    if recorded.staged is None:
-        return
-    # Published at once after the commit; the outbox row's delete joins the publisher's next
-    # batch instead of a transaction of its own (one transaction per decision, not two).
-    request.app[TASKS].spawn(
-        request.app[OUTBOX].publish([recorded.staged]), name="publish-approval-resume"
-    )

@@ -2,9 +2,10 @@
 key, or `POST` to a wait's resume URL (the token in the path is the credential).
 
 Handlers validate the request, record one fact (wait_events.py: on PostgreSQL one statement
-that also finds the run's event node) and publish its resume after the commit; the executor
-decides the wait. An event after the wait decided or expired is
-recorded and answered `409`; a repeat gets the first delivery's answer.
+that also finds the run's event node) and publish its resume after the commit, answering once
+the commit is on disk (common/resume_publish.py); the executor decides the wait. An event
+after the wait decided or expired is recorded and answered `409`; a repeat gets the first
+delivery's answer.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from services.gateway.common.bodies import json_value, path_id
 from services.gateway.common.problems import Problem, invalid, not_found
+from services.gateway.common.resume_publish import publish_then_flush
 from services.gateway.executions.api import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY
 from services.gateway.executions.event_targets import EventTargets
 from services.gateway.executions.wait_events import (
@@ -25,7 +27,7 @@ from services.gateway.executions.wait_events import (
     Recorded,
     record,
 )
-from services.gateway.keys import OUTBOX, RESOURCES, TASKS, workspace_of
+from services.gateway.keys import RESOURCES, workspace_of
 from shared.db.types import utcnow
 from shared.resume_urls import token_digest, token_is_valid
 from shared.storable import Unstorable, encode_storable
@@ -85,7 +87,7 @@ async def _deliver(
         raise missing from None
     except PayloadMismatch as e:
         raise invalid("payload", e.problem) from None
-    _publish(request, recorded)
+    await publish_then_flush(request, recorded.staged, name="publish-event-resume")
     if recorded.status == "late":
         raise Problem(
             409,
@@ -105,13 +107,3 @@ def _view(lookup: Lookup, recorded: Recorded) -> dict[str, Any]:
         "status": recorded.status,
         "repeat": recorded.repeat,
     }
-
-
-def _publish(request: web.Request, recorded: Recorded) -> None:
-    if recorded.staged is None:
-        return
-    # Published at once after the commit; the outbox row's delete joins the publisher's next
-    # batch (one transaction per event, not two).
-    request.app[TASKS].spawn(
-        request.app[OUTBOX].publish([recorded.staged]), name="publish-event-resume"
-    )

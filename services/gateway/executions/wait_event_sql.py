@@ -17,6 +17,9 @@ The same steps as `wait_events._statement_by_statement`, in one round trip inste
   or `EventArrived` when no open wait was visible. Bodies are the messages pydantic built,
   with the wait's (or the node's) id merged in.
 
+The statement commits without waiting for the log's flush; the caller publishes the resume,
+then waits for the flush before it answers (docs/decisions/032).
+
 A repeat still in flight (its insert waited for our key and found it taken, yet the statement's
 snapshot predates it) comes back with nothing recorded and nothing found: the caller runs the
 statement again, which then sees it.
@@ -31,11 +34,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import driver
+from shared.db.commit_without_flush import COMMIT_WITHOUT_FLUSH
 
-RECORD_SQL = """
+RECORD_SQL = f"""
 WITH pin AS MATERIALIZED (
     SELECT workspace_id, workflow_id, workflow_version, status FROM executions
-    WHERE id = $1 AND ($2::uuid IS NULL OR workspace_id = $2::uuid)
+    WHERE id = $1 AND ($2::uuid IS NULL OR workspace_id = $2::uuid) AND {COMMIT_WITHOUT_FLUSH}
 ), node AS MATERIALIZED (
     SELECT n ->> 'id' AS id, n -> 'config' ->> 'name' AS name,
            coalesce(n -> 'config' -> 'schema', n -> 'config' -> 'payload_schema',
