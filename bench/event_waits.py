@@ -95,10 +95,16 @@ async def analyze_as_autovacuum_would(db: asyncpg.Connection) -> bool:
 
 
 async def deliver(
-    http: aiohttp.ClientSession, base: str, key: str, execution_id: uuid.UUID
+    http: aiohttp.ClientSession,
+    base: str,
+    key: str,
+    execution_id: uuid.UUID,
+    answered: dict[uuid.UUID, float] | None = None,
 ) -> datetime:
-    """POST the event; returns when the request was sent."""
+    """POST the event; returns when the request was sent. `answered` gets how long the answer
+    took, in ms."""
     sent = datetime.now(UTC)
+    began = time.perf_counter()
     async with http.post(
         f"{base}/api/v1/executions/{execution_id}/events/{EVENT}",
         json={"ok": True},
@@ -106,6 +112,8 @@ async def deliver(
     ) as response:
         await response.read()
         assert response.status == 202, response.status
+    if answered is not None:
+        answered[execution_id] = (time.perf_counter() - began) * 1000
     return sent
 
 
@@ -117,21 +125,23 @@ async def deliver_all(
     *,
     rate: float | None,
     in_flight: int = 100,
+    answered: dict[uuid.UUID, float] | None = None,
 ) -> dict[uuid.UUID, datetime]:
-    """At a steady `rate` (each POST leaves at its own moment), or all at once (`None`)."""
+    """At a steady `rate` (each POST leaves at its own moment), or all at once (`None`).
+    `answered` gets each answer's time in ms."""
     if rate is None:
         gate = asyncio.Semaphore(in_flight)
 
         async def one(execution_id: uuid.UUID) -> datetime:
             async with gate:
-                return await deliver(http, base, key, execution_id)
+                return await deliver(http, base, key, execution_id, answered)
 
         return dict(zip(ids, await asyncio.gather(*(one(e) for e in ids)), strict=True))
     start = time.monotonic()
     tasks = []
     for index, execution_id in enumerate(ids):
         await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
-        tasks.append(asyncio.create_task(deliver(http, base, key, execution_id)))
+        tasks.append(asyncio.create_task(deliver(http, base, key, execution_id, answered)))
     return dict(zip(ids, await asyncio.gather(*tasks), strict=True))
 
 
