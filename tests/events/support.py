@@ -10,13 +10,33 @@ import asyncpg
 from aiohttp import ClientResponse
 from sqlalchemy import select
 
+from services.executor.worker import ExecutorWorker
+from services.scheduler.worker import Scheduler
+from shared.connections.crypto import new_secret_key
 from shared.db.tables import ExecutionTransition, Wait, WaitEvent
 from shared.db.types import utcnow
-from shared.runtime import Resources
+from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from shared.step_summary import MAX_SUMMARY_BYTES
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, running_gateway
 from tests.support import eventually, steps_of
+
+
+@contextlib.asynccontextmanager
+async def running_stack(settings: Settings, **overrides: Any) -> AsyncIterator[Gateway]:
+    """A gateway, an executor and a scheduler on `settings` with a secret key (resume URLs
+    need one) and `overrides`."""
+    keyed = settings.model_copy(update={"secret_key": new_secret_key(), **overrides})
+    async with open_resources(keyed) as resources, running_gateway(resources) as gateway:
+        executor = ExecutorWorker(resources)
+        scheduler = Scheduler(resources)
+        await executor.start()
+        await scheduler.start()
+        try:
+            yield gateway
+        finally:
+            await scheduler.stop()
+            await executor.stop()
 
 
 def event_workflow(

@@ -13,14 +13,11 @@ from typing import Any
 
 import pytest
 
-from services.executor.worker import ExecutorWorker
 from services.gateway.approvals.decision_sql import _STATEMENTS
 from services.gateway.executions.wait_event_sql import RECORD_SQL
 from services.gateway.keys import LOG_FLUSHES
-from services.scheduler.worker import Scheduler
 from shared.api_keys import create_api_key
 from shared.broker.topology import RESUME
-from shared.connections.crypto import new_secret_key
 from shared.db import driver
 from shared.db.log_flushes import LogFlushes
 from shared.db.types import utcnow
@@ -32,9 +29,10 @@ from tests.events.support import (
     open_wait,
     post_event,
     rolled_back,
+    running_stack,
     started,
 )
-from tests.gateway.conftest import Gateway, running_gateway
+from tests.gateway.conftest import Gateway
 from tests.support import execution_row, wait_for_status
 
 
@@ -42,18 +40,8 @@ from tests.support import execution_row, wait_for_status
 async def stack(settings: Settings) -> AsyncIterator[Gateway]:
     """The events stack, with the scheduler's outbox relay too slow to publish a resume the
     gateway held back."""
-    keyed = settings.model_copy(
-        update={"secret_key": new_secret_key(), "outbox_relay_after_seconds": 60.0}
-    )
-    async with open_resources(keyed) as resources, running_gateway(resources) as gateway:
-        executor, scheduler = ExecutorWorker(resources), Scheduler(resources)
-        await executor.start()
-        await scheduler.start()
-        try:
-            yield gateway
-        finally:
-            await scheduler.stop()
-            await executor.stop()
+    async with running_stack(settings, outbox_relay_after_seconds=60.0) as gateway:
+        yield gateway
 
 
 @pytest.fixture
