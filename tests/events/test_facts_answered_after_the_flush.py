@@ -21,6 +21,7 @@ from shared.broker.topology import RESUME
 from shared.db import driver
 from shared.db.log_flushes import LogFlushes
 from shared.db.types import utcnow
+from shared.errors import DatabaseUnavailable
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from tests.approvals.support import Api, Harness, approvers, gate_workflow, running_harness
@@ -198,3 +199,47 @@ async def test_a_flush_puts_every_earlier_commit_on_disk(pg_settings: Settings) 
             engine, "SELECT pg_current_wal_flush_lsn() >= $1::text::pg_lsn AS yes", row["lsn"]
         )
         assert on_disk["yes"] is True
+
+
+def _failing(flushes: LogFlushes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's flush fails as when the database went away after the recording."""
+
+    async def unavailable() -> None:
+        raise DatabaseUnavailable("log flush: the database is unavailable")
+
+    monkeypatch.setattr(flushes, "wait", unavailable)
+
+
+async def test_an_event_whose_flush_fails_is_a_503_that_a_repeat_resolves(
+    stack: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execution_id = await started(stack, event_workflow())
+    await open_wait(stack.resources, execution_id)
+    _failing(stack.client.app[LOG_FLUSHES], monkeypatch)
+
+    failed = await post_event(stack, execution_id, {"po": "PO-7"}, key="po-7")
+    monkeypatch.undo()
+    repeated = await post_event(stack, execution_id, {"po": "PO-7"}, key="po-7")
+
+    problem = await failed.json()
+    assert failed.status == 503 and failed.headers["Retry-After"]
+    assert "Idempotency-Key" in problem["detail"], problem
+    assert repeated.status == 202
+    assert (await repeated.json())["repeat"] is True
+
+
+async def test_a_click_whose_flush_fails_says_so_and_the_link_then_shows_the_decision(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await harness.start(gate_workflow(approvers=approvers(1)))
+    [token] = (await harness.links(1)).values()
+    status, _, csrf = await harness.open_page(token)
+    assert status == 200 and csrf
+    _failing(harness.client.app[LOG_FLUSHES], monkeypatch)
+
+    posted, page = await harness.post(token, csrf, "approve")
+    monkeypatch.undo()
+    again, shown, _ = await harness.open_page(token)
+
+    assert posted == 503 and "could not confirm" in page
+    assert again == 410 and "recorded before" in shown

@@ -19,7 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from services.gateway.approvals import decisions
 from services.gateway.approvals.decisions import ByLink, Found, Refusal
 from services.gateway.common.problems import RETRY_AFTER_SECONDS
-from services.gateway.common.resume_publish import publish_then_flush
+from services.gateway.common.resume_publish import Unconfirmed, publish_then_flush
 from services.gateway.keys import RESOURCES
 from shared.approval_gates import GateView
 from shared.db.types import utcnow
@@ -109,12 +109,24 @@ def _result(
 def _busy() -> web.Response:
     """The database could not be reached even after a few tries: nothing was recorded, and
     the approver is told so and when to try again (not a 500, which reads as "broken")."""
-    response = _result(
-        503,
+    return _try_again_later(
         "Please try again in a moment",
         "We are very busy and could not record your decision just now: nothing was recorded. "
         "Go back and press your button again in a few seconds.",
     )
+
+
+def _unconfirmed() -> web.Response:
+    """The decision was recorded, but the database did not confirm it is on disk."""
+    return _try_again_later(
+        "Please check again in a moment",
+        "Your decision was received, but we could not confirm just now that it was saved. "
+        "Open your link again in a few seconds: it shows whether your decision was recorded.",
+    )
+
+
+def _try_again_later(heading: str, text: str) -> web.Response:
+    response = _result(503, heading, text)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -201,6 +213,9 @@ async def decide(request: web.Request) -> web.Response:
         )
         staged = None if isinstance(outcome, Refusal) else outcome.staged
         await publish_then_flush(request, staged, name="publish-approval-resume")
+    except Unconfirmed:
+        log.warning("approval_recorded_unconfirmed")
+        return _unconfirmed()
     except DatabaseUnavailable:
         log.warning("approval_not_recorded_database_unavailable")
         return _busy()

@@ -13,14 +13,26 @@ from aiohttp import web
 
 from services.gateway.keys import LOG_FLUSHES, OUTBOX, TASKS
 from shared.db.errors import retrying
+from shared.errors import DatabaseUnavailable
 from shared.outbox import Staged
+
+
+class Unconfirmed(DatabaseUnavailable):
+    """The fact was recorded, but the database did not confirm that it is on disk: it is kept
+    unless the database crashed meanwhile. A repeat of the request (the same
+    `Idempotency-Key`, resume URL or approval link) answers which."""
 
 
 async def publish_then_flush(request: web.Request, staged: Staged | None, *, name: str) -> None:
     """Publish `staged`, if any, in the background, then return once every commit the request
-    made is on disk. Raises `DatabaseUnavailable` when the flush cannot be confirmed: the fact
-    may or may not be recorded, and a repeat of the request finds out which."""
+    made is on disk. Raises `Unconfirmed` when the flush cannot be confirmed."""
     if staged is not None:
         # The outbox row's delete joins the publisher's next batch: one transaction per fact.
         request.app[TASKS].spawn(request.app[OUTBOX].publish([staged]), name=name)
-    await retrying(request.app[LOG_FLUSHES].wait, what="log flush")
+    try:
+        await retrying(request.app[LOG_FLUSHES].wait, what="log flush")
+    except DatabaseUnavailable as e:
+        raise Unconfirmed(
+            "recorded, but the database did not confirm it is on disk; send the same request "
+            "again (the same Idempotency-Key or resume URL) to learn whether it was kept"
+        ) from e
