@@ -34,5 +34,5 @@ async def publish_then_flush(request: web.Request, staged: Staged | None, *, nam
     except DatabaseUnavailable as e:
         raise Unconfirmed(
             "recorded, but the database did not confirm it is on disk; send the same request "
-            "again (the same Idempotency-Key or resume URL) to learn whether it was kept"
+            "again (an event with the same Idempotency-Key) to learn whether it was kept"
         ) from e
