@@ -213,14 +213,16 @@ class Notifier:
                 return "failed", await resume_waiting(session, message)
             delay = retry_delay(settings, attempt.number, e.retry_after)
             original = _HANDLING.get() or message
+            retry_at = utcnow() + timedelta(seconds=delay)
             await deliveries.record_deferred(
                 session,
                 attempt,
                 str(e),
-                retry_at=utcnow() + timedelta(seconds=delay),
+                retry_at=retry_at,
                 request=original.model_dump(mode="json"),
                 transport=transport_name,
             )
+            self._retries.expect(retry_at)
             log.warning("email_deferred", reason=str(e), attempt=attempt.number, retry_in=delay)
             return "deferred", []
         await deliveries.record_sent(

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiosmtpd.controller import Controller
 
+from services.notifier.retries import IDLE_LOOKS
 from services.notifier.worker import Notifier
 from shared.broker.topology import EMAIL
 from shared.messages import SendEmail
@@ -165,3 +166,31 @@ async def test_an_unreachable_server_defers_the_email_until_it_is_up(
             await worker.stop()
 
     assert len(handler.received) == 1
+
+
+async def test_a_deferred_email_is_tried_again_when_due_not_at_the_timers_idle_look(
+    smtp_settings: Settings, mailbox: Mailbox
+) -> None:
+    """An idle notifier looks for due retries only every `IDLE_LOOKS` intervals (10 s here),
+    but a retry it deferred itself is looked for when it is due."""
+    settings = smtp_settings.model_copy(
+        update={"scheduler_interval_seconds": 1.0, "email_retry_initial_seconds": 0.3}
+    )
+    mailbox.data_replies.append("451 4.3.0 Mailbox busy, try later")
+    key = f"{uuid.uuid4()}:notify"
+    async with open_resources(settings) as resources:
+        worker = Notifier(resources)
+        await worker.start()
+        try:
+            await resources.broker.publish(EMAIL, approval_email(key))
+
+            async def sent() -> bool:
+                row = await delivery(resources, key)
+                return row is not None and row.status == "sent"
+
+            # Two intervals and the delay: far sooner than the idle look.
+            await eventually(sent, within=1.0 * IDLE_LOOKS / 2)
+        finally:
+            await worker.stop()
+
+    assert len(mailbox.received) == 1
