@@ -173,3 +173,14 @@ async def rolled_back(
             yield raw
         finally:
             await transaction.rollback()
+
+
+async def commit_mode(
+    resources: Resources, sql: str, *args: Any, first: str | None = None
+) -> tuple[list[asyncpg.Record], str]:
+    """The statement's rows, and `synchronous_commit` as its transaction would commit; run in
+    a rolled-back transaction (after `first`), so nothing is written."""
+    async with rolled_back(resources, first) as connection:
+        rows = await connection.fetch(sql, *args)
+        mode: str = await connection.fetchval("SHOW synchronous_commit")
+    return rows, mode

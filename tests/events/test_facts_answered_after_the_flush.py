@@ -24,12 +24,12 @@ from shared.db.types import utcnow
 from shared.errors import DatabaseUnavailable
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
-from tests.approvals.support import Api, Harness, approvers, gate_workflow, running_harness
+from tests.approvals.support import Api, Harness, approvers, gate_workflow
 from tests.events.support import (
+    commit_mode,
     event_workflow,
     open_wait,
     post_event,
-    rolled_back,
     running_stack,
     started,
 )
@@ -43,20 +43,6 @@ async def stack(settings: Settings) -> AsyncIterator[Gateway]:
     gateway held back."""
     async with running_stack(settings, outbox_relay_after_seconds=60.0) as gateway:
         yield gateway
-
-
-@pytest.fixture
-async def harness(pg_settings: Settings) -> AsyncIterator[Harness]:
-    async with open_resources(pg_settings) as resources, running_harness(resources) as running:
-        yield running
-
-
-async def _commit_mode(resources: Resources, sql: str, *args: Any) -> tuple[Any, str]:
-    """The statement's first row, and `synchronous_commit` as its transaction would commit."""
-    async with rolled_back(resources) as connection:
-        row = await connection.fetchrow(sql, *args)
-        mode: str = await connection.fetchval("SHOW synchronous_commit")
-    return row, mode
 
 
 def _held(flushes: LogFlushes, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
@@ -156,7 +142,7 @@ async def test_an_event_is_recorded_without_waiting_for_the_flush(harness: Harne
     await open_wait(harness.resources, execution_id)
     body = json.dumps({"reason": "event"})
 
-    row, mode = await _commit_mode(
+    [row], mode = await commit_mode(
         harness.resources,
         RECORD_SQL,
         *(execution_id, None, None, "po.confirmed", f"once:{uuid.uuid4()}", "api"),
@@ -172,7 +158,7 @@ async def test_a_decision_is_recorded_without_waiting_for_the_flush(harness: Har
     workspace_id = (await execution_row(harness.resources, execution_id)).workspace_id
     template = json.dumps({"reason": "approval"})
 
-    row, mode = await _commit_mode(
+    [row], mode = await commit_mode(
         harness.resources,
         _STATEMENTS["approver"],
         *("approved", "", utcnow(), None, None, RESUME, template, None),

@@ -10,22 +10,19 @@ parked. They now name the asked ids as constants too, which only the primary key
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from shared.db import driver
 from shared.db.types import utcnow
-from shared.runtime import Resources, open_resources
-from shared.settings import Settings
+from shared.runtime import Resources
 from shared.state_machine.approval_resume_pg import RESUME_APPROVAL_GATES_SQL
 from shared.state_machine.checkpoint_pg import CHECKPOINTS_SQL, CheckpointRow
 from shared.state_machine.claim_pg import CLAIM_QUEUED_SQL
 from shared.state_machine.event_resume_pg import RESUME_EVENT_WAITS_SQL
 from shared.step_summary import MAX_SUMMARY_BYTES
-from tests.approvals.support import Harness, gate_workflow, gather_limited, running_harness
+from tests.approvals.support import Harness, gate_workflow, gather_limited
 from tests.events.support import (
     accepted_event_sql,
     approval_resume_args,
@@ -45,12 +42,6 @@ PARKED = 60
 #: planner rightly serves with a sequential scan.)
 ROWS_PER_ASK = 16
 BY_ID = {"waits", "wait_events", "approvals", "executions", "execution_steps"}
-
-
-@pytest.fixture
-async def harness(pg_settings: Settings) -> AsyncIterator[Harness]:
-    async with open_resources(pg_settings) as resources, running_harness(resources) as running:
-        yield running
 
 
 async def _analyze(resources: Resources) -> None:
