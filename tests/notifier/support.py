@@ -5,7 +5,7 @@ import contextlib
 import socket
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -13,8 +13,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from services.notifier.worker import Notifier
 from shared.db.tables import EmailDelivery
-from shared.runtime import Resources
+from shared.runtime import Resources, open_resources
+from shared.settings import Settings
 
 
 def free_port() -> int:
@@ -117,3 +119,15 @@ def holding_mailbox() -> Iterator[tuple[HoldingMailbox, int]]:
     finally:
         mailbox.hold.clear()
         controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_notifier(settings: Settings) -> AsyncIterator[Resources]:
+    """A notifier started on resources opened with `settings`; stopped, and they closed, after."""
+    async with open_resources(settings) as resources:
+        worker = Notifier(resources)
+        await worker.start()
+        try:
+            yield resources
+        finally:
+            await worker.stop()

@@ -3,25 +3,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.notifier.worker import Notifier
 from shared.broker.topology import EMAIL
 from shared.messages import SendEmail
-from shared.runtime import Resources, open_resources
+from shared.runtime import Resources
 from shared.settings import Settings
-from tests.notifier.support import delivery, delivery_status, emails
+from tests.notifier.support import delivery, delivery_status, emails, running_notifier
 
 
 @pytest.fixture
 async def console_resources(settings: Settings) -> AsyncIterator[Resources]:
     """No smtp_host, as in `docflow dev`; on both backends."""
     assert not settings.smtp_host
-    async with open_resources(settings) as opened:
-        notifier = Notifier(opened)
-        await notifier.start()
-        try:
-            yield opened
-        finally:
-            await notifier.stop()
+    async with running_notifier(settings) as opened:
+        yield opened
 
 
 async def test_without_an_smtp_server_each_email_is_printed_with_its_links_and_recorded_sent(

@@ -10,7 +10,7 @@ from services.notifier.retries import IDLE_LOOKS
 from services.notifier.worker import Notifier
 from shared.broker.topology import EMAIL
 from shared.messages import SendEmail
-from shared.runtime import Resources, open_resources
+from shared.runtime import Resources
 from shared.settings import Settings
 from tests.notifier.support import (
     Mailbox,
@@ -18,6 +18,7 @@ from tests.notifier.support import (
     delivery_status,
     emails,
     eventually,
+    running_notifier,
 )
 
 
@@ -38,13 +39,9 @@ def approval_email(key: str, *, to: str = "ana@example.com") -> SendEmail:
 @pytest.fixture
 async def unhurried(smtp_settings: Settings, mailbox: Mailbox) -> AsyncIterator[Resources]:
     """One message at a time, so a later message is handled only after an earlier one is done."""
-    async with open_resources(smtp_settings.model_copy(update={"notifier_prefetch": 1})) as opened:
-        worker = Notifier(opened)
-        await worker.start()
-        try:
-            yield opened
-        finally:
-            await worker.stop()
+    one_at_a_time = smtp_settings.model_copy(update={"notifier_prefetch": 1})
+    async with running_notifier(one_at_a_time) as opened:
+        yield opened
 
 
 async def test_an_email_from_the_queue_reaches_the_server_once_as_text_and_html_with_its_message_id(
@@ -141,29 +138,24 @@ async def test_an_unreachable_server_defers_the_email_until_it_is_up(
     smtp_settings: Settings, smtp_port: int
 ) -> None:
     key = f"{uuid.uuid4()}:notify"
-    async with open_resources(smtp_settings) as resources:
-        worker = Notifier(resources)
-        await worker.start()
-        try:
-            await resources.broker.publish(EMAIL, approval_email(key))
+    async with running_notifier(smtp_settings) as resources:
+        await resources.broker.publish(EMAIL, approval_email(key))
 
-            async def refused_once() -> bool:
-                row = await delivery(resources, key)
-                return row is not None and row.last_error is not None
-
-            await eventually(refused_once)
+        async def refused_once() -> bool:
             row = await delivery(resources, key)
-            assert row is not None and row.status == "sending"
+            return row is not None and row.last_error is not None
 
-            handler = Mailbox()
-            controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-            await asyncio.to_thread(controller.start)
-            try:
-                await delivery_status(resources, key, "sent")
-            finally:
-                await asyncio.to_thread(controller.stop)
+        await eventually(refused_once)
+        row = await delivery(resources, key)
+        assert row is not None and row.status == "sending"
+
+        handler = Mailbox()
+        controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+        await asyncio.to_thread(controller.start)
+        try:
+            await delivery_status(resources, key, "sent")
         finally:
-            await worker.stop()
+            await asyncio.to_thread(controller.stop)
 
     assert len(handler.received) == 1
 
@@ -178,19 +170,14 @@ async def test_a_deferred_email_is_tried_again_when_due_not_at_the_timers_idle_l
     )
     mailbox.data_replies.append("451 4.3.0 Mailbox busy, try later")
     key = f"{uuid.uuid4()}:notify"
-    async with open_resources(settings) as resources:
-        worker = Notifier(resources)
-        await worker.start()
-        try:
-            await resources.broker.publish(EMAIL, approval_email(key))
+    async with running_notifier(settings) as resources:
+        await resources.broker.publish(EMAIL, approval_email(key))
 
-            async def sent() -> bool:
-                row = await delivery(resources, key)
-                return row is not None and row.status == "sent"
+        async def sent() -> bool:
+            row = await delivery(resources, key)
+            return row is not None and row.status == "sent"
 
-            # Two intervals and the delay: far sooner than the idle look.
-            await eventually(sent, within=1.0 * IDLE_LOOKS / 2)
-        finally:
-            await worker.stop()
+        # Two intervals and the delay: far sooner than the idle look.
+        await eventually(sent, within=1.0 * IDLE_LOOKS / 2)
 
     assert len(mailbox.received) == 1
