@@ -38,11 +38,6 @@ class LogFlushes:
         if self._needed:
             await self._group.submit(None)
 
-    @property
-    def statements(self) -> int:
-        """Flushes asked of the database so far."""
-        return self._group.statements
-
     async def _flush(self, waiting: Sequence[None]) -> list[None]:
         await driver.fetch(self._engine, FLUSH_SQL)
         return [None] * len(waiting)
