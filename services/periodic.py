@@ -8,14 +8,17 @@ and a test checks each can be answered from an index; both take them from here, 
 holds a copy that could drift from the code.
 """
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier.interruptions import put_back_stuck
 from services.notifier.retries import republish_due
+from services.scheduler.due import due_duties
 from services.scheduler.gauges import GaugeRefresher
 from services.scheduler.stalled_resumes import StalledResumes
 from services.scheduler.worker import DEFAULT_BATCH, DUTIES
@@ -46,13 +49,18 @@ class Statement:
 
 
 def periodic_duties(resources: Resources) -> list[tuple[str, Pass]]:
-    """One pass of each, the paced ones (gauges, stalled resumes) included."""
+    """One pass of each, the paced ones (gauges, stalled resumes) included, and the probe that
+    decides which of the others run."""
     scheduler: list[tuple[str, Any]] = [
         *DUTIES,
         ("gauges", GaugeRefresher(0.0)),
         ("stalled_resumes", StalledResumes()),
     ]
-    duties: list[tuple[str, Pass]] = []
+
+    async def probe() -> int:
+        return len(await due_duties(resources))
+
+    duties: list[tuple[str, Pass]] = [("scheduler due_probe", probe)]
     for name, duty in scheduler:
 
         def one(duty: Any = duty) -> Awaitable[int]:
@@ -65,22 +73,30 @@ def periodic_duties(resources: Resources) -> list[tuple[str, Pass]]:
     return duties
 
 
-async def selects_of_one_pass(resources: Resources) -> list[Statement]:
-    """Run each periodic duty once and return every SELECT it sent, as sent (PostgreSQL's
-    placeholders and their values). With nothing due the duties only read."""
+@contextlib.contextmanager
+def statements_sent(
+    engine: AsyncEngine, duty: Callable[[], str] = str
+) -> Iterator[list[Statement]]:
+    """Every statement `engine` sends meanwhile, as sent (the driver's placeholders and their
+    values), each labelled with what `duty()` says at the time."""
     found: list[Statement] = []
-    current = [""]
 
     def keep(_conn: Any, _cursor: Any, sql: str, parameters: Any, _ctx: Any, _many: bool) -> None:
-        if sql.lstrip().upper().startswith("SELECT"):
-            found.append(Statement(current[0], sql, tuple(parameters or ())))
+        found.append(Statement(duty(), sql, tuple(parameters or ())))
 
-    sync_engine = resources.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", keep)
+    event.listen(engine.sync_engine, "before_cursor_execute", keep)
     try:
+        yield found
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", keep)
+
+
+async def selects_of_one_pass(resources: Resources) -> list[Statement]:
+    """Run each periodic duty once and return every SELECT it sent. With nothing due the
+    duties only read."""
+    current = [""]
+    with statements_sent(resources.engine, lambda: current[0]) as sent:
         for name, run in periodic_duties(resources):
             current[0] = name
             await run()
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", keep)
-    return found
+    return [s for s in sent if s.sql.lstrip().upper().startswith("SELECT")]

@@ -6,10 +6,10 @@ relays whatever is left behind (`relay_stranded`), e.g. when the broker was down
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import BigInteger, Delete, any_, bindparam, delete, insert, select
+from sqlalchemy import BigInteger, Delete, Select, any_, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -91,6 +91,12 @@ async def publish_in_order(broker: Broker, staged: Sequence[Staged]) -> list[int
     return published
 
 
+def stranded(older_than: timedelta, now: datetime) -> Select[int]:
+    """The rows `relay_stranded` takes: older than `older_than` (younger ones are still in their
+    publisher's hands)."""
+    return select(OutboxMessage.id).where(OutboxMessage.created_at < now - older_than)
+
+
 async def relay_stranded(
     sessions: async_sessionmaker[AsyncSession],
     broker: Broker,
@@ -103,8 +109,8 @@ async def relay_stranded(
     async with sessions.begin() as session:
         rows = (
             await session.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.created_at < utcnow() - older_than)
+                stranded(older_than, utcnow())
+                .with_only_columns(OutboxMessage)
                 .order_by(OutboxMessage.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True)

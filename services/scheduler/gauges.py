@@ -95,12 +95,13 @@ async def refresh_outbox_gauge(resources: Resources) -> None:
 
 
 async def refresh_queue_gauges(resources: Resources) -> None:
-    broker, metrics = resources.broker, resources.metrics
-    for queue in WORK_QUEUES:
-        try:
-            metrics.queue_messages.labels(queue=queue).set(await broker.queue_depth(queue))
-            metrics.queue_consumers.labels(queue=queue).set(await broker.consumer_count(queue))
-            metrics.dead_letters.labels(queue=queue).set(await broker.dead_letters(queue))
-        except Exception as e:  # a broker blip leaves the last values; the next pass retries
-            log.warning("queue_gauges_failed", queue=queue, error=repr(e))
-            return
+    metrics = resources.metrics
+    try:
+        counts = await resources.broker.queue_counts(WORK_QUEUES)
+    except Exception as e:  # a broker blip leaves the last values; the next pass retries
+        log.warning("queue_gauges_failed", error=repr(e))
+        return
+    for queue, count in counts.items():
+        metrics.queue_messages.labels(queue=queue).set(count.messages)
+        metrics.queue_consumers.labels(queue=queue).set(count.consumers)
+        metrics.dead_letters.labels(queue=queue).set(count.dead_letters)

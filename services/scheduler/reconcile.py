@@ -8,10 +8,10 @@ activity time in a transaction with SKIP LOCKED, so two schedulers never poll th
 """
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from shared.broker.topology import RESUME
 from shared.db.tables import SignatureRequest, Wait
@@ -52,21 +52,28 @@ async def reconcile_signatures(resources: Resources, *, batch: int) -> int:
     return len(taken)
 
 
+def quiet_requests(quiet_for: timedelta, now: datetime) -> Select[uuid.UUID]:
+    """The requests this duty polls: sent, their wait open, and nothing heard for `quiet_for`."""
+    return (
+        select(SignatureRequest.id)
+        .join(Wait, Wait.id == SignatureRequest.wait_id)
+        .where(
+            Wait.status == WaitStatus.OPEN,
+            SignatureRequest.status != RequestStatus.CREATING.value,
+            SignatureRequest.provider_request_id.is_not(None),
+            SignatureRequest.last_activity_at < now - quiet_for,
+        )
+    )
+
+
 async def _take_quiet(resources: Resources, batch: int) -> list[uuid.UUID]:
     now = utcnow()
-    quiet_since = now - timedelta(seconds=resources.settings.signature_reconcile_after_seconds)
+    quiet_for = timedelta(seconds=resources.settings.signature_reconcile_after_seconds)
     async with resources.sessions.begin() as session:
         ids = list(
             (
                 await session.scalars(
-                    select(SignatureRequest.id)
-                    .join(Wait, Wait.id == SignatureRequest.wait_id)
-                    .where(
-                        Wait.status == WaitStatus.OPEN,
-                        SignatureRequest.status != RequestStatus.CREATING.value,
-                        SignatureRequest.provider_request_id.is_not(None),
-                        SignatureRequest.last_activity_at < quiet_since,
-                    )
+                    quiet_requests(quiet_for, now)
                     .order_by(SignatureRequest.last_activity_at)
                     .limit(batch)
                     .with_for_update(skip_locked=True, of=SignatureRequest)

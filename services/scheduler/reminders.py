@@ -5,10 +5,11 @@ stages the e-mail, with the rows locked SKIP LOCKED: two schedulers never remind
 approver twice for one due time, and a crash after the commit still sends it (the outbox).
 """
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 
 from shared.approval_links import mail_key
 from shared.broker.topology import EMAIL
@@ -22,6 +23,20 @@ from shared.status import ApprovalStatus, WaitStatus
 log = structlog.get_logger(__name__)
 
 
+def due_reminders(now: datetime) -> Select[uuid.UUID]:
+    """The approvers this duty reminds: pending, their reminder due, on a gate still open."""
+    return (
+        select(Approval.id)
+        .join(Wait, Wait.id == Approval.wait_id)
+        .where(
+            Approval.status == ApprovalStatus.PENDING,
+            Approval.next_reminder_at <= now,
+            Wait.status == WaitStatus.OPEN,
+            or_(Wait.expires_at.is_(None), Wait.expires_at > now),
+        )
+    )
+
+
 async def send_reminders(resources: Resources, *, batch: int) -> int:
     """Stage up to `batch` due reminders; returns how many."""
     now = utcnow()
@@ -29,20 +44,13 @@ async def send_reminders(resources: Resources, *, batch: int) -> int:
     async with resources.sessions.begin() as session:
         due = (
             await session.execute(
-                select(
-                    Approval.id,
+                due_reminders(now)
+                .add_columns(
                     Approval.execution_id,
                     Approval.node_id,
                     Approval.reminders_sent,
                     Approval.next_reminder_at,
                     Wait.rule,
-                )
-                .join(Wait, Wait.id == Approval.wait_id)
-                .where(
-                    Approval.status == ApprovalStatus.PENDING,
-                    Approval.next_reminder_at <= now,
-                    Wait.status == WaitStatus.OPEN,
-                    or_(Wait.expires_at.is_(None), Wait.expires_at > now),
                 )
                 .order_by(Approval.next_reminder_at)
                 .limit(batch)

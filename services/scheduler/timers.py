@@ -5,8 +5,11 @@ compare-and-set in the transaction that stages the resume, so a wait is fired at
 however many schedulers run, and at least once because the outbox outlives a crash.
 """
 
+import uuid
+from datetime import datetime
+
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from shared.broker.topology import RESUME
 from shared.db.tables import Wait
@@ -22,6 +25,13 @@ log = structlog.get_logger(__name__)
 TIMER_KINDS = frozenset({"timer", "retry"})
 
 
+def due_waits(now: datetime) -> Select[uuid.UUID]:
+    """The waits this duty fires: open, their time come, not fired yet."""
+    return select(Wait.id).where(
+        Wait.status == WaitStatus.OPEN, Wait.expires_at <= now, Wait.fired_at.is_(None)
+    )
+
+
 async def fire_due_waits(resources: Resources, *, batch: int) -> int:
     """Fire up to `batch` due waits; returns how many resumes were staged."""
     now = utcnow()
@@ -29,10 +39,8 @@ async def fire_due_waits(resources: Resources, *, batch: int) -> int:
     async with resources.sessions.begin() as session:
         due = (
             await session.execute(
-                select(Wait.id, Wait.execution_id, Wait.kind)
-                .where(
-                    Wait.status == WaitStatus.OPEN, Wait.expires_at <= now, Wait.fired_at.is_(None)
-                )
+                due_waits(now)
+                .add_columns(Wait.execution_id, Wait.kind)
                 .order_by(Wait.expires_at)
                 .limit(batch)
                 .with_for_update(skip_locked=True)

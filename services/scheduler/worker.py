@@ -1,4 +1,5 @@
-"""The scheduler loop: every interval, run each duty once; one failing duty never stops the rest.
+"""The scheduler loop: every interval, ask which duties have anything due (one statement,
+due.py) and run those; one failing duty never stops the rest.
 
 Every duty is safe to run in several schedulers at once (row locks with SKIP LOCKED and a
 compare-and-set per row) and safe to interrupt (what it staged is in the outbox), so the
@@ -7,11 +8,12 @@ scheduler can be scaled out and restarted freely.
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Protocol
 
 import structlog
 
+from services.scheduler.due import PROBES, Probe, due_duties
 from services.scheduler.gauges import DEFAULT_INTERVAL_SECONDS, GaugeRefresher
 from services.scheduler.leases import fence_expired_leases
 from services.scheduler.reconcile import reconcile_signatures
@@ -55,10 +57,14 @@ class Scheduler:
         duties: Sequence[tuple[str, Duty]] = DUTIES,
         gauge_interval: float | None = DEFAULT_INTERVAL_SECONDS,
         stalled_resumes: bool = True,
+        probes: Mapping[str, Probe] = PROBES,
     ) -> None:
         self._resources = resources
         self._batch = batch
         self._duties = tuple(duties)
+        # Only the duties this scheduler runs are asked about.
+        names = {name for name, _ in self._duties}
+        self._probes = {name: probe for name, probe in probes.items() if name in names}
         if gauge_interval is not None:
             # Stateful (it remembers its last refresh), so built per scheduler, not in DUTIES.
             self._duties += (("gauges", GaugeRefresher(gauge_interval)),)
@@ -96,7 +102,10 @@ class Scheduler:
     async def run_once(self) -> bool:
         """Run every duty once; True when one of them filled its batch (more is due)."""
         busy = False
+        due = await self._due()
         for name, duty in self._duties:
+            if name in self._probes and name not in due:
+                continue
             try:
                 done = await duty(self._resources, batch=self._batch)
             except asyncio.CancelledError:
@@ -111,6 +120,14 @@ class Scheduler:
             busy = busy or done >= self._batch
         self.passes += 1
         return busy
+
+    async def _due(self) -> set[str]:
+        try:
+            return await due_duties(self._resources, self._probes)
+        except Exception as e:
+            # Then every duty runs, as if each were due, and reports its own failure.
+            log.warning("scheduler_probe_failed", error=repr(e))
+            return set(self._probes)
 
     async def _loop(self) -> None:
         interval = self._resources.settings.scheduler_interval_seconds

@@ -3,6 +3,7 @@
 import abc
 import enum
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import structlog
 
@@ -16,6 +17,13 @@ EventHandler = Callable[[ExecutionEvent], Awaitable[None]]
 GiveUp = Callable[[Message, Exception], Awaitable[None]]
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    messages: int
+    consumers: int
+    dead_letters: int
 
 
 class Outcome(enum.Enum):
@@ -103,3 +111,14 @@ class Broker(abc.ABC):
     async def consumer_count(self, queue: str) -> int:
         """How many consumers are attached to `queue` (for the queue gauges)."""
         raise NotImplementedError
+
+    async def queue_counts(self, queues: Sequence[str]) -> dict[str, QueueCounts]:
+        """The queue gauges' figures for each of `queues`, read together."""
+        return {
+            queue: QueueCounts(
+                messages=await self.queue_depth(queue),
+                consumers=await self.consumer_count(queue),
+                dead_letters=await self.dead_letters(queue),
+            )
+            for queue in queues
+        }

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db.tables import SignatureRequest
@@ -60,16 +60,17 @@ async def request_cancellation(
     )
 
 
+def due_cancellations(now: datetime) -> Select[uuid.UUID]:
+    """The requests due for a try at their provider: due, and no outcome yet."""
+    return select(SignatureRequest.id).where(
+        SignatureRequest.cancel_due_at <= now, SignatureRequest.cancel_outcome.is_(None)
+    )
+
+
 async def due_requests(engine: AsyncEngine, batch: int) -> list[uuid.UUID]:
     async with engine.connect() as conn:
         ids = await conn.scalars(
-            select(SignatureRequest.id)
-            .where(
-                SignatureRequest.cancel_due_at <= utcnow(),
-                SignatureRequest.cancel_outcome.is_(None),
-            )
-            .order_by(SignatureRequest.cancel_due_at)
-            .limit(batch)
+            due_cancellations(utcnow()).order_by(SignatureRequest.cancel_due_at).limit(batch)
         )
         return list(ids)
 

@@ -9,7 +9,7 @@ dead, so someone else has to end it, and the scheduler is the service that watch
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.broker.topology import RUN
@@ -93,6 +93,13 @@ async def _end_lease(conn: AsyncConnection, held: Held, *, owner: str, reason: s
     return True
 
 
+def expired_leases(now: datetime) -> Select[uuid.UUID]:
+    """The runs `fence_expired` fences: running, held, and their lease over."""
+    return select(Execution.id).where(
+        FENCE.guard(), Execution.lease_owner.is_not(None), Execution.lease_expires_at < now
+    )
+
+
 async def fence_expired(
     sessions: async_sessionmaker[AsyncSession], *, owner: str, batch: int
 ) -> list[tuple[uuid.UUID, int, Staged]]:
@@ -111,12 +118,8 @@ async def fence_expired(
     async with sessions.begin() as session:
         expired = (
             await session.execute(
-                select(Execution.id, Execution.version)
-                .where(
-                    FENCE.guard(),
-                    Execution.lease_owner.is_not(None),
-                    Execution.lease_expires_at < now,
-                )
+                expired_leases(now)
+                .add_columns(Execution.version)
                 .order_by(Execution.lease_expires_at)
                 .limit(batch)
                 .with_for_update(skip_locked=True)

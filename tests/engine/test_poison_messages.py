@@ -3,6 +3,7 @@
 import aio_pika
 import pytest
 
+from shared.broker.base import QueueCounts
 from shared.broker.topology import RUN, Names
 from shared.runtime import Resources
 from shared.settings import Settings
@@ -47,3 +48,6 @@ async def test_an_undecodable_run_message_is_dead_lettered_once_and_work_goes_on
     assert (await wait_for_status(resources, execution_id, "completed")).status == "completed"
     assert await resources.broker.dead_letters(RUN) == 1
     assert await resources.broker.queue_depth(RUN) == 0
+    # The scheduler's gauges read all three figures at once, from the same declares.
+    counts = await resources.broker.queue_counts([RUN])
+    assert counts == {RUN: QueueCounts(messages=0, consumers=1, dead_letters=1)}

@@ -13,6 +13,7 @@ from shared.runtime import Resources
 
 #: The periodic duties known to read the database; a new one shows up here.
 READING = {
+    "scheduler due_probe",
     "scheduler outbox_relay",
     "scheduler lease_sweep",
     "scheduler due_waits",

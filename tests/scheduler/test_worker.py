@@ -2,6 +2,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+from services.periodic import statements_sent
 from services.scheduler.worker import DUTIES, Scheduler
 from shared.broker.topology import RUN
 from shared.messages import RunExecution
@@ -52,3 +53,30 @@ async def test_stop_waits_for_the_pass_in_progress_and_nothing_runs_afterwards(
 
     assert finished == 1
     assert scheduler.passes == 1
+
+
+async def test_an_idle_pass_asks_the_database_once_and_runs_no_duty(
+    resources: Resources,
+) -> None:
+    scheduler = Scheduler(resources, gauge_interval=None, stalled_resumes=False)
+
+    with statements_sent(resources.engine) as sent:
+        assert await scheduler.run_once() is False
+
+    (probe,) = sent
+    assert probe.sql.lstrip().upper().startswith("SELECT EXISTS")
+
+
+async def test_a_pass_runs_only_the_duties_the_probe_finds_due(resources: Resources) -> None:
+    message = RunExecution(execution_id=uuid.uuid4())
+    await insert_outbox(resources, RUN, message, age=timedelta(seconds=30))
+    scheduler = Scheduler(resources, gauge_interval=None, stalled_resumes=False)
+
+    async with inbox(resources, RUN) as queue:
+        with statements_sent(resources.engine) as sent:
+            await scheduler.run_once()
+        assert await queue.take(1) == [message]
+
+    probe, *relay = [s.sql for s in sent if s.sql.lstrip().upper().startswith(("SELECT", "DELETE"))]
+    assert "EXISTS" in probe
+    assert relay and all("outbox" in sql for sql in relay), relay
