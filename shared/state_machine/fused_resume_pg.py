@@ -59,7 +59,11 @@ def locked_waits_sql(kind: str) -> str:
            i.owner, i.lease_expires_at, i.at
     FROM input AS i
     JOIN waits AS w ON w.id = i.wait_id AND w.execution_id = i.execution_id
-    WHERE w.id = ANY($2::uuid[]) AND w.status = 'open' AND w.kind = '{kind}'
+    -- The wait's status and kind only check the row the ids found, written so that no index
+    -- can serve them (as MOVES' guards): as index conditions they let the planner read the
+    -- partial index of open waits of the kind whole, whenever its statistics were taken
+    -- before the runs parked.
+    WHERE w.id = ANY($2::uuid[]) AND (w.status = 'open' AND w.kind = '{kind}') IS TRUE
     ORDER BY w.id
     FOR UPDATE OF w
 )"""
