@@ -1,6 +1,7 @@
 """Resuming a batch of parked runs at once, and the CPU lines every phase of
 bench/events.py prints."""
 
+import asyncio
 import time
 import uuid
 from datetime import datetime
@@ -15,6 +16,9 @@ from host_cpu import HostUse
 from host_cpu import measured as host_measured
 from stack import Stack
 from target import Target
+
+#: Seconds for every backend to report its buffer counts (PGSTAT_IDLE_INTERVAL, and a margin).
+STATS_SETTLE_SECONDS = 11.0
 
 
 def cpu_lines(services: CpuUse, host: HostUse, per: int | None, wall: float) -> float:
@@ -47,6 +51,8 @@ async def resumed_burst(
     http: aiohttp.ClientSession, key: str, stack: Stack, target: Target, db: asyncpg.Connection,
 ) -> tuple[float, float]:  # fmt: skip
     """All events at once (100 in flight); (resumes/s, steps/s after the wait)."""
+    before = await buffer_reads(db)
+    maintained = await maintenance_counts(db)
     with services_measured(stack.services) as cpu, host_measured(target.database) as host:
         began = time.monotonic()
         sent = await deliver_all(http, stack.base_url, key, ids, rate=None)
@@ -65,4 +71,31 @@ async def resumed_burst(
     line("resumes/s", f"{resumes:,.0f}", "first POST → last run claimed")
     line("steps/s after the wait", f"{steps:,.0f}", f"event node + {after} set nodes each")
     cpu_lines(cpu, host, len(ids), wall)
+    # A backend reports its buffer counts at most a second after its transaction, and an idle
+    # one within PostgreSQL's idle interval (10 s): waited out, so every resume is counted.
+    await asyncio.sleep(STATS_SETTLE_SECONDS)
+    read, hit = (after - was for after, was in zip(await buffer_reads(db), before, strict=True))
+    line("blocks read / found in shared buffers", f"{read / len(ids):.1f} / {hit / len(ids):.1f}",
+         "per resumed run, this database (a read may still come from the OS's cache)")  # fmt: skip
+    during = sorted(set((await maintenance_counts(db)).items()) - set(maintained.items()))
+    line("autovacuum meanwhile", ", ".join(name for name, _ in during) or "none",
+         "its CPU counts as the database's")  # fmt: skip
     return resumes, steps
+
+
+async def maintenance_counts(db: asyncpg.Connection) -> dict[str, tuple[int, int]]:
+    """Autovacuum's and autoanalyze's runs so far, by table of this database."""
+    await db.execute("SELECT pg_stat_clear_snapshot()")
+    rows = await db.fetch(
+        "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"
+    )
+    return {r["relname"]: (r["autovacuum_count"], r["autoanalyze_count"]) for r in rows}
+
+
+async def buffer_reads(db: asyncpg.Connection) -> tuple[int, int]:
+    """This database's blocks read into shared buffers, and found there, so far."""
+    await db.execute("SELECT pg_stat_clear_snapshot()")
+    row = await db.fetchrow(
+        "SELECT blks_read, blks_hit FROM pg_stat_database WHERE datname = current_database()"
+    )
+    return int(row["blks_read"]), int(row["blks_hit"])
