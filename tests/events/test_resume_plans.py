@@ -76,19 +76,23 @@ async def _rows_read(
     return read
 
 
-async def test_an_event_resume_reads_only_the_asked_run(harness: Harness) -> None:
-    resources = harness.resources
-    runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(PARKED)))
-    waits = [await open_wait(resources, run) for run in runs]
-    asked = waits[PARKED // 2]
-
-    read = await _rows_read(
-        resources,
+async def _event_resume_of_one_among(harness: Harness, parked: int) -> dict[str, int]:
+    """Park `parked` runs on event waits, deliver every event, and read the rows the resume
+    statement reads for the middle one alone."""
+    runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(parked)))
+    waits = [await open_wait(harness.resources, run) for run in runs]
+    asked = waits[parked // 2]
+    return await _rows_read(
+        harness.resources,
         RESUME_EVENT_WAITS_SQL,
         *asks_for(asked.execution_id, asked.id),
         MAX_SUMMARY_BYTES,
         first="; ".join(accepted_event_sql(wait) for wait in waits),
     )
+
+
+async def test_an_event_resume_reads_only_the_asked_run(harness: Harness) -> None:
+    read = await _event_resume_of_one_among(harness, PARKED)
 
     assert read["waits"] >= 1, read  # the statement did look at the asked wait
     assert sum(read.values()) <= ROWS_PER_ASK, read
@@ -102,21 +106,10 @@ async def test_an_event_resume_reads_only_the_asked_run_on_statistics_from_befor
     (ix_waits_open_kind) whole instead of the primary key: 380 waits for one ask with 400
     parked. Enough runs park that the small tables' sequential scans, right for 60 rows, are
     not what the planner picks. (The approval resume locks its waits with the same CTE.)"""
-    resources = harness.resources
-    first = await harness.start(event_workflow())
-    await open_wait(resources, first)
-    await _analyze(resources)
-    runs = await gather_limited(*(harness.start(event_workflow()) for _ in range(MANY)))
-    waits = [await open_wait(resources, run) for run in runs]
-    asked = waits[MANY // 2]
+    await open_wait(harness.resources, await harness.start(event_workflow()))
+    await _analyze(harness.resources)
 
-    read = await _rows_read(
-        resources,
-        RESUME_EVENT_WAITS_SQL,
-        *asks_for(asked.execution_id, asked.id),
-        MAX_SUMMARY_BYTES,
-        first="; ".join(accepted_event_sql(wait) for wait in waits),
-    )
+    read = await _event_resume_of_one_among(harness, MANY)
 
     assert read["waits"] >= 1, read
     assert sum(read.values()) <= ROWS_PER_ASK, read
