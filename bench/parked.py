@@ -165,11 +165,6 @@ async def parked_idle(
 ) -> None:
     workflow_id = await api.create_workflow(event_workflow())
     few = await park(api, db, target, workflow_id, args.burst)
-    # Both bursts on statistics that describe their tables, as autovacuum keeps them: 3a on a
-    # never-analyzed database got other plans (cheaper for PostgreSQL, 1.5 against 1.9 ms per
-    # resume at 2,000 parked), and 3b against 3a then compared the statistics, not the count.
-    if await analyze_as_autovacuum_would(db):
-        line("VACUUM ANALYZE", "run by the bench", "autovacuum is off on this server")
     burst_resumes, _ = await resumed_burst(
         f"3a. {len(few):,} runs parked, all resumed at once", few, 1, http, key, stack, target, db
     )
