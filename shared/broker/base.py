@@ -108,17 +108,6 @@ class Broker(abc.ABC):
         broker) shows 0. For readiness and the `docflow_consumers` gauge."""
         return {}
 
-    async def consumer_count(self, queue: str) -> int:
-        """How many consumers are attached to `queue` (for the queue gauges)."""
-        raise NotImplementedError
-
     async def queue_counts(self, queues: Sequence[str]) -> dict[str, QueueCounts]:
         """The queue gauges' figures for each of `queues`, read together."""
-        return {
-            queue: QueueCounts(
-                messages=await self.queue_depth(queue),
-                consumers=await self.consumer_count(queue),
-                dead_letters=await self.dead_letters(queue),
-            )
-            for queue in queues
-        }
+        raise NotImplementedError

@@ -18,6 +18,7 @@ from shared.broker.base import (
     GiveUp,
     Handler,
     Outcome,
+    QueueCounts,
     Subscription,
     deliver,
 )
@@ -176,5 +177,12 @@ class MemoryBroker(Broker):
     async def queue_depth(self, queue: str) -> int:
         return self._queues[queue].qsize()
 
-    async def consumer_count(self, queue: str) -> int:
-        return self._consumers.get(queue, 0)
+    async def queue_counts(self, queues: Sequence[str]) -> dict[str, QueueCounts]:
+        return {
+            queue: QueueCounts(
+                messages=await self.queue_depth(queue),
+                consumers=self._consumers.get(queue, 0),
+                dead_letters=await self.dead_letters(queue),
+            )
+            for queue in queues
+        }

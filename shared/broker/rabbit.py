@@ -279,10 +279,6 @@ class RabbitBroker(Broker):
     async def queue_depth(self, queue: str) -> int:
         return await self._message_count(self._names.queue(queue))
 
-    async def consumer_count(self, queue: str) -> int:
-        declared = await self._declare_ok(self._names.queue(queue))
-        return int(declared.consumer_count or 0)
-
     async def queue_counts(self, queues: Sequence[str]) -> dict[str, QueueCounts]:
         # One channel for all of them, and one declare per queue for both of its figures: the
         # scheduler reads these every few seconds, and each channel opened and closed costs
