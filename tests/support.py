@@ -4,13 +4,14 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 from sqlalchemy import select
 
+from services.workers import Worker, running
 from shared.broker.topology import RUN
 from shared.context import ExecutionContext, snapshot, whole
 from shared.db.tables import (
@@ -30,7 +31,8 @@ from shared.db.types import utcnow
 from shared.messages import RunExecution
 from shared.nodes.registry import build_config_registry
 from shared.outbox import publish_staged, stage
-from shared.runtime import Resources
+from shared.runtime import Resources, open_resources
+from shared.settings import Settings
 from shared.workflows import validate_definition
 
 T = TypeVar("T")
@@ -255,3 +257,13 @@ class Receiver:
 
     def keys(self) -> list[str]:
         return [call["headers"].get("Idempotency-Key", "") for call in self.calls]
+
+
+@contextlib.asynccontextmanager
+async def worker_on(
+    settings: Settings, worker: Callable[[Resources], Worker]
+) -> AsyncIterator[Resources]:
+    """Resources opened with `settings` and a worker built on them, running meanwhile;
+    stopped, and the resources closed, after."""
+    async with open_resources(settings) as resources, running([worker(resources)]):
+        yield resources

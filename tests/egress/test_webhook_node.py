@@ -6,20 +6,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from services.executor.worker import ExecutorWorker
-from shared.runtime import Resources, open_resources
+from shared.runtime import Resources
 from shared.settings import Settings
-from tests.support import Receiver, seed_workflow, start_execution, steps_of, wait_for_status
+from tests.support import (
+    Receiver,
+    seed_workflow,
+    start_execution,
+    steps_of,
+    wait_for_status,
+    worker_on,
+)
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Resources]:
-    async with open_resources(settings) as resources:
-        worker = ExecutorWorker(resources)
-        await worker.start()
-        try:
-            yield resources
-        finally:
-            await worker.stop()
+    async with worker_on(settings, ExecutorWorker) as resources:
+        yield resources
 
 
 def calling(url: str) -> dict[str, Any]:

@@ -30,18 +30,20 @@ from shared.settings import Settings
 from tests.events.support import event_workflow, open_wait, post_event, started
 from tests.gateway.conftest import running_gateway
 from tests.observability.support import gates
-from tests.support import Receiver, seed_workflow, start_execution, steps_of, wait_for_status
+from tests.support import (
+    Receiver,
+    seed_workflow,
+    start_execution,
+    steps_of,
+    wait_for_status,
+    worker_on,
+)
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, **limits: int) -> AsyncIterator[Resources]:
-    async with open_resources(settings.model_copy(update=limits)) as resources:
-        worker = ExecutorWorker(resources)
-        await worker.start()
-        try:
-            yield resources
-        finally:
-            await worker.stop()
+    async with worker_on(settings.model_copy(update=limits), ExecutorWorker) as resources:
+        yield resources
 
 
 def setting(value: str) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from services.notifier.worker import Notifier
 from shared.db.tables import EmailDelivery
-from shared.runtime import Resources, open_resources
+from shared.runtime import Resources
 from shared.settings import Settings
+from tests.support import worker_on
 
 
 def free_port() -> int:
@@ -124,10 +125,5 @@ def holding_mailbox() -> Iterator[tuple[HoldingMailbox, int]]:
 @contextlib.asynccontextmanager
 async def running_notifier(settings: Settings) -> AsyncIterator[Resources]:
     """A notifier started on resources opened with `settings`; stopped, and they closed, after."""
-    async with open_resources(settings) as resources:
-        worker = Notifier(resources)
-        await worker.start()
-        try:
-            yield resources
-        finally:
-            await worker.stop()
+    async with worker_on(settings, Notifier) as resources:
+        yield resources
