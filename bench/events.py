@@ -41,6 +41,7 @@ from event_waits import (
 )
 from figures import heading, line, percentile, verdict
 from host_cpu import measured as host_measured
+from machine import floor, speed
 from parked import parked_idle
 from profiling import print_py_spy, py_spy_output, sampled
 from resume_burst import cpu_lines, resumed_burst
@@ -81,6 +82,17 @@ async def steady(
     cores = cpu_lines(cpu, host, len(ids), wall)
     met = verdict(cores <= QUIET_CORES_TARGET)
     line("whole stack", f"{cores:.3f} cores", f"target ≤ {QUIET_CORES_TARGET} cores: {met}")
+    await print_floor(args, target)
+
+
+async def print_floor(args: argparse.Namespace, target: Target) -> None:
+    """The machine's own share of the latency (bench/machine.py), read right after it."""
+    heading(f"   the machine, at {args.rate:g}/s (p50)")
+    found = await floor(target.dsn(), target.amqp_url, target.queue_prefix, rate=args.rate)
+    paced, back_to_back = found.paced_round_trip_ms, found.back_to_back_round_trip_ms
+    line("SELECT 1, paced", f"{paced:.2f} ms", f"back to back {back_to_back:.2f} ms")
+    line("quorum-queue hop, paced", f"{found.broker_hop_ms:.2f} ms", "publish → delivered")
+    line("speed", f"{speed():.3f} s", "CPU of one fixed loop (bench/machine.py); larger is slower")
 
 
 async def no_wait_burst(
@@ -147,7 +159,7 @@ async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> No
                         workflow_id = await api.create_workflow(waiting_workflow(5, 5))
                         ids = await park(api, db, target, workflow_id, args.burst)
                         async with profiled(args, stack, log_dir):
-                            _, steps = await resumed_burst(
+                            _, steps, _ = await resumed_burst(
                                 f"2b. {args.burst} runs waiting after step 5, all at once",
                                 ids, 5, http, key, stack, target, db,
                             )  # fmt: skip
@@ -173,6 +185,7 @@ def parse_args() -> argparse.Namespace:
     add("--parked", type=int, default=100_000, help="runs parked in phase 3 (default 100,000)")
     add("--in-flight", type=int, default=100, help="run requests in flight while parking")
     add("--idle", type=float, default=60.0, help="idle seconds measured in phase 3")
+    add("--rounds", type=int, default=3, help="bursts of 3a and of 3b each (default 3)")
     add("--phases", default="steady,burst,parked", help="which phases, comma-separated")
     add("--executors", type=int, default=2, help="executor processes (default 2)")
     add("--py-spy", action="store_true", help="sample executor-0 and the gateway (1, 2b)")

@@ -6,14 +6,17 @@ day away, so the scheduler's due-work indexes hold every parked row. Then `--idl
 with nothing to do: CPU of every service, of the database's backends and of the broker, RSS
 of each service, and the plan of every statement the scheduler and the notifier run on their
 clock. 1,000 of the parked runs are then resumed at once (3b) against 1,000 with few parked
-(3a).
+(3a), `--rounds` times each, with different runs each round; the medians are compared, as
+they are and at the same machine speed (bench/machine.py).
 """
 
 import argparse
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import aiohttp
@@ -24,7 +27,7 @@ from due_work import captured, explained, scans_growing_table
 from event_waits import EVENT, analyze_as_autovacuum_would, park, wait_for
 from figures import heading, line, verdict
 from host_cpu import measured as host_measured
-from resume_burst import cpu_lines, resumed_burst
+from resume_burst import Burst, cpu_lines, resumed_burst
 from stack import Stack
 from target import Target, queue_depth
 
@@ -164,10 +167,14 @@ async def parked_idle(
     api: Api,
 ) -> None:
     workflow_id = await api.create_workflow(event_workflow())
-    few = await park(api, db, target, workflow_id, args.burst)
-    burst_resumes, _ = await resumed_burst(
-        f"3a. {len(few):,} runs parked, all resumed at once", few, 1, http, key, stack, target, db
-    )
+
+    async def few(_round: int) -> list[uuid.UUID]:
+        return await park(api, db, target, workflow_id, args.burst)
+
+    def few_label(round_: int, ids: list[uuid.UUID]) -> str:
+        return f"3a. round {round_}/{args.rounds}: {len(ids):,} runs parked, all resumed at once"
+
+    few_parked = await in_rounds(few, few_label, args.rounds, http, key, stack, target, db)
     rss_start = {s.name: rss_kib(s.pid) for s in stack.services}
     heading(f"3. Parked: {args.parked:,} runs, half on event waits, half on approval gates")
     events, _, _ = await park_both(api, db, target, args.parked, in_flight=args.in_flight)
@@ -191,10 +198,50 @@ async def parked_idle(
         rss_line(name, [rss_start[name], rss_before[name], rss_after[name]])
     indexed = await print_due_work(target, db)
     line("due work uses indexes", verdict(indexed))
-    sample = events[: args.burst]
-    resumes, _ = await resumed_burst(
-        f"3b. {len(sample):,} of the {args.parked:,} parked runs (event waits) resumed at once",
-        sample, 1, http, key, stack, target, db,
-    )  # fmt: skip
-    ratio = resumes / burst_resumes
+    # Different runs each round, as many rounds as the parked event waits allow.
+    samples = [events[at : at + args.burst] for at in range(0, len(events), args.burst)]
+    rounds = min(args.rounds, len(samples))
+
+    async def many(round_: int) -> list[uuid.UUID]:
+        return samples[round_ - 1]
+
+    def many_label(round_: int, ids: list[uuid.UUID]) -> str:
+        return (
+            f"3b. round {round_}/{rounds}: {len(ids):,} of the {args.parked:,} parked runs "
+            "(event waits) resumed at once"
+        )
+
+    many_parked = await in_rounds(many, many_label, rounds, http, key, stack, target, db)
+    print_against(few_parked, many_parked)
+
+
+async def in_rounds(
+    runs: Callable[[int], Awaitable[list[uuid.UUID]]],
+    label: Callable[[int, list[uuid.UUID]], str],
+    rounds: int,
+    http: aiohttp.ClientSession, key: str, stack: Stack, target: Target, db: asyncpg.Connection,
+) -> list[Burst]:  # fmt: skip
+    """`rounds` bursts, each of the parked runs `runs(round)` gives, resumed at once."""
+    bursts = []
+    for round_ in range(1, rounds + 1):
+        ids = await runs(round_)
+        bursts.append(await resumed_burst(label(round_, ids), ids, 1, http, key, stack, target, db))
+    return bursts
+
+
+def print_against(few_parked: list[Burst], many_parked: list[Burst]) -> None:
+    """3b against 3a, on the rounds' medians; and at the same machine speed, since the two
+    are measured half an hour apart on a machine whose speed drifts by a third in an hour."""
+    few = median(b.resumes_per_second for b in few_parked)
+    many = median(b.resumes_per_second for b in many_parked)
+    ratio = many / few
+    heading(f"3b against 3a, medians of {len(few_parked)} and {len(many_parked)} rounds")
+    line("resumes/s", f"{few:,.0f} → {many:,.0f}")
     line("against 3a", f"{ratio:.2f} x", f"target about 1: {verdict(ratio >= 0.8)}")
+    speed_few = median(b.speed for b in few_parked)
+    speed_many = median(b.speed for b in many_parked)
+    line(
+        "… at 3a's machine speed",
+        f"{ratio * speed_many / speed_few:.2f} x",
+        f"speed {speed_few:.3f} → {speed_many:.3f} s (larger is slower)",
+    )

@@ -5,6 +5,7 @@ import asyncio
 import time
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 import aiohttp
 import asyncpg
@@ -14,6 +15,7 @@ from event_waits import all_completed, deliver_all
 from figures import heading, line
 from host_cpu import HostUse
 from host_cpu import measured as host_measured
+from machine import speed
 from stack import Stack
 from target import Target
 
@@ -46,11 +48,19 @@ def cpu_lines(services: CpuUse, host: HostUse, per: int | None, wall: float) -> 
     return total / wall
 
 
+class Burst(NamedTuple):
+    resumes_per_second: float
+    steps_per_second: float
+    #: The machine's speed just before (bench/machine.py): CPU seconds of a fixed loop.
+    speed: float
+
+
 async def resumed_burst(
     label: str, ids: list[uuid.UUID], after: int,
     http: aiohttp.ClientSession, key: str, stack: Stack, target: Target, db: asyncpg.Connection,
-) -> tuple[float, float]:  # fmt: skip
-    """All events at once (100 in flight); (resumes/s, steps/s after the wait)."""
+) -> Burst:  # fmt: skip
+    """All events at once (100 in flight)."""
+    machine = speed()
     before = await buffer_reads(db)
     maintained = await maintenance_counts(db)
     with services_measured(stack.services) as cpu, host_measured(target.database) as host:
@@ -71,6 +81,7 @@ async def resumed_burst(
     line("resumes/s", f"{resumes:,.0f}", "first POST → last run claimed")
     line("steps/s after the wait", f"{steps:,.0f}", f"event node + {after} set nodes each")
     cpu_lines(cpu, host, len(ids), wall)
+    line("speed, just before", f"{machine:.3f} s", "CPU of one fixed loop; larger is slower")
     # A backend reports its buffer counts at most a second after its transaction, and an idle
     # one within PostgreSQL's idle interval (10 s): waited out, so every resume is counted.
     await asyncio.sleep(STATS_SETTLE_SECONDS)
@@ -80,7 +91,7 @@ async def resumed_burst(
     during = sorted(set((await maintenance_counts(db)).items()) - set(maintained.items()))
     line("autovacuum meanwhile", ", ".join(name for name, _ in during) or "none",
          "its CPU counts as the database's")  # fmt: skip
-    return resumes, steps
+    return Burst(resumes, steps, machine)
 
 
 async def maintenance_counts(db: asyncpg.Connection) -> dict[str, tuple[int, int]]:
