@@ -2,8 +2,9 @@
 
 cProfile (`--profile`) slows the profiled executor a lot, so its run's figures are not
 comparable; py-spy (`--py-spy`) samples executor-0 and the gateway without stopping them and
-costs little. py-spy counts a process as busy also while it waits for a CPU, so on a saturated
-machine its shares are of wall time more than of CPU time.
+costs little. It samples only while a thread holds the GIL (`--gil`): without that, a process
+that sent on a socket and lost its CPU to the process it woke counted as busy in `send` for as
+long as it waited, and on a saturated machine half the gateway's samples were that wait.
 """
 
 import asyncio
@@ -81,6 +82,7 @@ async def _start_py_spy(
         "raw",
         "--nolineno",
         "--nonblocking",
+        "--gil",
         "--rate",
         str(rate),
         "--output",
