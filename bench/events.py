@@ -88,7 +88,7 @@ async def steady(
 async def print_floor(args: argparse.Namespace, target: Target) -> None:
     """The machine's own share of the latency (bench/machine.py), read right after it."""
     heading(f"   the machine, at {args.rate:g}/s (p50)")
-    found = await floor(target.dsn(), target.amqp_url, target.queue_prefix, rate=args.rate)
+    found = await floor(target, rate=args.rate)
     paced, back_to_back = found.paced_round_trip_ms, found.back_to_back_round_trip_ms
     line("SELECT 1, paced", f"{paced:.2f} ms", f"back to back {back_to_back:.2f} ms")
     line("quorum-queue hop, paced", f"{found.broker_hop_ms:.2f} ms", "publish → delivered")
@@ -159,10 +159,11 @@ async def measure(args: argparse.Namespace, target: Target, log_dir: Path) -> No
                         workflow_id = await api.create_workflow(waiting_workflow(5, 5))
                         ids = await park(api, db, target, workflow_id, args.burst)
                         async with profiled(args, stack, log_dir):
-                            _, steps, _ = await resumed_burst(
+                            burst = await resumed_burst(
                                 f"2b. {args.burst} runs waiting after step 5, all at once",
                                 ids, 5, http, key, stack, target, db,
                             )  # fmt: skip
+                        steps = burst.steps_per_second
                         absolute = verdict(steps >= STEPS_AFTER_WAIT_TARGET)
                         line("target steps/s", f"≥ {STEPS_AFTER_WAIT_TARGET:,.0f}", absolute)
                         line(

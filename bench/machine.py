@@ -21,8 +21,8 @@ import uuid
 from dataclasses import dataclass
 
 import aio_pika
-import asyncpg
 from figures import percentile
+from target import Target, connected
 
 #: The loop `speed()` times; about 0.12 to 0.3 s of CPU on the development machine.
 SPEED_LOOP = 10**7
@@ -47,10 +47,9 @@ async def _pause(rate: float | None) -> None:
         await asyncio.sleep(1 / rate)
 
 
-async def round_trips_ms(dsn: str, *, count: int, rate: float | None) -> list[float]:
+async def round_trips_ms(target: Target, *, count: int, rate: float | None) -> list[float]:
     """`SELECT 1` on one connection, `rate` per second or back to back."""
-    connection = await asyncpg.connect(dsn)
-    try:
+    async with connected(target) as connection:
         taken = []
         for _ in range(count):
             began = time.perf_counter()
@@ -58,17 +57,15 @@ async def round_trips_ms(dsn: str, *, count: int, rate: float | None) -> list[fl
             taken.append((time.perf_counter() - began) * 1000)
             await _pause(rate)
         return taken
-    finally:
-        await connection.close()
 
 
-async def broker_hops_ms(amqp_url: str, prefix: str, *, count: int, rate: float) -> list[float]:
-    """Publish → delivered through a throwaway quorum queue under `prefix`."""
-    connection = await aio_pika.connect(amqp_url, timeout=10)
+async def broker_hops_ms(target: Target, *, count: int, rate: float) -> list[float]:
+    """Publish → delivered through a throwaway quorum queue under the run's queue prefix."""
+    connection = await aio_pika.connect(target.amqp_url, timeout=10)
     try:
         publisher = await connection.channel(publisher_confirms=True)
         consumer = await connection.channel()
-        name = f"{prefix}floor.{uuid.uuid4().hex[:8]}"
+        name = f"{target.queue_prefix}floor.{uuid.uuid4().hex[:8]}"
         queue = await consumer.declare_queue(
             name, durable=True, arguments={"x-queue-type": "quorum"}
         )
@@ -99,10 +96,10 @@ async def broker_hops_ms(amqp_url: str, prefix: str, *, count: int, rate: float)
         await connection.close()
 
 
-async def floor(dsn: str, amqp_url: str, prefix: str, *, rate: float, count: int = 200) -> Floor:
-    paced = await round_trips_ms(dsn, count=count, rate=rate)
-    back_to_back = await round_trips_ms(dsn, count=count, rate=None)
-    hops = await broker_hops_ms(amqp_url, prefix, count=count, rate=rate)
+async def floor(target: Target, *, rate: float, count: int = 200) -> Floor:
+    paced = await round_trips_ms(target, count=count, rate=rate)
+    back_to_back = await round_trips_ms(target, count=count, rate=None)
+    hops = await broker_hops_ms(target, count=count, rate=rate)
     return Floor(
         paced_round_trip_ms=percentile(paced, 0.5),
         back_to_back_round_trip_ms=percentile(back_to_back, 0.5),

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -167,14 +166,11 @@ async def parked_idle(
     api: Api,
 ) -> None:
     workflow_id = await api.create_workflow(event_workflow())
-
-    async def few(_round: int) -> list[uuid.UUID]:
-        return await park(api, db, target, workflow_id, args.burst)
-
-    def few_label(round_: int, ids: list[uuid.UUID]) -> str:
-        return f"3a. round {round_}/{args.rounds}: {len(ids):,} runs parked, all resumed at once"
-
-    few_parked = await in_rounds(few, few_label, args.rounds, http, key, stack, target, db)
+    few_parked = []
+    for round_ in range(1, args.rounds + 1):
+        few = await park(api, db, target, workflow_id, args.burst)
+        label = f"3a. round {round_}/{args.rounds}: {len(few):,} runs parked, all resumed at once"
+        few_parked.append(await resumed_burst(label, few, 1, http, key, stack, target, db))
     rss_start = {s.name: rss_kib(s.pid) for s in stack.services}
     heading(f"3. Parked: {args.parked:,} runs, half on event waits, half on approval gates")
     events, _, _ = await park_both(api, db, target, args.parked, in_flight=args.in_flight)
@@ -199,34 +195,16 @@ async def parked_idle(
     indexed = await print_due_work(target, db)
     line("due work uses indexes", verdict(indexed))
     # Different runs each round, as many rounds as the parked event waits allow.
-    samples = [events[at : at + args.burst] for at in range(0, len(events), args.burst)]
-    rounds = min(args.rounds, len(samples))
-
-    async def many(round_: int) -> list[uuid.UUID]:
-        return samples[round_ - 1]
-
-    def many_label(round_: int, ids: list[uuid.UUID]) -> str:
-        return (
-            f"3b. round {round_}/{rounds}: {len(ids):,} of the {args.parked:,} parked runs "
-            "(event waits) resumed at once"
+    starts = range(0, min(len(events), args.rounds * args.burst), args.burst)
+    samples = [events[at : at + args.burst] for at in starts]
+    many_parked = []
+    for round_, sample in enumerate(samples, start=1):
+        label = (
+            f"3b. round {round_}/{len(samples)}: {len(sample):,} of the {args.parked:,} parked "
+            "runs (event waits) resumed at once"
         )
-
-    many_parked = await in_rounds(many, many_label, rounds, http, key, stack, target, db)
+        many_parked.append(await resumed_burst(label, sample, 1, http, key, stack, target, db))
     print_against(few_parked, many_parked)
-
-
-async def in_rounds(
-    runs: Callable[[int], Awaitable[list[uuid.UUID]]],
-    label: Callable[[int, list[uuid.UUID]], str],
-    rounds: int,
-    http: aiohttp.ClientSession, key: str, stack: Stack, target: Target, db: asyncpg.Connection,
-) -> list[Burst]:  # fmt: skip
-    """`rounds` bursts, each of the parked runs `runs(round)` gives, resumed at once."""
-    bursts = []
-    for round_ in range(1, rounds + 1):
-        ids = await runs(round_)
-        bursts.append(await resumed_burst(label(round_, ids), ids, 1, http, key, stack, target, db))
-    return bursts
 
 
 def print_against(few_parked: list[Burst], many_parked: list[Burst]) -> None:
