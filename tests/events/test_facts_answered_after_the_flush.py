@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from services.gateway.approvals.decision_sql import _STATEMENTS
-from services.gateway.executions.wait_event_sql import RECORD_SQL
+from services.gateway.executions.wait_event_sql import RECORD_SQL, Ask, record_arguments
 from services.gateway.keys import LOG_FLUSHES
 from shared.api_keys import create_api_key
 from shared.broker.topology import RESUME
@@ -140,13 +140,14 @@ async def test_a_click_resumes_its_gate_before_the_flush_and_is_answered_after_i
 async def test_an_event_is_recorded_without_waiting_for_the_flush(harness: Harness) -> None:
     execution_id = await harness.start(event_workflow())
     await open_wait(harness.resources, execution_id)
-    body = json.dumps({"reason": "event"})
+    body = {"reason": "event"}
+    ask = Ask(
+        *(execution_id, None, None, "po.confirmed", f"once:{uuid.uuid4()}", "api"),
+        *({"po": 7}, utcnow(), body, body, True),
+    )
 
     [row], mode = await commit_mode(
-        harness.resources,
-        RECORD_SQL,
-        *(execution_id, None, None, "po.confirmed", f"once:{uuid.uuid4()}", "api"),
-        *('{"po": 7}', utcnow(), RESUME, body, body, True),
+        harness.resources, RECORD_SQL, *record_arguments({0: ask}, RESUME)
     )
 
     assert (row["accepted_id"] is not None, mode) == (True, "off")

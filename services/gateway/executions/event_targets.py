@@ -4,6 +4,7 @@ An execution is pinned to a workflow version, and a version never changes, so ea
 event nodes (and their compiled JSON Schemas) are read once per gateway process.
 """
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -49,8 +50,13 @@ class _EventNodes:
 
 
 class EventTargets:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], capacity: int = 512) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, reads: int, capacity: int = 512
+    ) -> None:
+        """At most `reads` lookups at once: a burst of events for a version not cached yet
+        would otherwise take a connection each, beyond what the pool keeps."""
         self._sessions = sessions
+        self._reads = asyncio.Semaphore(reads)
         self._capacity = capacity
         self._versions: OrderedDict[tuple[uuid.UUID, int], _EventNodes] = OrderedDict()
 
@@ -65,7 +71,8 @@ class EventTargets:
         """The event node named `name` (or with id `node_id`) of the execution's pinned
         workflow; None when there is no such execution (in `workspace_id`, when given) or no
         such event node."""
-        pin = await self._pin(execution_id)
+        async with self._reads:
+            pin = await self._pin(execution_id)
         if pin is None or (workspace_id is not None and pin[0] != workspace_id):
             return None
         nodes = await self._event_nodes(pin[1], pin[2])
@@ -99,7 +106,7 @@ class EventTargets:
         if cached is not None:
             self._versions.move_to_end(key)
             return cached
-        async with self._sessions() as session:
+        async with self._reads, self._sessions() as session:
             raw = await session.scalar(
                 select(WorkflowVersion.definition).where(
                     WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.version == version

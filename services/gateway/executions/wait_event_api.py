@@ -9,6 +9,7 @@ delivery's answer.
 """
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -19,6 +20,7 @@ from services.gateway.common.problems import Problem, invalid, not_found
 from services.gateway.common.resume_publish import publish_then_flush
 from services.gateway.executions.api import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY
 from services.gateway.executions.event_targets import EventTargets
+from services.gateway.executions.wait_event_sql import EventRecordings
 from services.gateway.executions.wait_events import (
     Delivery,
     Lookup,
@@ -26,6 +28,7 @@ from services.gateway.executions.wait_events import (
     PayloadMismatch,
     Recorded,
     record,
+    recordings_for,
 )
 from services.gateway.keys import RESOURCES, workspace_of
 from shared.db.types import utcnow
@@ -33,16 +36,21 @@ from shared.resume_urls import token_digest, token_is_valid
 from shared.storable import Unstorable, encode_storable
 
 TARGETS = web.AppKey("event_targets", EventTargets)
-#: Events being looked up or recorded at once. Beyond the pool's kept connections, SQLAlchemy
-#: opens one more per request and closes it again on return: under a burst each event paid for
-#: a new PostgreSQL connection (a third of the gateway's CPU). Waiting here is cheaper.
+#: On PostgreSQL, the events delivered together are recorded together; None elsewhere.
+RECORDINGS: web.AppKey[EventRecordings | None] = web.AppKey("event_recordings")
+#: Events recorded at once on the portable path, a transaction each. Beyond the pool's kept
+#: connections, SQLAlchemy opens one more per request and closes it again on return: under a
+#: burst each event paid for a new connection. On PostgreSQL a request holds no connection
+#: while its event is recorded (the group commit's statements do), so it takes no slot.
 DATABASE_SLOTS = web.AppKey("event_database_slots", asyncio.Semaphore)
 
 
 def add_state(app: web.Application) -> None:
     """What these handlers hold; the routes are in routes.py."""
-    app[TARGETS] = EventTargets(app[RESOURCES].sessions)
-    app[DATABASE_SLOTS] = asyncio.Semaphore(app[RESOURCES].settings.db_pool_size)
+    pool_size = app[RESOURCES].settings.db_pool_size
+    app[TARGETS] = EventTargets(app[RESOURCES].sessions, reads=pool_size)
+    app[RECORDINGS] = recordings_for(app[RESOURCES].engine)
+    app[DATABASE_SLOTS] = asyncio.Semaphore(pool_size)
 
 
 async def post_event(request: web.Request) -> web.Response:
@@ -80,9 +88,13 @@ async def _deliver(
     except Unstorable as e:
         raise invalid("payload", str(e)) from e
     delivery = Delivery(lookup, payload, dedup_key, via, utcnow())
+    recordings = request.app[RECORDINGS]
+    slot = request.app[DATABASE_SLOTS] if recordings is None else contextlib.nullcontext()
     try:
-        async with request.app[DATABASE_SLOTS]:
-            recorded = await record(request.app[RESOURCES].sessions, request.app[TARGETS], delivery)
+        async with slot:
+            recorded = await record(
+                request.app[RESOURCES].sessions, request.app[TARGETS], recordings, delivery
+            )
     except NoSuchEventWait:
         raise missing from None
     except PayloadMismatch as e:

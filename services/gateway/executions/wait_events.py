@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.gateway.executions.event_targets import EventTargets, Target
-from services.gateway.executions.wait_event_sql import Row, record_in_one_statement
+from services.gateway.executions.wait_event_sql import Ask, EventRecordings, Row
 from shared.broker.topology import RESUME
 from shared.db.errors import retrying
 from shared.db.tables import Execution, Wait, WaitEvent
@@ -85,20 +85,30 @@ class PayloadMismatch(Exception):
 
 
 async def record(
-    sessions: async_sessionmaker[AsyncSession], targets: EventTargets, delivery: Delivery
+    sessions: async_sessionmaker[AsyncSession],
+    targets: EventTargets,
+    recordings: EventRecordings | None,
+    delivery: Delivery,
 ) -> Recorded:
     """Tried again while the database refuses or drops the connection, then
     `DatabaseUnavailable`. A try whose commit went through but whose answer was lost is
-    found again by its de-duplication key, as a repeat. Raises `NoSuchEventWait` and
+    found again by its de-duplication key, as a repeat. On PostgreSQL `recordings` writes it
+    (with the events delivered meanwhile); elsewhere it is None. Raises `NoSuchEventWait` and
     `PayloadMismatch`."""
-    engine = sessions.kw["bind"]
-    if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
+    if recordings is not None:
         return await retrying(
-            lambda: _in_one_statement(engine, targets, delivery), what="wait event"
+            lambda: _in_one_statement(recordings, targets, delivery), what="wait event"
         )
     return await retrying(
         lambda: _statement_by_statement(sessions, targets, delivery), what="wait event"
     )
+
+
+def recordings_for(engine: AsyncEngine) -> EventRecordings | None:
+    """The group commit of events on PostgreSQL (asyncpg); None elsewhere."""
+    if engine.dialect.driver == "asyncpg":
+        return EventRecordings(engine, queue=RESUME)
+    return None
 
 
 def resume_message(
@@ -112,7 +122,7 @@ def resume_message(
 
 
 async def _in_one_statement(
-    engine: AsyncEngine, targets: EventTargets, delivery: Delivery
+    recordings: EventRecordings, targets: EventTargets, delivery: Delivery
 ) -> Recorded:
     lookup, at = delivery.lookup, delivery.at
     # The node's id is merged into the bodies by the statement, which finds the node.
@@ -120,20 +130,20 @@ async def _in_one_statement(
     arrived = resume_message(lookup.execution_id, "", None, at).model_dump(mode="json")
 
     async def run(node_id: str | None, name: str | None, *, checked: bool) -> Row:
-        return await record_in_one_statement(
-            engine,
-            execution_id=lookup.execution_id,
-            workspace_id=lookup.workspace_id,
-            node_id=node_id,
-            name=name,
-            dedup_key=delivery.dedup_key,
-            via=delivery.via,
-            payload=delivery.payload,
-            at=at,
-            queue=RESUME,
-            resume=resume,
-            arrived=arrived,
-            checked=checked,
+        return await recordings.record(
+            Ask(
+                execution_id=lookup.execution_id,
+                workspace_id=lookup.workspace_id,
+                node_id=node_id,
+                name=name,
+                dedup_key=delivery.dedup_key,
+                via=delivery.via,
+                payload=delivery.payload,
+                at=at,
+                resume=resume,
+                arrived=arrived,
+                checked=checked,
+            )
         )
 
     row = await run(lookup.node_id, lookup.name, checked=False)
