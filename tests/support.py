@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.workers import Worker, running
 from shared.broker.topology import RUN
@@ -19,6 +19,7 @@ from shared.db.tables import (
     ExecutionOutput,
     ExecutionStep,
     ExecutionTransition,
+    OutboxMessage,
     Wait,
     Workflow,
     WorkflowVersion,
@@ -195,6 +196,12 @@ async def wait_for_status(
         lambda row: row.status in statuses,
         within=within,
     )
+
+
+async def outbox_rows(resources: Resources) -> int:
+    """Outbox rows not yet published (and deleted)."""
+    async with resources.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
 
 
 async def steps_of(resources: Resources, execution_id: uuid.UUID) -> list[ExecutionStep]:

@@ -5,17 +5,14 @@ import asyncio
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from services.gateway.executions.wait_event_sql import Ask, EventRecordings, Row
 from services.gateway.executions.wait_events import resume_message
 from shared.api_keys import create_api_key
 from shared.broker.topology import RESUME
-from shared.db.tables import OutboxMessage
 from shared.db.types import utcnow
-from shared.runtime import Resources
 from tests.approvals.support import Harness
 from tests.events.support import event_workflow, events_of, open_wait
+from tests.support import outbox_rows
 
 
 def _ask(
@@ -41,11 +38,6 @@ async def _waiting_runs(harness: Harness, count: int) -> list[uuid.UUID]:
     return ids
 
 
-async def _outbox_rows(resources: Resources) -> int:
-    async with resources.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
-
-
 async def test_events_delivered_together_go_in_with_one_statement_each_with_its_own_row(
     harness: Harness,
 ) -> None:
@@ -53,7 +45,7 @@ async def test_events_delivered_together_go_in_with_one_statement_each_with_its_
     ids = await _waiting_runs(harness, 10)
     stranger, _ = await create_api_key(resources.sessions, "stranger")
     recordings = EventRecordings(resources.engine, queue=RESUME)
-    outbox_before = await _outbox_rows(resources)
+    outbox_before = await outbox_rows(resources)
     asks = [_ask(execution_id, f"key:{n}") for n, execution_id in enumerate(ids)]
     # Another workspace's key for the first run finds nothing, and records nothing.
     foreign = _ask(ids[0], "key:foreign", workspace_id=stranger)
@@ -68,7 +60,7 @@ async def test_events_delivered_together_go_in_with_one_statement_each_with_its_
         assert event.payload == {"key": f"key:{ids.index(execution_id)}"}
         assert event.wait_id == row.wait_id is not None
     assert len({row.outbox_id for row in rows[:-1]}) == 10
-    assert await _outbox_rows(resources) - outbox_before <= 10
+    assert await outbox_rows(resources) - outbox_before <= 10
 
 
 async def test_one_run_twice_in_a_batch_accepts_one_event_and_records_the_other_late(
@@ -95,7 +87,7 @@ async def test_a_key_repeated_within_a_batch_records_once_and_answers_each_as_th
 ) -> None:
     [execution_id] = await _waiting_runs(harness, 1)
     recordings = EventRecordings(harness.resources.engine, queue=RESUME)
-    outbox_before = await _outbox_rows(harness.resources)
+    outbox_before = await outbox_rows(harness.resources)
 
     rows = await asyncio.gather(
         *(recordings.record(_ask(execution_id, "key:same")) for _ in range(5))
@@ -107,4 +99,4 @@ async def test_a_key_repeated_within_a_batch_records_once_and_answers_each_as_th
     assert sorted(row.repeat for row in rows) == [False, True, True, True, True]
     # Only the first stages the resume: one outbox row (the relay may have sent it already).
     assert [row.outbox_id is not None for row in rows].count(True) == 1
-    assert await _outbox_rows(harness.resources) - outbox_before <= 1
+    assert await outbox_rows(harness.resources) - outbox_before <= 1

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from services.gateway.common.outbox_publisher import OutboxPublisher
 from shared.broker import topology
@@ -19,6 +19,7 @@ from shared.outbox import Staged, stage
 from shared.runtime import Resources, open_resources
 from shared.settings import Settings
 from tests.gateway.conftest import running_gateway, wait_until
+from tests.support import outbox_rows
 
 #: Long enough that only a full batch or close() can have deleted anything in a test.
 NEVER = 600.0
@@ -97,11 +98,6 @@ async def _staged(resources: Resources, count: int) -> list[Staged]:
         ]
 
 
-async def _left(resources: Resources) -> int:
-    async with resources.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
-
-
 async def test_a_row_is_not_handed_over_for_deletion_before_its_confirm(
     resources: Resources,
 ) -> None:
@@ -113,7 +109,7 @@ async def test_a_row_is_not_handed_over_for_deletion_before_its_confirm(
     publishing = asyncio.create_task(publisher.publish([staged]))
     await asyncio.wait_for(broker.waiting.wait(), 5)
     assert publisher.waiting == 0
-    assert await _left(resources) == 1
+    assert await outbox_rows(resources) == 1
 
     broker.release.set()
     assert await asyncio.wait_for(publishing, 5) == 1
@@ -122,7 +118,7 @@ async def test_a_row_is_not_handed_over_for_deletion_before_its_confirm(
 
 
 async def _no_rows(resources: Resources) -> bool:
-    return await _left(resources) == 0
+    return await outbox_rows(resources) == 0
 
 
 async def test_confirmed_rows_are_deleted_a_batch_at_a_time(
@@ -153,9 +149,9 @@ async def test_closing_deletes_the_confirmed_rows_that_wait(resources: Resources
     staged = await _staged(resources, 3)
 
     assert await publisher.publish(staged) == 3
-    assert (publisher.waiting, await _left(resources)) == (3, 3)
+    assert (publisher.waiting, await outbox_rows(resources)) == (3, 3)
     await publisher.close()
-    assert (publisher.waiting, await _left(resources)) == (0, 0)
+    assert (publisher.waiting, await outbox_rows(resources)) == (0, 0)
 
 
 async def test_a_refused_message_and_those_after_it_stay_for_the_relay(
@@ -182,4 +178,4 @@ async def test_a_gateway_stopped_right_after_a_run_request_leaves_no_published_r
             workflow = await gateway.create_workflow()
             await gateway.start(workflow["id"])
         # The shutdown let the publish finish and deleted its row, not left it to the relay.
-        assert await _left(resources) == 0
+        assert await outbox_rows(resources) == 0
