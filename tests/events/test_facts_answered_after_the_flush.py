@@ -140,10 +140,9 @@ async def test_a_click_resumes_its_gate_before_the_flush_and_is_answered_after_i
 async def test_an_event_is_recorded_without_waiting_for_the_flush(harness: Harness) -> None:
     execution_id = await harness.start(event_workflow())
     await open_wait(harness.resources, execution_id)
-    body = {"reason": "event"}
     ask = Ask(
         *(execution_id, None, None, "po.confirmed", f"once:{uuid.uuid4()}", "api"),
-        *({"po": 7}, utcnow(), body, body, True),
+        *({"po": 7}, utcnow(), True),
     )
 
     [row], mode = await commit_mode(

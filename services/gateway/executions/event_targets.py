@@ -53,8 +53,9 @@ class EventTargets:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, reads: int, capacity: int = 512
     ) -> None:
-        """At most `reads` lookups at once: a burst of events for a version not cached yet
-        would otherwise take a connection each, beyond what the pool keeps."""
+        """At most `reads` versions read at once: on PostgreSQL a burst of events for a version
+        not cached yet would otherwise take a connection each, beyond what the pool keeps (the
+        portable path, which also reads the pin, holds a slot of the handler's)."""
         self._sessions = sessions
         self._reads = asyncio.Semaphore(reads)
         self._capacity = capacity
@@ -71,8 +72,7 @@ class EventTargets:
         """The event node named `name` (or with id `node_id`) of the execution's pinned
         workflow; None when there is no such execution (in `workspace_id`, when given) or no
         such event node."""
-        async with self._reads:
-            pin = await self._pin(execution_id)
+        pin = await self._pin(execution_id)
         if pin is None or (workspace_id is not None and pin[0] != workspace_id):
             return None
         nodes = await self._event_nodes(pin[1], pin[2])

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db import driver
 from shared.db.commit_without_flush import COMMIT_WITHOUT_FLUSH
 from shared.group_commit import GroupCommit
+from shared.messages import EventArrived, Message, ResumeExecution
 
 RECORD_SQL = f"""
 WITH input AS MATERIALIZED (
@@ -189,10 +190,6 @@ class Ask:
     via: str
     payload: Any
     at: datetime
-    #: The bodies of the two messages an accepted event stages, without the wait's or the
-    #: node's id (the statement merges it in).
-    resume: dict[str, Any]
-    arrived: dict[str, Any]
     checked: bool
 
 
@@ -243,8 +240,7 @@ class EventRecordings:
         first: dict[tuple[Any, ...], int] = {}
         for index, ask in enumerate(asks):
             first.setdefault(_same_delivery(ask), index)
-        sent = sorted(first.values())
-        args = record_arguments({k: asks[k] for k in sent}, self._queue)
+        args = record_arguments({k: asks[k] for k in first.values()}, self._queue)
         rows = await driver.fetch(self._engine, RECORD_SQL, *args)
         by_k = {row["k"]: row for row in rows}
         found = []
@@ -265,7 +261,23 @@ def record_arguments(asks: dict[int, Ask], queue: str) -> tuple[str, list[uuid.U
     return driver.as_json([_object(k, ask) for k, ask in asks.items()]), execution_ids, queue
 
 
+def resume_message(
+    execution_id: uuid.UUID, node_id: str, wait_id: uuid.UUID | None, at: datetime
+) -> Message:
+    """What an accepted event stages: the resume of its open wait, or `EventArrived` when no
+    open wait was visible."""
+    if wait_id is None:
+        return EventArrived(execution_id=execution_id, node_id=node_id, requested_at=at)
+    return ResumeExecution(
+        execution_id=execution_id, wait_id=wait_id, reason="event", requested_at=at
+    )
+
+
 def _object(k: int, ask: Ask) -> dict[str, Any]:
+    # Both bodies without the wait's or the node's id: the statement, which finds the node,
+    # merges it in.
+    resume = resume_message(ask.execution_id, "", uuid.UUID(int=0), ask.at)
+    arrived = resume_message(ask.execution_id, "", None, ask.at)
     return {
         "k": k,
         "execution_id": ask.execution_id,
@@ -276,7 +288,7 @@ def _object(k: int, ask: Ask) -> dict[str, Any]:
         "via": ask.via,
         "payload": {"v": ask.payload},
         "at": ask.at,
-        "resume": ask.resume,
-        "arrived": ask.arrived,
+        "resume": resume.model_dump(mode="json"),
+        "arrived": arrived.model_dump(mode="json"),
         "checked": ask.checked,
     }

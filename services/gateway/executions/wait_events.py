@@ -26,11 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.gateway.executions.event_targets import EventTargets, Target
-from services.gateway.executions.wait_event_sql import Ask, EventRecordings, Row
+from services.gateway.executions.wait_event_sql import Ask, EventRecordings, Row, resume_message
 from shared.broker.topology import RESUME
 from shared.db.errors import retrying
 from shared.db.tables import Execution, Wait, WaitEvent
-from shared.messages import EventArrived, Message, ResumeExecution
 from shared.outbox import Staged, stage
 from shared.status import ExecutionStatus as S
 
@@ -111,23 +110,10 @@ def recordings_for(engine: AsyncEngine) -> EventRecordings | None:
     return None
 
 
-def resume_message(
-    execution_id: uuid.UUID, node_id: str, wait_id: uuid.UUID | None, at: datetime
-) -> Message:
-    if wait_id is None:
-        return EventArrived(execution_id=execution_id, node_id=node_id, requested_at=at)
-    return ResumeExecution(
-        execution_id=execution_id, wait_id=wait_id, reason="event", requested_at=at
-    )
-
-
 async def _in_one_statement(
     recordings: EventRecordings, targets: EventTargets, delivery: Delivery
 ) -> Recorded:
     lookup, at = delivery.lookup, delivery.at
-    # The node's id is merged into the bodies by the statement, which finds the node.
-    resume = resume_message(lookup.execution_id, "", uuid.UUID(int=0), at).model_dump(mode="json")
-    arrived = resume_message(lookup.execution_id, "", None, at).model_dump(mode="json")
 
     async def run(node_id: str | None, name: str | None, *, checked: bool) -> Row:
         return await recordings.record(
@@ -140,8 +126,6 @@ async def _in_one_statement(
                 via=delivery.via,
                 payload=delivery.payload,
                 at=at,
-                resume=resume,
-                arrived=arrived,
                 checked=checked,
             )
         )
